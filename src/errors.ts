@@ -1,0 +1,267 @@
+/**
+ * Every error webacme throws carries a stable `code`, so callers `switch (err.code)` instead of matching
+ * messages. Server problems (RFC 8555 §6.7, RFC 7807) are {@link AcmeProblemError}s with one code per ACME
+ * error type; caller mistakes are {@link InvalidArgumentError}s (a `TypeError`) raised before anything is sent.
+ *
+ * An aborted call rejects with the `AbortSignal`'s own reason (a `DOMException` named `AbortError` unless the
+ * caller chose another), as `fetch` does.
+ */
+
+/** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
+export const PROBLEM_CODES = {
+  accountDoesNotExist: 'ERR_ACME_ACCOUNT_DOES_NOT_EXIST',
+  alreadyReplaced: 'ERR_ACME_ALREADY_REPLACED',
+  alreadyRevoked: 'ERR_ACME_ALREADY_REVOKED',
+  badCSR: 'ERR_ACME_BAD_CSR',
+  badNonce: 'ERR_ACME_BAD_NONCE',
+  badPublicKey: 'ERR_ACME_BAD_PUBLIC_KEY',
+  badRevocationReason: 'ERR_ACME_BAD_REVOCATION_REASON',
+  badSignatureAlgorithm: 'ERR_ACME_BAD_SIGNATURE_ALGORITHM',
+  caa: 'ERR_ACME_CAA',
+  compound: 'ERR_ACME_COMPOUND',
+  connection: 'ERR_ACME_CONNECTION',
+  dns: 'ERR_ACME_DNS',
+  externalAccountRequired: 'ERR_ACME_EXTERNAL_ACCOUNT_REQUIRED',
+  incorrectResponse: 'ERR_ACME_INCORRECT_RESPONSE',
+  invalidContact: 'ERR_ACME_INVALID_CONTACT',
+  invalidProfile: 'ERR_ACME_INVALID_PROFILE',
+  malformed: 'ERR_ACME_MALFORMED',
+  orderNotReady: 'ERR_ACME_ORDER_NOT_READY',
+  rateLimited: 'ERR_ACME_RATE_LIMITED',
+  rejectedIdentifier: 'ERR_ACME_REJECTED_IDENTIFIER',
+  serverInternal: 'ERR_ACME_SERVER_INTERNAL',
+  tls: 'ERR_ACME_TLS',
+  unauthorized: 'ERR_ACME_UNAUTHORIZED',
+  unsupportedContact: 'ERR_ACME_UNSUPPORTED_CONTACT',
+  unsupportedIdentifier: 'ERR_ACME_UNSUPPORTED_IDENTIFIER',
+  userActionRequired: 'ERR_ACME_USER_ACTION_REQUIRED',
+} as const
+
+/** The short name of an ACME error type: the part after `urn:ietf:params:acme:error:`. */
+export type AcmeProblemType = keyof typeof PROBLEM_CODES
+
+/** Code of an {@link AcmeProblemError}; `ERR_ACME_PROBLEM` for a problem type outside the ACME namespace. */
+export type AcmeProblemCode = (typeof PROBLEM_CODES)[AcmeProblemType] | 'ERR_ACME_PROBLEM'
+
+/** Every `code` an error thrown by webacme can have. */
+export type WebAcmeErrorCode =
+  | AcmeProblemCode
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_INVALID_RESPONSE'
+  | 'ERR_NETWORK'
+  | 'ERR_TIMEOUT'
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_KEY_IN_USE'
+  | 'ERR_ORDER_INVALID'
+  | 'ERR_AUTHORIZATION_INVALID'
+  | 'ERR_CHALLENGE_INVALID'
+  | 'ERR_WAIT_TIMEOUT'
+
+export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:'
+
+/** Base class of the errors webacme throws (except {@link InvalidArgumentError}, which is a `TypeError`). */
+export class AcmeError extends Error {
+  readonly code: WebAcmeErrorCode
+  constructor(code: WebAcmeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'AcmeError'
+    this.code = code
+  }
+}
+
+/** A caller mistake caught before any request: malformed identifier, wrong key type, bad PEM, ... */
+export class InvalidArgumentError extends TypeError {
+  readonly code = 'ERR_INVALID_ARGUMENT' as const
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'InvalidArgumentError'
+  }
+}
+
+/** The identifier a problem or subproblem is about (RFC 8555 §6.7.1). */
+export interface ProblemIdentifier {
+  type: string
+  value: string
+}
+
+/** A subproblem of a compound problem (RFC 8555 §6.7.1). */
+export interface Subproblem {
+  type: string
+  detail?: string | undefined
+  identifier?: ProblemIdentifier | undefined
+}
+
+/** An RFC 7807 problem document as ACME servers send it (RFC 8555 §6.7). */
+export interface ProblemDocument {
+  type: string
+  detail?: string | undefined
+  status?: number | undefined
+  instance?: string | undefined
+  subproblems?: Subproblem[] | undefined
+  identifier?: ProblemIdentifier | undefined
+  /** `badSignatureAlgorithm` lists the algorithms the server accepts (RFC 8555 §6.2). */
+  algorithms?: string[] | undefined
+}
+
+/** The short ACME type (`rateLimited`) of a full problem type URN, or `undefined` outside the namespace. */
+export function problemShortType(type: string): AcmeProblemType | undefined {
+  if (!type.startsWith(ACME_ERROR_PREFIX)) return undefined
+  const short = type.slice(ACME_ERROR_PREFIX.length)
+  return Object.hasOwn(PROBLEM_CODES, short) ? (short as AcmeProblemType) : undefined
+}
+
+/** The code an ACME problem type maps to. */
+export function problemCode(type: string): AcmeProblemCode {
+  const short = problemShortType(type)
+  return short ? PROBLEM_CODES[short] : 'ERR_ACME_PROBLEM'
+}
+
+/** An error document returned by the ACME server (RFC 8555 §6.7). */
+export class AcmeProblemError extends AcmeError {
+  declare readonly code: AcmeProblemCode
+  /** Full problem type URN, e.g. `urn:ietf:params:acme:error:rateLimited`. */
+  readonly type: string
+  readonly detail: string | undefined
+  /** HTTP status of the response (the document's `status`, or the response's). */
+  readonly status: number
+  readonly subproblems: Subproblem[]
+  readonly identifier: ProblemIdentifier | undefined
+  /** When the server asked to retry (`Retry-After`), if it did. */
+  readonly retryAfter: Date | undefined
+  /** `Link: <...>;rel="help"` (rate limit documentation, terms of service for `userActionRequired`). */
+  readonly helpUrl: string | undefined
+  /** Algorithms the server accepts, from a `badSignatureAlgorithm` problem. */
+  readonly algorithms: string[] | undefined
+  /** URL of the request that failed. */
+  readonly url: string
+  /** The problem document as received. */
+  readonly problem: ProblemDocument
+  declare readonly response: Response
+
+  constructor(
+    problem: ProblemDocument,
+    init: { status: number; url: string; retryAfter?: Date | undefined; helpUrl?: string | undefined; response?: Response },
+  ) {
+    const subproblems = problem.subproblems ?? []
+    const details = subproblems
+      .map((sub) => `${sub.identifier ? `${sub.identifier.value}: ` : ''}${sub.detail ?? sub.type}`)
+      .join('; ')
+    super(
+      problemCode(problem.type),
+      `${problem.detail ?? problem.type} (${problem.type}, HTTP ${problem.status ?? init.status} from ${init.url})${details ? ` [${details}]` : ''}`,
+    )
+    this.name = 'AcmeProblemError'
+    this.type = problem.type
+    this.detail = problem.detail
+    this.status = problem.status ?? init.status
+    this.subproblems = subproblems
+    this.identifier = problem.identifier
+    this.retryAfter = init.retryAfter
+    this.helpUrl = init.helpUrl
+    this.algorithms = problem.algorithms
+    this.url = init.url
+    this.problem = problem
+    // Non-enumerable so that logging the error does not dump a whole Response.
+    Object.defineProperty(this, 'response', { value: init.response, enumerable: false })
+  }
+}
+
+/** A response that is not what RFC 8555 says it must be: bad JSON, a missing field, a missing header. */
+export class AcmeResponseError extends AcmeError {
+  declare readonly code: 'ERR_INVALID_RESPONSE'
+  readonly url: string
+  readonly status: number
+  /** Dotted path of the offending field (`challenges.0.token`), or the header name, when known. */
+  readonly field: string | undefined
+  /** `Retry-After` of the response, when it had one (a 503 from a proxy, say). */
+  readonly retryAfter: Date | undefined
+  constructor(
+    message: string,
+    init: { url: string; status: number; field?: string | undefined; retryAfter?: Date | undefined; cause?: unknown },
+  ) {
+    super('ERR_INVALID_RESPONSE', message, { cause: init.cause })
+    this.name = 'AcmeResponseError'
+    this.url = init.url
+    this.status = init.status
+    this.field = init.field
+    this.retryAfter = init.retryAfter
+  }
+}
+
+/** `fetch` itself failed (`ERR_NETWORK`) or the per-request timeout ran out (`ERR_TIMEOUT`). */
+export class AcmeNetworkError extends AcmeError {
+  declare readonly code: 'ERR_NETWORK' | 'ERR_TIMEOUT'
+  readonly url: string
+  constructor(code: 'ERR_NETWORK' | 'ERR_TIMEOUT', message: string, init: { url: string; cause?: unknown }) {
+    super(code, message, { cause: init.cause })
+    this.name = 'AcmeNetworkError'
+    this.url = init.url
+  }
+}
+
+/**
+ * A resource ended in a state the call cannot continue from: an order or authorization became `invalid`,
+ * a wait ran out of time, or a key change found the new key already bound to another account.
+ */
+export class AcmeStateError extends AcmeError {
+  declare readonly code:
+    | 'ERR_ORDER_INVALID'
+    | 'ERR_AUTHORIZATION_INVALID'
+    | 'ERR_CHALLENGE_INVALID'
+    | 'ERR_WAIT_TIMEOUT'
+    | 'ERR_KEY_IN_USE'
+  /** URL of the resource concerned (for `ERR_KEY_IN_USE`: the account that already holds the key). */
+  readonly url: string
+  /** The problem the server attached to the resource (`order.error`, `challenge.error`), if any. */
+  readonly problem: ProblemDocument | undefined
+  constructor(
+    code: AcmeStateError['code'],
+    message: string,
+    init: { url: string; problem?: ProblemDocument | undefined },
+  ) {
+    super(code, message)
+    this.name = 'AcmeStateError'
+    this.url = init.url
+    this.problem = init.problem
+  }
+}
+
+/** The runtime or the ACME server lacks a capability (Ed25519 in WebCrypto, `newAuthz` in the directory, ...). */
+export class UnsupportedError extends AcmeError {
+  declare readonly code: 'ERR_UNSUPPORTED'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNSUPPORTED', message, options)
+    this.name = 'UnsupportedError'
+  }
+}
+
+/** True when `err` is an {@link AcmeProblemError} of the given ACME type (short name, e.g. `'rateLimited'`). */
+export function isProblem(err: unknown, type?: AcmeProblemType): err is AcmeProblemError {
+  return err instanceof AcmeProblemError && (type === undefined || err.type === ACME_ERROR_PREFIX + type)
+}
+
+/** The server refused because of a rate limit; see `err.retryAfter` and `err.helpUrl`. */
+export function isRateLimited(err: unknown): err is AcmeProblemError {
+  return isProblem(err, 'rateLimited')
+}
+
+/** The server wants a fresh nonce (RFC 8555 §6.5). webacme retries these itself; this is for custom loops. */
+export function isBadNonce(err: unknown): err is AcmeProblemError {
+  return isProblem(err, 'badNonce')
+}
+
+/** The user must act (typically agree to new terms of service at `err.helpUrl`). */
+export function isUserActionRequired(err: unknown): err is AcmeProblemError {
+  return isProblem(err, 'userActionRequired')
+}
+
+/** The CA requires external account binding (RFC 8555 §7.3.4). */
+export function isExternalAccountRequired(err: unknown): err is AcmeProblemError {
+  return isProblem(err, 'externalAccountRequired')
+}
+
+/** True for any error webacme threw, optionally of one code. */
+export function isAcmeError(err: unknown, code?: WebAcmeErrorCode): err is AcmeError | InvalidArgumentError {
+  const ours = err instanceof AcmeError || err instanceof InvalidArgumentError
+  return ours && (code === undefined || err.code === code)
+}

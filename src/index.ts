@@ -1,0 +1,73 @@
+/**
+ * webacme: an ACME (RFC 8555) client on Web APIs only (`crypto.subtle`, `fetch`).
+ *
+ * @packageDocumentation
+ */
+
+export { AcmeClient } from './client.ts'
+export type {
+  AcmeClientOptions,
+  CallOptions,
+  CertificateChain,
+  NewAccountOptions,
+  NewOrderOptions,
+  WaitOptions,
+} from './client.ts'
+
+export {
+  AcmeError,
+  AcmeNetworkError,
+  AcmeProblemError,
+  AcmeResponseError,
+  AcmeStateError,
+  InvalidArgumentError,
+  UnsupportedError,
+  isAcmeError,
+  isBadNonce,
+  isExternalAccountRequired,
+  isProblem,
+  isRateLimited,
+  isUserActionRequired,
+} from './errors.ts'
+export type {
+  AcmeProblemCode,
+  AcmeProblemType,
+  ProblemDocument,
+  ProblemIdentifier,
+  Subproblem,
+  WebAcmeErrorCode,
+} from './errors.ts'
+
+export { generateKeyPair } from './jose/algorithms.ts'
+export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
+export { exportPrivateJwk, exportPublicJwk, importJwkPair, jwkThumbprint } from './jose/jwk.ts'
+export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'
+
+export {
+  challengeToken,
+  dns01RecordName,
+  dns01TxtValue,
+  http01Path,
+  keyAuthorization,
+} from './challenges/key-authorization.ts'
+
+export type { ExternalAccountBinding } from './protocol/external-account-binding.ts'
+export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'
+export type { PollOptions } from './protocol/poll.ts'
+export type {
+  Account,
+  AccountStatus,
+  Authorization,
+  AuthorizationStatus,
+  Challenge,
+  ChallengeStatus,
+  Directory,
+  DirectoryMeta,
+  Identifier,
+  Order,
+  OrderStatus,
+} from './protocol/resources.ts'
+export { REVOCATION_REASONS } from './protocol/revocation.ts'
+export type { RevocationReason } from './protocol/revocation.ts'
+export type { AcmeResponse, HttpOptions, RetryOptions, TransportOptions } from './protocol/transport.ts'
+export { directories } from './directories.ts'
