@@ -7,17 +7,18 @@
  * longer pending, an order already finalized, an account already deactivated), the client re-reads the
  * resource and returns it instead of failing.
  */
+
+import { challengeToken, keyAuthorization } from './challenges/key-authorization.ts'
 import {
   AcmeProblemError,
   AcmeResponseError,
   AcmeStateError,
   InvalidArgumentError,
-  UnsupportedError,
   isProblem,
+  UnsupportedError,
 } from './errors.ts'
-import { type PublicJwk, exportPublicJwk } from './jose/jwk.ts'
+import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
-import { challengeToken, keyAuthorization } from './challenges/key-authorization.ts'
 import { decodePem } from './pkix/pem.ts'
 import { type ExternalAccountBinding, externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
@@ -27,19 +28,25 @@ import { type PollOptions, poll } from './protocol/poll.ts'
 import {
   type Account,
   type Authorization,
+  accountSchema,
+  authorizationSchema,
   type Challenge,
+  challengeObjectSchema,
   type Directory,
   type Identifier,
   type Order,
-  accountSchema,
-  authorizationSchema,
-  challengeObjectSchema,
   orderSchema,
   ordersListSchema,
   parseResource,
 } from './protocol/resources.ts'
 import { type RevocationReason, revocationReasonCode } from './protocol/revocation.ts'
-import { type AcmeResponse, type Signer, Transport, type TransportOptions, isAfterLostResponse } from './protocol/transport.ts'
+import {
+  type AcmeResponse,
+  isAfterLostResponse,
+  type Signer,
+  Transport,
+  type TransportOptions,
+} from './protocol/transport.ts'
 
 /** Options of {@link AcmeClient}. */
 export interface AcmeClientOptions extends TransportOptions {
@@ -125,7 +132,8 @@ export class AcmeClient {
   readonly #poll: Omit<PollOptions, 'signal'>
 
   constructor(options: AcmeClientOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options are required')
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options are required')
     this.transport = new Transport(options.directoryUrl, options)
     this.#accountKey = checkKeyPair(options.accountKey, 'accountKey')
     this.#jwk = exportPublicJwk(this.#accountKey.publicKey)
@@ -163,11 +171,12 @@ export class AcmeClient {
    */
   async createAccount(options: NewAccountOptions = {}): Promise<Account> {
     const { signal } = options
+    const payload: Record<string, unknown> = {}
+    if (options.termsOfServiceAgreed !== undefined)
+      payload.termsOfServiceAgreed = options.termsOfServiceAgreed
+    if (options.contact?.length) payload.contact = normalizeContacts(options.contact)
     const directory = await this.directory({ ...(signal && { signal }) })
     const jwk = await this.#jwk
-    const payload: Record<string, unknown> = {}
-    if (options.termsOfServiceAgreed !== undefined) payload.termsOfServiceAgreed = options.termsOfServiceAgreed
-    if (options.contact?.length) payload.contact = normalizeContacts(options.contact)
     if (options.externalAccountBinding) {
       payload.externalAccountBinding = await externalAccountBinding(
         options.externalAccountBinding,
@@ -188,9 +197,18 @@ export class AcmeClient {
   }
 
   async #accountRequest(url: string, payload: unknown, signal: AbortSignal | undefined): Promise<Account> {
-    const res = await this.transport.post(url, payload, { privateKey: this.#accountKey.privateKey, jwk: await this.#jwk }, { signal })
+    const res = await this.transport.post(
+      url,
+      payload,
+      { privateKey: this.#accountKey.privateKey, jwk: await this.#jwk },
+      { signal },
+    )
     if (!res.location) {
-      throw new AcmeResponseError(`no Location header (account URL) from ${url}`, { url, status: res.status, field: 'Location' })
+      throw new AcmeResponseError(`no Location header (account URL) from ${url}`, {
+        url,
+        status: res.status,
+        field: 'Location',
+      })
     }
     this.#accountUrl = res.location
     return this.#account(res, res.location)
@@ -223,29 +241,32 @@ export class AcmeClient {
     try {
       await this.#post(keyChange, inner, options)
     } catch (err) {
-      if (err instanceof AcmeProblemError && err.status === 409) {
-        const holder = err.response?.headers.get('location')
-        throw new AcmeStateError('ERR_KEY_IN_USE', `the new key already belongs to account ${holder ?? '(unknown)'}`, {
-          url: holder ? new URL(holder, keyChange).href : keyChange,
-          problem: err.problem,
+      // RFC 8555 §7.3.5 answers 409 + Location when the new key has an account; some servers (Pebble 2.4)
+      // answer 500 instead, and a lost response makes a replay fail. Asking the CA whom the new key belongs to
+      // settles all three.
+      const holder = await this.#accountOfKey(newKey, options)
+      if (holder !== url) {
+        if (holder === undefined) throw err
+        throw new AcmeStateError('ERR_KEY_IN_USE', `the new key already belongs to account ${holder}`, {
+          url: holder,
+          problem: err instanceof AcmeProblemError ? err.problem : undefined,
         })
       }
-      // The rollover may have happened with its response lost: then the new key finds this very account.
-      if (!isAfterLostResponse(err) || !(await this.#keyOwnsAccount(newKey, url, options))) throw err
     }
     this.#accountKey = newKey
     this.#jwk = newJwk
     return this.getAccount(options)
   }
 
-  async #keyOwnsAccount(key: CryptoKeyPair, accountUrl: string, options: CallOptions): Promise<boolean> {
+  /** The URL of the account `key` belongs to, or `undefined` when it has none. */
+  async #accountOfKey(key: CryptoKeyPair, options: CallOptions): Promise<string | undefined> {
+    const { newAccount } = await this.directory(options)
+    const signer = { privateKey: key.privateKey, jwk: await exportPublicJwk(key.publicKey) }
     try {
-      const { newAccount } = await this.directory(options)
-      const signer = { privateKey: key.privateKey, jwk: await exportPublicJwk(key.publicKey) }
-      const res = await this.transport.post(newAccount, { onlyReturnExisting: true }, signer, options)
-      return res.location === accountUrl
-    } catch {
-      return false
+      return (await this.transport.post(newAccount, { onlyReturnExisting: true }, signer, options)).location
+    } catch (err) {
+      if (isProblem(err, 'accountDoesNotExist')) return undefined
+      throw err
     }
   }
 
@@ -321,7 +342,8 @@ export class AcmeClient {
    */
   async finalizeOrder(order: Order, csr: Uint8Array | string, options: CallOptions = {}): Promise<Order> {
     const der = typeof csr === 'string' ? decodePem(csr, 'CERTIFICATE REQUEST').der : csr
-    if (!(der instanceof Uint8Array) || der.length === 0) throw new InvalidArgumentError('csr must be DER bytes or PEM')
+    if (!(der instanceof Uint8Array) || der.length === 0)
+      throw new InvalidArgumentError('csr must be DER bytes or PEM')
     try {
       return this.#order(await this.#post(order.finalize, { csr: encodeBase64Url(der) }, options), order.url)
     } catch (err) {
@@ -368,13 +390,19 @@ export class AcmeClient {
     const res = await this.#post(url, '', { ...options, accept: PEM_CHAIN })
     const pem = typeof res.body === 'string' ? res.body : ''
     if (!CERTIFICATE_PEM.test(pem)) {
-      throw new AcmeResponseError(`no PEM certificate in the response from ${url}`, { url, status: res.status })
+      throw new AcmeResponseError(`no PEM certificate in the response from ${url}`, {
+        url,
+        status: res.status,
+      })
     }
     return { url, pem, alternates: linksWithRel(res.links, 'alternate') }
   }
 
   /** The default chain followed by every alternate chain (RFC 8555 §7.4.2), in the CA's order. */
-  async getCertificateChains(orderOrUrl: Order | string, options: CallOptions = {}): Promise<CertificateChain[]> {
+  async getCertificateChains(
+    orderOrUrl: Order | string,
+    options: CallOptions = {},
+  ): Promise<CertificateChain[]> {
     const first = await this.getCertificate(orderOrUrl, options)
     const rest = await Promise.all(first.alternates.map((url) => this.getCertificate(url, options)))
     return [first, ...rest]
@@ -385,10 +413,14 @@ export class AcmeClient {
   /**
    * Pre-authorizes an identifier (RFC 8555 §7.4.1) where the directory has `newAuthz`; else `UnsupportedError`.
    */
-  async createAuthorization(identifier: string | Identifier, options: CallOptions = {}): Promise<Authorization> {
+  async createAuthorization(
+    identifier: string | Identifier,
+    options: CallOptions = {},
+  ): Promise<Authorization> {
     const value = toIdentifier(identifier)
     const directory = await this.directory(options)
-    if (!directory.newAuthz) throw new UnsupportedError('this CA does not offer pre-authorization (no newAuthz)')
+    if (!directory.newAuthz)
+      throw new UnsupportedError('this CA does not offer pre-authorization (no newAuthz)')
     const res = await this.#post(directory.newAuthz, { identifier: value }, options)
     if (!res.location) {
       throw new AcmeResponseError(`no Location header from ${directory.newAuthz}`, {
@@ -409,7 +441,10 @@ export class AcmeClient {
    * Polls until the authorization leaves `pending`. Resolves with a `valid` one; any other final status throws
    * `AcmeStateError` `ERR_AUTHORIZATION_INVALID` naming the identifier, the challenge and the server's problem.
    */
-  async waitForAuthorization(authorization: Authorization | string, options: WaitOptions = {}): Promise<Authorization> {
+  async waitForAuthorization(
+    authorization: Authorization | string,
+    options: WaitOptions = {},
+  ): Promise<Authorization> {
     const url = typeof authorization === 'string' ? authorization : authorization.url
     const result = await poll(
       { kind: 'authorization', url },
@@ -421,7 +456,8 @@ export class AcmeClient {
       { ...this.#poll, ...options },
     )
     if (result.status === 'valid') return result
-    const failed = result.challenges.find((c) => c.error) ?? result.challenges.find((c) => c.status === 'invalid')
+    const failed =
+      result.challenges.find((c) => c.error) ?? result.challenges.find((c) => c.status === 'invalid')
     const name = `${result.wildcard ? '*.' : ''}${result.identifier.value}`
     throw new AcmeStateError(
       'ERR_AUTHORIZATION_INVALID',
@@ -446,7 +482,11 @@ export class AcmeClient {
   async getChallenge(url: string, options: CallOptions = {}): Promise<Challenge> {
     const checked = checkUrl(url, 'challenge URL')
     const res = await this.#post(checked, '', options)
-    return parseResource(challengeObjectSchema, res.body, { what: 'challenge', url: checked, status: res.status })
+    return parseResource(challengeObjectSchema, res.body, {
+      what: 'challenge',
+      url: checked,
+      status: res.status,
+    })
   }
 
   /**
@@ -482,7 +522,8 @@ export class AcmeClient {
     options: CallOptions & { reason?: RevocationReason; certificateKey?: CryptoKeyPair } = {},
   ): Promise<void> {
     const der = typeof certificate === 'string' ? decodePem(certificate, 'CERTIFICATE').der : certificate
-    if (!(der instanceof Uint8Array) || der.length === 0) throw new InvalidArgumentError('certificate must be DER bytes or PEM')
+    if (!(der instanceof Uint8Array) || der.length === 0)
+      throw new InvalidArgumentError('certificate must be DER bytes or PEM')
     const payload: Record<string, unknown> = { certificate: encodeBase64Url(der) }
     if (options.reason !== undefined) payload.reason = revocationReasonCode(options.reason)
     const { revokeCert } = await this.directory(options)
@@ -505,17 +546,31 @@ export class AcmeClient {
 
   #kid(): string {
     if (!this.#accountUrl) {
-      throw new InvalidArgumentError('no account URL: call createAccount() or findAccount() first, or pass accountUrl')
+      throw new InvalidArgumentError(
+        'no account URL: call createAccount() or findAccount() first, or pass accountUrl',
+      )
     }
     return this.#accountUrl
   }
 
-  async #post(url: string, payload: unknown, options: CallOptions & { accept?: string }): Promise<AcmeResponse> {
-    return this.transport.post(url, payload, { privateKey: this.#accountKey.privateKey, kid: this.#kid() }, options)
+  async #post(
+    url: string,
+    payload: unknown,
+    options: CallOptions & { accept?: string },
+  ): Promise<AcmeResponse> {
+    return this.transport.post(
+      url,
+      payload,
+      { privateKey: this.#accountKey.privateKey, kid: this.#kid() },
+      options,
+    )
   }
 
   #account(res: AcmeResponse, url: string): Account {
-    const account = { ...parseResource(accountSchema, res.body, { what: 'account', url, status: res.status }), url }
+    const account = {
+      ...parseResource(accountSchema, res.body, { what: 'account', url, status: res.status }),
+      url,
+    }
     if (account.orders) this.#ordersUrl = account.orders
     return account
   }
@@ -525,7 +580,10 @@ export class AcmeClient {
   }
 
   #authorization(res: AcmeResponse, url: string): Authorization {
-    return { ...parseResource(authorizationSchema, res.body, { what: 'authorization', url, status: res.status }), url }
+    return {
+      ...parseResource(authorizationSchema, res.body, { what: 'authorization', url, status: res.status }),
+      url,
+    }
   }
 }
 
@@ -538,7 +596,8 @@ function checkKeyPair(pair: CryptoKeyPair, name: string): CryptoKeyPair {
   ) {
     throw new InvalidArgumentError(`${name} must be a CryptoKeyPair ({ privateKey, publicKey })`)
   }
-  if (!pair.privateKey.usages.includes('sign')) throw new InvalidArgumentError(`${name}.privateKey cannot sign`)
+  if (!pair.privateKey.usages.includes('sign'))
+    throw new InvalidArgumentError(`${name}.privateKey cannot sign`)
   return pair
 }
 
@@ -552,7 +611,8 @@ function checkUrl(url: string, what: string): string {
 
 function normalizeContacts(contact: string[]): string[] {
   return contact.map((entry) => {
-    if (typeof entry !== 'string' || entry.trim() === '') throw new InvalidArgumentError('contact entries must be non-empty strings')
+    if (typeof entry !== 'string' || entry.trim() === '')
+      throw new InvalidArgumentError('contact entries must be non-empty strings')
     const value = entry.trim()
     if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return value
     if (/^[^@\s]+@[^@\s]+$/.test(value)) return `mailto:${value}`
@@ -562,13 +622,17 @@ function normalizeContacts(contact: string[]): string[] {
 
 function toTimestamp(value: Date | string, name: string): string {
   const date = value instanceof Date ? value : new Date(value)
-  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`${name} is not a valid date: ${String(value)}`)
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`${name} is not a valid date: ${String(value)}`)
   return date.toISOString().replace(/\.000Z$/, 'Z')
 }
 
 function checkProfile(directory: Directory, profile: string): string {
   const profiles = directory.meta?.profiles
-  if (!profiles) throw new UnsupportedError(`this CA offers no certificate profiles (asked for ${JSON.stringify(profile)})`)
+  if (!profiles)
+    throw new UnsupportedError(
+      `this CA offers no certificate profiles (asked for ${JSON.stringify(profile)})`,
+    )
   if (!Object.hasOwn(profiles, profile)) {
     throw new InvalidArgumentError(
       `unknown profile ${JSON.stringify(profile)}; this CA offers: ${Object.keys(profiles).join(', ') || '(none)'}`,

@@ -140,7 +140,13 @@ export class AcmeProblemError extends AcmeError {
 
   constructor(
     problem: ProblemDocument,
-    init: { status: number; url: string; retryAfter?: Date | undefined; helpUrl?: string | undefined; response?: Response },
+    init: {
+      status: number
+      url: string
+      retryAfter?: Date | undefined
+      helpUrl?: string | undefined
+      response?: Response
+    },
   ) {
     const subproblems = problem.subproblems ?? []
     const details = subproblems
@@ -177,7 +183,13 @@ export class AcmeResponseError extends AcmeError {
   readonly retryAfter: Date | undefined
   constructor(
     message: string,
-    init: { url: string; status: number; field?: string | undefined; retryAfter?: Date | undefined; cause?: unknown },
+    init: {
+      url: string
+      status: number
+      field?: string | undefined
+      retryAfter?: Date | undefined
+      cause?: unknown
+    },
   ) {
     super('ERR_INVALID_RESPONSE', message, { cause: init.cause })
     this.name = 'AcmeResponseError'

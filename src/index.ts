@@ -4,7 +4,13 @@
  * @packageDocumentation
  */
 
-export { AcmeClient } from './client.ts'
+export {
+  challengeToken,
+  dns01RecordName,
+  dns01TxtValue,
+  http01Path,
+  keyAuthorization,
+} from './challenges/key-authorization.ts'
 export type {
   AcmeClientOptions,
   CallOptions,
@@ -13,22 +19,8 @@ export type {
   NewOrderOptions,
   WaitOptions,
 } from './client.ts'
-
-export {
-  AcmeError,
-  AcmeNetworkError,
-  AcmeProblemError,
-  AcmeResponseError,
-  AcmeStateError,
-  InvalidArgumentError,
-  UnsupportedError,
-  isAcmeError,
-  isBadNonce,
-  isExternalAccountRequired,
-  isProblem,
-  isRateLimited,
-  isUserActionRequired,
-} from './errors.ts'
+export { AcmeClient } from './client.ts'
+export { directories } from './directories.ts'
 export type {
   AcmeProblemCode,
   AcmeProblemType,
@@ -37,20 +29,25 @@ export type {
   Subproblem,
   WebAcmeErrorCode,
 } from './errors.ts'
-
-export { generateKeyPair } from './jose/algorithms.ts'
-export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
-export { exportPrivateJwk, exportPublicJwk, importJwkPair, jwkThumbprint } from './jose/jwk.ts'
-export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'
-
 export {
-  challengeToken,
-  dns01RecordName,
-  dns01TxtValue,
-  http01Path,
-  keyAuthorization,
-} from './challenges/key-authorization.ts'
-
+  AcmeError,
+  AcmeNetworkError,
+  AcmeProblemError,
+  AcmeResponseError,
+  AcmeStateError,
+  InvalidArgumentError,
+  isAcmeError,
+  isBadNonce,
+  isExternalAccountRequired,
+  isProblem,
+  isRateLimited,
+  isUserActionRequired,
+  UnsupportedError,
+} from './errors.ts'
+export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
+export { generateKeyPair } from './jose/algorithms.ts'
+export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'
+export { exportPrivateJwk, exportPublicJwk, importJwkPair, jwkThumbprint } from './jose/jwk.ts'
 export type { ExternalAccountBinding } from './protocol/external-account-binding.ts'
 export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'
 export type { PollOptions } from './protocol/poll.ts'
@@ -67,7 +64,6 @@ export type {
   Order,
   OrderStatus,
 } from './protocol/resources.ts'
-export { REVOCATION_REASONS } from './protocol/revocation.ts'
 export type { RevocationReason } from './protocol/revocation.ts'
+export { REVOCATION_REASONS } from './protocol/revocation.ts'
 export type { AcmeResponse, HttpOptions, RetryOptions, TransportOptions } from './protocol/transport.ts'
-export { directories } from './directories.ts'

@@ -2,7 +2,7 @@
  * Key authorizations (RFC 8555 §8.1) and what http-01 (§8.3) and dns-01 (§8.4) publish from them.
  */
 import { InvalidArgumentError } from '../errors.ts'
-import { type PublicJwk, jwkThumbprint } from '../jose/jwk.ts'
+import { jwkThumbprint, type PublicJwk } from '../jose/jwk.ts'
 import { encodeBase64Url } from '../lib/base64url.ts'
 import { utf8 } from '../lib/bytes.ts'
 import type { Challenge, Identifier } from '../protocol/resources.ts'

@@ -73,7 +73,11 @@ export async function generateKeyPair(
   const extractable = options.extractable ?? true
   const usages: KeyUsage[] = ['sign', 'verify']
   if (alg in ALG_CURVE) {
-    return subtleGenerate({ name: 'ECDSA', namedCurve: ALG_CURVE[alg as keyof typeof ALG_CURVE] }, extractable, usages)
+    return subtleGenerate(
+      { name: 'ECDSA', namedCurve: ALG_CURVE[alg as keyof typeof ALG_CURVE] },
+      extractable,
+      usages,
+    )
   }
   if (alg in RSA_HASH) {
     const modulusLength = options.modulusLength ?? 2048
@@ -111,6 +115,7 @@ async function subtleGenerate(
 /** HMAC import parameters for a MAC algorithm. */
 export function macParams(alg: MacAlgorithm): HmacImportParams {
   const hash = MAC_HASH[alg]
-  if (!hash) throw new InvalidArgumentError(`unknown MAC algorithm ${JSON.stringify(alg)}: use HS256, HS384 or HS512`)
+  if (!hash)
+    throw new InvalidArgumentError(`unknown MAC algorithm ${JSON.stringify(alg)}: use HS256, HS384 or HS512`)
   return { name: 'HMAC', hash }
 }

@@ -33,7 +33,11 @@ describe('JWK import/export', () => {
       expect(await exportPublicJwk(back.publicKey)).toEqual(await exportPublicJwk(pair.publicKey))
       const data = new Uint8Array([1, 2, 3])
       const params =
-        alg === 'EdDSA' ? 'Ed25519' : alg.startsWith('ES') ? { name: 'ECDSA', hash: `SHA-${alg.slice(2)}` } : 'RSASSA-PKCS1-v1_5'
+        alg === 'EdDSA'
+          ? 'Ed25519'
+          : alg.startsWith('ES')
+            ? { name: 'ECDSA', hash: `SHA-${alg.slice(2)}` }
+            : 'RSASSA-PKCS1-v1_5'
       const sig = await crypto.subtle.sign(params, back.privateKey, data)
       expect(await crypto.subtle.verify(params, pair.publicKey, sig, data)).toBe(true)
     })
@@ -48,7 +52,9 @@ describe('JWK import/export', () => {
     const pair = await generateKeyPair('ES256')
     const pub = await exportPublicJwk(pair.publicKey)
     await expect(importJwkPair(pub as JsonWebKey)).rejects.toBeInstanceOf(InvalidArgumentError)
-    await expect(importJwkPair({ kty: 'EC', crv: 'secp256k1', x: 'a', y: 'b', d: 'c' })).rejects.toMatchObject({
+    await expect(
+      importJwkPair({ kty: 'EC', crv: 'secp256k1', x: 'a', y: 'b', d: 'c' }),
+    ).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
     })
     await expect(exportPublicJwk(pair.privateKey)).rejects.toBeInstanceOf(InvalidArgumentError)

@@ -68,7 +68,11 @@ export async function jwkThumbprint(jwk: PublicJwk | JsonWebKey): Promise<string
 export async function exportPrivateJwk(privateKey: CryptoKey): Promise<JsonWebKey> {
   if (privateKey.type !== 'private') throw new InvalidArgumentError('expected a private key')
   if (!privateKey.extractable) throw new InvalidArgumentError('the private key is not extractable')
-  const { key_ops: _ops, ext: _ext, ...jwk } = (await crypto.subtle.exportKey('jwk', privateKey)) as JsonWebKey
+  const {
+    key_ops: _ops,
+    ext: _ext,
+    ...jwk
+  } = (await crypto.subtle.exportKey('jwk', privateKey)) as JsonWebKey
   return jwk
 }
 
@@ -90,7 +94,9 @@ export async function importJwkPair(jwk: JsonWebKey, options: ImportJwkOptions =
   const pub = toPublicJwk(jwk)
   const { key_ops: _ops, ext: _ext, ...priv } = jwk
   try {
-    const privateKey = await crypto.subtle.importKey('jwk', priv, params, options.extractable ?? true, ['sign'])
+    const privateKey = await crypto.subtle.importKey('jwk', priv, params, options.extractable ?? true, [
+      'sign',
+    ])
     const publicKey = await crypto.subtle.importKey('jwk', pub as JsonWebKey, params, true, ['verify'])
     return { privateKey, publicKey }
   } catch (cause) {
@@ -110,5 +116,7 @@ function jwkImportParams(jwk: JsonWebKey): EcKeyImportParams | RsaHashedImportPa
     return { name: 'RSASSA-PKCS1-v1_5', hash }
   }
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return { name: 'Ed25519' }
-  throw new InvalidArgumentError(`unsupported JWK: kty ${JSON.stringify(jwk.kty)}, crv ${JSON.stringify(jwk.crv)}`)
+  throw new InvalidArgumentError(
+    `unsupported JWK: kty ${JSON.stringify(jwk.kty)}, crv ${JSON.stringify(jwk.crv)}`,
+  )
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidArgumentError } from '../errors.ts'
 import { decodeBase64Url } from '../lib/base64url.ts'
 import { utf8 } from '../lib/bytes.ts'
-import { type JwsAlgorithm, generateKeyPair, jwsAlgorithm, signParams } from './algorithms.ts'
+import { generateKeyPair, type JwsAlgorithm, jwsAlgorithm, signParams } from './algorithms.ts'
 import { exportPublicJwk } from './jwk.ts'
 import { signJws, signMacJws } from './jws.ts'
 
@@ -22,8 +22,17 @@ describe('flattened JWS', () => {
     it(`signs with ${alg} and crypto.subtle.verify accepts it`, async () => {
       const pair = await generateKeyPair(alg)
       expect(jwsAlgorithm(pair.privateKey)).toBe(alg)
-      const jws = await signJws({ url: 'https://ca.test/new-order', nonce: 'abc', kid: 'https://ca.test/acct/1' }, { a: 1 }, pair.privateKey)
-      expect(decodeJson(jws.protected)).toEqual({ url: 'https://ca.test/new-order', nonce: 'abc', kid: 'https://ca.test/acct/1', alg })
+      const jws = await signJws(
+        { url: 'https://ca.test/new-order', nonce: 'abc', kid: 'https://ca.test/acct/1' },
+        { a: 1 },
+        pair.privateKey,
+      )
+      expect(decodeJson(jws.protected)).toEqual({
+        url: 'https://ca.test/new-order',
+        nonce: 'abc',
+        kid: 'https://ca.test/acct/1',
+        alg,
+      })
       expect(decodeJson(jws.payload)).toEqual({ a: 1 })
       const signature = decodeBase64Url(jws.signature)
       // JWS ECDSA signatures are the fixed-size r||s, not DER (RFC 7518 §3.4).
@@ -63,7 +72,12 @@ describe('flattened JWS', () => {
       const jws = await signMacJws({ kid: 'eab', url: 'https://ca.test/new-acct' }, { x: 1 }, raw, alg)
       expect(decodeJson(jws.protected)).toEqual({ kid: 'eab', url: 'https://ca.test/new-acct', alg })
       const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['verify'])
-      const ok = await crypto.subtle.verify('HMAC', key, decodeBase64Url(jws.signature), utf8.encode(`${jws.protected}.${jws.payload}`))
+      const ok = await crypto.subtle.verify(
+        'HMAC',
+        key,
+        decodeBase64Url(jws.signature),
+        utf8.encode(`${jws.protected}.${jws.payload}`),
+      )
       expect(ok).toBe(true)
     }
   })
@@ -75,8 +89,12 @@ describe('flattened JWS', () => {
       ['sign', 'verify'],
     )) as CryptoKeyPair
     expect(() => jwsAlgorithm(pss.privateKey)).toThrow(InvalidArgumentError)
-    await expect(generateKeyPair('RS256', { modulusLength: 1024 as 2048 })).rejects.toBeInstanceOf(InvalidArgumentError)
-    await expect(generateKeyPair('XX' as JwsAlgorithm)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+    await expect(generateKeyPair('RS256', { modulusLength: 1024 as 2048 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+    await expect(generateKeyPair('XX' as JwsAlgorithm)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    })
   })
 
   it('generates RSA 3072 and 4096 keys', async () => {

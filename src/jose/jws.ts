@@ -4,7 +4,7 @@
  */
 import { encodeBase64Url } from '../lib/base64url.ts'
 import { utf8 } from '../lib/bytes.ts'
-import { type JwsAlgorithm, type MacAlgorithm, jwsAlgorithm, macParams, signParams } from './algorithms.ts'
+import { type JwsAlgorithm, jwsAlgorithm, type MacAlgorithm, macParams, signParams } from './algorithms.ts'
 import type { PublicJwk } from './jwk.ts'
 
 /** A flattened JWS as sent in an ACME request body. */
@@ -35,7 +35,11 @@ export async function signJws(
   const alg = jwsAlgorithm(privateKey)
   const { protectedB64, payloadB64, input } = signingInput({ ...header, alg } as AcmeProtectedHeader, payload)
   const signature = await crypto.subtle.sign(signParams(alg), privateKey, input as BufferSource)
-  return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) }
+  return {
+    protected: protectedB64,
+    payload: payloadB64,
+    signature: encodeBase64Url(new Uint8Array(signature)),
+  }
 }
 
 /**
@@ -50,7 +54,11 @@ export async function signMacJws(
   const key = await crypto.subtle.importKey('raw', macKey as BufferSource, macParams(alg), false, ['sign'])
   const { protectedB64, payloadB64, input } = signingInput({ ...header, alg } as AcmeProtectedHeader, payload)
   const signature = await crypto.subtle.sign('HMAC', key, input as BufferSource)
-  return { protected: protectedB64, payload: payloadB64, signature: encodeBase64Url(new Uint8Array(signature)) }
+  return {
+    protected: protectedB64,
+    payload: payloadB64,
+    signature: encodeBase64Url(new Uint8Array(signature)),
+  }
 }
 
 function signingInput(header: AcmeProtectedHeader, payload: unknown) {

@@ -28,7 +28,8 @@ export async function externalAccountBinding(
   accountJwk: PublicJwk,
   newAccountUrl: string,
 ): Promise<FlattenedJws> {
-  if (typeof eab.kid !== 'string' || eab.kid === '') throw new InvalidArgumentError('externalAccountBinding.kid is required')
+  if (typeof eab.kid !== 'string' || eab.kid === '')
+    throw new InvalidArgumentError('externalAccountBinding.kid is required')
   let key: Uint8Array
   if (typeof eab.hmacKey === 'string') {
     try {

@@ -62,7 +62,8 @@ function parseIpv6(text: string): Uint8Array | undefined {
 /** Canonical text of a 4- or 16-byte address (RFC 5952 §4 for IPv6: lowercase, longest zero run as `::`). */
 export function formatIpAddress(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join('.')
-  if (bytes.length !== 16) throw new InvalidArgumentError(`an IP address has 4 or 16 bytes, not ${bytes.length}`)
+  if (bytes.length !== 16)
+    throw new InvalidArgumentError(`an IP address has 4 or 16 bytes, not ${bytes.length}`)
   const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!)
   let best = { start: -1, length: 0 }
   for (let i = 0; i < 8; ) {
@@ -99,7 +100,9 @@ export function isDnsName(name: string, allowWildcard = true): boolean {
 export function toIdentifier(input: string | Identifier): Identifier {
   if (typeof input !== 'string') {
     if (typeof input !== 'object' || input === null || typeof input.value !== 'string') {
-      throw new InvalidArgumentError(`identifier must be a string or {type, value}, got ${JSON.stringify(input)}`)
+      throw new InvalidArgumentError(
+        `identifier must be a string or {type, value}, got ${JSON.stringify(input)}`,
+      )
     }
     if (input.type === 'ip') {
       const bytes = parseIpAddress(input.value)
@@ -107,7 +110,9 @@ export function toIdentifier(input: string | Identifier): Identifier {
       return { type: 'ip', value: formatIpAddress(bytes) }
     }
     if (input.type === 'dns') return { type: 'dns', value: dnsName(input.value) }
-    throw new InvalidArgumentError(`unsupported identifier type ${JSON.stringify(input.type)}: use "dns" or "ip"`)
+    throw new InvalidArgumentError(
+      `unsupported identifier type ${JSON.stringify(input.type)}: use "dns" or "ip"`,
+    )
   }
   const bytes = parseIpAddress(input)
   return bytes ? { type: 'ip', value: formatIpAddress(bytes) } : { type: 'dns', value: dnsName(input) }

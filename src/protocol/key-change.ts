@@ -2,7 +2,7 @@
  * Account key rollover (RFC 8555 §7.3.5): an inner JWS signed by the NEW key, carried as the payload of an
  * outer JWS signed by the old key.
  */
-import { type PublicJwk, exportPublicJwk } from '../jose/jwk.ts'
+import { exportPublicJwk, type PublicJwk } from '../jose/jwk.ts'
 import { type FlattenedJws, signJws } from '../jose/jws.ts'
 
 /**

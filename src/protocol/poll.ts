@@ -34,9 +34,13 @@ export async function poll<T>(
     if (done(value)) return value
     const delay = Math.max(interval, retryAfter ? retryAfter.getTime() - Date.now() : 0)
     if (Date.now() + delay > deadline) {
-      throw new AcmeStateError('ERR_WAIT_TIMEOUT', `${what.kind} ${what.url} is still not done; gave up waiting`, {
-        url: what.url,
-      })
+      throw new AcmeStateError(
+        'ERR_WAIT_TIMEOUT',
+        `${what.kind} ${what.url} is still not done; gave up waiting`,
+        {
+          url: what.url,
+        },
+      )
     }
     await sleep(delay, signal)
     interval = Math.min(maxInterval, interval * 1.5)

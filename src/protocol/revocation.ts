@@ -18,7 +18,9 @@ export const REVOCATION_REASONS = {
 } as const
 
 /** A revocation reason: an RFC 5280 name or its numeric code. */
-export type RevocationReason = keyof typeof REVOCATION_REASONS | (typeof REVOCATION_REASONS)[keyof typeof REVOCATION_REASONS]
+export type RevocationReason =
+  | keyof typeof REVOCATION_REASONS
+  | (typeof REVOCATION_REASONS)[keyof typeof REVOCATION_REASONS]
 
 /** The numeric code of a reason; `InvalidArgumentError` for anything RFC 5280 does not define. */
 export function revocationReasonCode(reason: RevocationReason): number {

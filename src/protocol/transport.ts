@@ -12,8 +12,8 @@ import {
   AcmeProblemError,
   AcmeResponseError,
   InvalidArgumentError,
-  type ProblemDocument,
   isBadNonce,
+  type ProblemDocument,
 } from '../errors.ts'
 import type { PublicJwk } from '../jose/jwk.ts'
 import { signJws } from '../jose/jws.ts'
@@ -73,7 +73,10 @@ export interface AcmeResponse {
 }
 
 /** Who signs a request: the key, and either the account URL (`kid`) or the public JWK (`jwk`). */
-export type Signer = { privateKey: CryptoKey } & ({ kid: string; jwk?: never } | { jwk: PublicJwk; kid?: never })
+export type Signer = { privateKey: CryptoKey } & (
+  | { kid: string; jwk?: never }
+  | { jwk: PublicJwk; kid?: never }
+)
 
 /** Per-request options. */
 export interface RequestOptions {
@@ -83,7 +86,9 @@ export interface RequestOptions {
 
 const NONCE_POOL_MAX = 64
 const isBrowser = () =>
-  typeof navigator !== 'undefined' && typeof navigator.userAgent === 'string' && navigator.userAgent.startsWith('Mozilla/5.0 ')
+  typeof navigator !== 'undefined' &&
+  typeof navigator.userAgent === 'string' &&
+  navigator.userAgent.startsWith('Mozilla/5.0 ')
 
 /** Errors thrown after an attempt whose outcome is unknown (the server may have acted on it). */
 const afterLostResponse = new WeakSet<object>()
@@ -124,14 +129,22 @@ export class Transport {
     if (!isBrowser()) this.#headers['user-agent'] = options.userAgent ?? `webacme/${VERSION}`
     this.#timeout = options.timeout ?? 30_000
     const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
-    this.#retry = { retries: retry.retries ?? 3, maxWait: retry.maxWait ?? 60_000, badNonceRetries: retry.badNonceRetries ?? 20 }
+    this.#retry = {
+      retries: retry.retries ?? 3,
+      maxWait: retry.maxWait ?? 60_000,
+      badNonceRetries: retry.badNonceRetries ?? 20,
+    }
   }
 
   /** The directory, fetched once and cached (a failed fetch is not cached). */
   directory(signal?: AbortSignal): Promise<Directory> {
     if (!this.#directory) {
-      this.#directory = this.request('GET', this.directoryUrl, undefined, { signal }).then(
-        (res) => parseResource(directorySchema, res.body, { what: 'directory', url: this.directoryUrl, status: res.status }),
+      this.#directory = this.request('GET', this.directoryUrl, undefined, { signal }).then((res) =>
+        parseResource(directorySchema, res.body, {
+          what: 'directory',
+          url: this.directoryUrl,
+          status: res.status,
+        }),
       )
       this.#directory.catch(() => {
         this.#directory = undefined
@@ -162,12 +175,18 @@ export class Transport {
    * with the nonce from the error response (§6.5) and, per the retry policy, rate limits, gateway errors and
    * network failures — always re-signing with a new nonce.
    */
-  async post(url: string, payload: unknown, signer: Signer, options: RequestOptions = {}): Promise<AcmeResponse> {
+  async post(
+    url: string,
+    payload: unknown,
+    signer: Signer,
+    options: RequestOptions = {},
+  ): Promise<AcmeResponse> {
     let badNonces = 0
     return this.#withRetries(options.signal, async () => {
       for (;;) {
         const nonce = await this.nonce(options.signal)
-        const header = signer.kid !== undefined ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk }
+        const header =
+          signer.kid !== undefined ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk }
         const jws = await signJws(header, payload, signer.privateKey)
         try {
           return await this.request('POST', url, JSON.stringify(jws), options)
@@ -194,7 +213,8 @@ export class Transport {
         throwIfAborted(signal)
         const transient =
           err instanceof AcmeNetworkError ||
-          ((err instanceof AcmeProblemError || err instanceof AcmeResponseError) && [429, 502, 503, 504].includes(err.status))
+          ((err instanceof AcmeProblemError || err instanceof AcmeResponseError) &&
+            [429, 502, 503, 504].includes(err.status))
         const retryAfter =
           err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.retryAfter : undefined
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
@@ -230,17 +250,30 @@ export class Transport {
     let response: Response
     let text: string
     try {
-      response = await this.#fetch(url, { method, headers, body: body ?? null, signal: signal ?? null, redirect: 'follow' })
+      response = await this.#fetch(url, {
+        method,
+        headers,
+        body: body ?? null,
+        signal: signal ?? null,
+        redirect: 'follow',
+      })
       text = method === 'HEAD' ? '' : await response.text()
     } catch (cause) {
       throwIfAborted(options.signal)
       if (timeout?.aborted) {
-        throw new AcmeNetworkError('ERR_TIMEOUT', `${method} ${url} timed out after ${this.#timeout} ms`, { url, cause })
+        throw new AcmeNetworkError('ERR_TIMEOUT', `${method} ${url} timed out after ${this.#timeout} ms`, {
+          url,
+          cause,
+        })
       }
-      throw new AcmeNetworkError('ERR_NETWORK', `${method} ${url} failed: ${(cause as Error)?.message ?? cause}`, {
-        url,
-        cause,
-      })
+      throw new AcmeNetworkError(
+        'ERR_NETWORK',
+        `${method} ${url} failed: ${(cause as Error)?.message ?? cause}`,
+        {
+          url,
+          cause,
+        },
+      )
     }
     const nonce = response.headers.get('replay-nonce')
     // RFC 8555 §6.5.1: a nonce is base64url; anything else is not worth sending back.
@@ -271,7 +304,11 @@ export class Transport {
     }
     if (response.status < 400) return result
     if (isProblemBody(result.body)) {
-      const problem = parseResource(problemSchema, result.body, { what: 'problem document', url, status: response.status })
+      const problem = parseResource(problemSchema, result.body, {
+        what: 'problem document',
+        url,
+        status: response.status,
+      })
       throw new AcmeProblemError(problem, {
         status: response.status,
         url,

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest'
+import { DIRECTORY, json, problem, scriptedFetch } from '../../test/fixtures/scripted-fetch.ts'
+import { AcmeNetworkError, AcmeProblemError, AcmeResponseError, InvalidArgumentError } from '../errors.ts'
+import { generateKeyPair } from '../jose/algorithms.ts'
+import { decodeBase64Url } from '../lib/base64url.ts'
+import { utf8 } from '../lib/bytes.ts'
+import { Transport } from './transport.ts'
+
+const ORDER = 'https://ca.test/order/1'
+const headerOf = (body: unknown) =>
+  JSON.parse(utf8.decode(decodeBase64Url((body as { protected: string }).protected)))
+
+async function signer() {
+  const pair = await generateKeyPair('ES256')
+  return { privateKey: pair.privateKey, kid: 'https://ca.test/acct/1' }
+}
+
+describe('Transport', () => {
+  it('refuses a non-HTTPS directory unless allowed', () => {
+    expect(() => new Transport('http://ca.test/dir')).toThrow(InvalidArgumentError)
+    expect(() => new Transport('not a url')).toThrow(/not a URL/)
+    expect(new Transport('http://127.0.0.1/dir', { allowInsecure: true }).directoryUrl).toBe(
+      'http://127.0.0.1/dir',
+    )
+  })
+
+  it('fetches the directory once and HEADs newNonce only when the pool is empty', async () => {
+    const fetch = scriptedFetch({ [`POST ${ORDER}`]: () => json(200, { ok: true }) })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const s = await signer()
+    await t.post(ORDER, '', s)
+    await t.post(ORDER, '', s)
+    await t.post(ORDER, '', s)
+    expect(fetch.calls.map((c) => c.method)).toEqual(['GET', 'HEAD', 'POST', 'POST', 'POST'])
+    // Each POST used the nonce of the previous response.
+    const nonces = fetch.calls.filter((c) => c.method === 'POST').map((c) => headerOf(c.body).nonce)
+    expect(new Set(nonces).size).toBe(3)
+  })
+
+  it('sends the ACME headers: jose+json, User-Agent, Accept when asked', async () => {
+    const fetch = scriptedFetch({ [`POST ${ORDER}`]: () => json(200, {}) })
+    const t = new Transport('https://ca.test/dir', { fetch, userAgent: 'test-agent/1' })
+    await t.post(ORDER, '', await signer(), { accept: 'application/pem-certificate-chain' })
+    const post = fetch.calls.find((c) => c.method === 'POST')!
+    expect(post.headers['content-type']).toBe('application/jose+json')
+    expect(post.headers['user-agent']).toBe('test-agent/1')
+    expect(post.headers.accept).toBe('application/pem-certificate-chain')
+    expect(headerOf(post.body)).toMatchObject({ alg: 'ES256', url: ORDER, kid: 'https://ca.test/acct/1' })
+  })
+
+  it('retries badNonce with the nonce carried by the error response', async () => {
+    const fetch = scriptedFetch({
+      [`POST ${ORDER}`]: [
+        () => problem(400, 'badNonce', 'stale', { 'replay-nonce': 'fromError' }),
+        () => json(200, { ok: 1 }),
+      ],
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const res = await t.post(ORDER, '', await signer())
+    expect(res.body).toEqual({ ok: 1 })
+    const posts = fetch.calls.filter((c) => c.method === 'POST')
+    expect(headerOf(posts[1]!.body).nonce).toBe('fromError')
+    expect(fetch.calls.filter((c) => c.method === 'HEAD')).toHaveLength(1)
+  })
+
+  it('gives up on badNonce after the bound', async () => {
+    const fetch = scriptedFetch({ [`POST ${ORDER}`]: () => problem(400, 'badNonce', 'stale') })
+    const t = new Transport('https://ca.test/dir', { fetch, retry: { badNonceRetries: 3 } })
+    await expect(t.post(ORDER, '', await signer())).rejects.toMatchObject({ code: 'ERR_ACME_BAD_NONCE' })
+    expect(fetch.calls.filter((c) => c.method === 'POST')).toHaveLength(4)
+  })
+
+  it('waits at least Retry-After on 429 and re-signs with a fresh nonce', async () => {
+    const fetch = scriptedFetch({
+      [`POST ${ORDER}`]: [
+        () => problem(429, 'rateLimited', 'slow down', { 'retry-after': '1' }),
+        () => json(200, {}),
+      ],
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const started = Date.now()
+    await t.post(ORDER, '', await signer())
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    const [a, b] = fetch.calls.filter((c) => c.method === 'POST')
+    expect(headerOf(a!.body).nonce).not.toBe(headerOf(b!.body).nonce)
+  })
+
+  it('throws a rate limit at once when Retry-After exceeds the wait budget, with retryAfter and help link', async () => {
+    const fetch = scriptedFetch({
+      [`POST ${ORDER}`]: () =>
+        problem(429, 'rateLimited', 'too many certificates', {
+          'retry-after': '3600',
+          link: '<https://letsencrypt.org/docs/rate-limits/>;rel="help"',
+        }),
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const err = await t.post(ORDER, '', await signer()).catch((e) => e)
+    expect(err).toBeInstanceOf(AcmeProblemError)
+    expect(err.code).toBe('ERR_ACME_RATE_LIMITED')
+    expect(err.helpUrl).toBe('https://letsencrypt.org/docs/rate-limits/')
+    expect(err.retryAfter.getTime()).toBeGreaterThan(Date.now() + 3500_000)
+    expect(fetch.calls.filter((c) => c.method === 'POST')).toHaveLength(1)
+  })
+
+  it('retries 503 and network failures, and not at all with retry: false', async () => {
+    let n = 0
+    const fetch = scriptedFetch({
+      [`POST ${ORDER}`]: [
+        () => new Response('busy', { status: 503, headers: { 'replay-nonce': `x${n++}` } }),
+        () => {
+          throw new TypeError('fetch failed')
+        },
+        () => json(200, { done: true }),
+      ],
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    expect((await t.post(ORDER, '', await signer())).body).toEqual({ done: true })
+
+    const failing = scriptedFetch({ [`POST ${ORDER}`]: () => new Response('busy', { status: 503 }) })
+    const strict = new Transport('https://ca.test/dir', { fetch: failing, retry: false })
+    await expect(strict.post(ORDER, '', await signer())).rejects.toBeInstanceOf(AcmeResponseError)
+    expect(failing.calls.filter((c) => c.method === 'POST')).toHaveLength(1)
+  })
+
+  it('maps a timeout to ERR_TIMEOUT and an abort to the signal reason', async () => {
+    const hang = (init?: RequestInit) =>
+      new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
+      )
+    const fetch = (async (_input: RequestInfo | URL, init?: RequestInit) =>
+      hang(init)) as typeof globalThis.fetch
+    const t = new Transport('https://ca.test/dir', { fetch, timeout: 50, retry: false })
+    await expect(t.directory()).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    const controller = new AbortController()
+    const t2 = new Transport('https://ca.test/dir', { fetch, timeout: 0 })
+    const pending = t2.directory(controller.signal)
+    controller.abort(new Error('stop'))
+    await expect(pending).rejects.toThrow('stop')
+    // A failed directory fetch is not cached.
+    await expect(t.directory()).rejects.toBeInstanceOf(AcmeNetworkError)
+  })
+
+  it('parses problem documents with subproblems and algorithms', async () => {
+    const fetch = scriptedFetch({
+      [`POST ${DIRECTORY.newOrder}`]: () =>
+        json(400, {
+          type: 'urn:ietf:params:acme:error:compound',
+          detail: 'two bad names',
+          subproblems: [
+            {
+              type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+              detail: 'no',
+              identifier: { type: 'dns', value: 'a.test' },
+            },
+            { type: 'urn:ietf:params:acme:error:caa', identifier: { type: 'dns', value: 'b.test' } },
+          ],
+        }),
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const err = await t.post(DIRECTORY.newOrder, {}, await signer()).catch((e) => e)
+    expect(err.code).toBe('ERR_ACME_COMPOUND')
+    expect(err.subproblems.map((s: { identifier: { value: string } }) => s.identifier.value)).toEqual([
+      'a.test',
+      'b.test',
+    ])
+    expect(err.message).toContain('a.test: no')
+    expect(Object.keys(err)).not.toContain('response')
+  })
+
+  it('reports invalid JSON and invalid directories naming the field and URL', async () => {
+    const bad = scriptedFetch({
+      'GET https://ca.test/dir': () => json(200, { ...DIRECTORY, newOrder: 42 }),
+    })
+    const err = await new Transport('https://ca.test/dir', { fetch: bad }).directory().catch((e) => e)
+    expect(err).toBeInstanceOf(AcmeResponseError)
+    expect(err.field).toBe('newOrder')
+    expect(err.message).toContain('https://ca.test/dir')
+
+    const garbage = scriptedFetch({
+      'GET https://ca.test/dir': () =>
+        new Response('{not json', { headers: { 'content-type': 'application/json' } }),
+    })
+    await expect(new Transport('https://ca.test/dir', { fetch: garbage }).directory()).rejects.toThrow(
+      /invalid JSON/,
+    )
+  })
+
+  it('errors when newNonce answers without a Replay-Nonce', async () => {
+    const fetch = scriptedFetch({
+      'GET https://ca.test/dir': () => Response.json(DIRECTORY),
+      [`HEAD ${DIRECTORY.newNonce}`]: () => new Response(null, { status: 200 }),
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    await expect(t.post(ORDER, '', await signer())).rejects.toMatchObject({
+      code: 'ERR_INVALID_RESPONSE',
+      field: 'Replay-Nonce',
+    })
+  })
+})

@@ -1,0 +1,111 @@
+/**
+ * The issuance steps of RFC 8555 §7.4 written out with the low-level client, for the scenarios. (The
+ * library's one-call flow is tested separately; these scenarios prove each protocol operation on its own.)
+ */
+import {
+  type AcmeClient,
+  type Authorization,
+  type CertificateChain,
+  dns01RecordName,
+  dns01TxtValue,
+  generateKeyPair,
+  isProblem,
+  type Order,
+} from '../../src/index.ts'
+import { createCsr } from '../../src/pkix/csr.ts'
+import type { E2EContext } from './context.ts'
+
+export interface IssueOptions {
+  challenge?: 'http-01' | 'dns-01'
+  certificateKey?: CryptoKeyPair
+  signal?: AbortSignal
+}
+
+export interface Issued {
+  order: Order
+  chain: CertificateChain
+  certificateKey: CryptoKeyPair
+  /** Authorizations the CA had already validated (reused) and that needed no challenge. */
+  reused: number
+}
+
+export async function issue(
+  ctx: E2EContext,
+  client: AcmeClient,
+  identifiers: string[],
+  options: IssueOptions = {},
+): Promise<Issued> {
+  const call = options.signal ? { signal: options.signal } : {}
+  const type = options.challenge ?? 'http-01'
+  let order = await client.createOrder({ identifiers }, call)
+  const authorizations = await Promise.all(
+    order.authorizations.map((url) => client.getAuthorization(url, call)),
+  )
+  let reused = 0
+  const cleanups: Array<() => Promise<void>> = []
+  try {
+    await Promise.all(
+      authorizations.map(async (authz) => {
+        if (authz.status === 'valid') {
+          reused++
+          return
+        }
+        await solve(ctx, client, authz, type, call, cleanups)
+      }),
+    )
+  } finally {
+    // Apex and wildcard share one TXT name: clear only when every authorization is done.
+    await Promise.all(cleanups.map((cleanup) => cleanup()))
+  }
+  const certificateKey = options.certificateKey ?? (await generateKeyPair('ES256'))
+  const csr = await createCsr({
+    keys: certificateKey,
+    identifiers: order.identifiers as Array<{ type: 'dns' | 'ip'; value: string }>,
+  })
+  try {
+    order = await client.finalizeOrder(order, csr, call)
+  } catch (err) {
+    // The order may lag behind its authorizations: wait for `ready`, then finalize.
+    if (!isProblem(err, 'orderNotReady')) throw err
+    order = await client.finalizeOrder(await client.waitForOrder(order, call), csr, call)
+  }
+  if (order.status !== 'valid') order = await client.waitForOrder(order, call)
+  const chain = await client.getCertificate(order, call)
+  return { order, chain, certificateKey, reused }
+}
+
+async function solve(
+  ctx: E2EContext,
+  client: AcmeClient,
+  authz: Authorization,
+  type: 'http-01' | 'dns-01',
+  call: { signal?: AbortSignal },
+  cleanups: Array<() => Promise<void>>,
+): Promise<void> {
+  const challenge = authz.challenges.find((c) => c.type === type)
+  if (!challenge) throw new Error(`no ${type} challenge for ${authz.identifier.value}`)
+  const keyAuthorization = await client.keyAuthorization(challenge)
+  const name = `${dns01RecordName(authz.identifier)}.`
+  const value = await dns01TxtValue(keyAuthorization)
+  if (type === 'http-01') {
+    cleanups.push(() => ctx.http01.delete(challenge.token!))
+    await ctx.http01.set(challenge.token!, keyAuthorization)
+  } else {
+    cleanups.push(() => ctx.dns.clearTxt(name))
+    await ctx.dns.addTxt(name, value)
+  }
+  await client.respondToChallenge(challenge, call)
+  await client.waitForAuthorization(authz, call)
+}
+
+/** A `fetch` that counts requests by method (and keeps their URLs). */
+export function countingFetch(
+  inner: typeof fetch,
+): typeof fetch & { requests: Array<{ method: string; url: string }> } {
+  const requests: Array<{ method: string; url: string }> = []
+  const f = (input: RequestInfo | URL, init?: RequestInit) => {
+    requests.push({ method: init?.method ?? 'GET', url: String(input) })
+    return inner(input, init)
+  }
+  return Object.assign(f as typeof fetch, { requests })
+}

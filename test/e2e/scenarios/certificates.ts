@@ -1,0 +1,103 @@
+/** Certificates end to end: revocation (§7.6), alternate chains (§7.4.2), order listing (§7.1.2.1), nonces. */
+import { AcmeClient, generateKeyPair } from '../../../src/index.ts'
+import { parseCertificate } from '../../../src/pkix/certificate.ts'
+import { selectPreferredChain, splitPemChain } from '../../../src/pkix/chain.ts'
+import { assert, equal, rejectsWith } from '../assert.ts'
+import type { Scenario } from '../context.ts'
+import { issue } from '../flow.ts'
+import { newAccount } from './issuance.ts'
+
+export const certificateScenarios: Scenario[] = [
+  {
+    name: 'revocation by the account key, with a reason, confirmed by Pebble',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const { chain } = await issue(ctx, client, [`revoke1.${ctx.domain}`])
+      const serial = parseCertificate(chain.pem).serialNumber
+      equal((await ctx.certStatus(serial)).status, 'valid', 'valid before revocation')
+      await client.revokeCertificate(chain.pem, { reason: 'superseded' })
+      const status = await ctx.certStatus(serial)
+      equal(status.status, 'revoked', 'revoked per Pebble')
+      equal(status.reason, 4, 'reason superseded (4)')
+      await rejectsWith(client.revokeCertificate(chain.pem), 'ERR_ACME_ALREADY_REVOKED', 'second revocation')
+    },
+  },
+  {
+    name: 'revocation signed by the certificate key (jwk header, no account)',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const { chain, certificateKey } = await issue(ctx, client, [`revoke2.${ctx.domain}`])
+      const stranger = new AcmeClient({
+        directoryUrl: ctx.directoryUrl,
+        accountKey: await generateKeyPair(),
+        fetch: ctx.fetch,
+      })
+      await stranger.revokeCertificate(chain.pem, { certificateKey, reason: 'keyCompromise' })
+      const status = await ctx.certStatus(parseCertificate(chain.pem).serialNumber)
+      equal(status.status, 'revoked', 'revoked per Pebble')
+      equal(status.reason, 1, 'reason keyCompromise (1)')
+    },
+  },
+  {
+    name: 'alternate chains (PEBBLE_ALTERNATE_ROOTS=2, PEBBLE_CHAIN_LENGTH=3) and preferred chain by issuer',
+    server: 'chains',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const { order } = await issue(ctx, client, [`chains.${ctx.domain}`])
+      const chains = await client.getCertificateChains(order)
+      equal(chains.length, 3, 'default chain + 2 alternates')
+      for (const c of chains) {
+        // Pebble's chain length counts intermediates: leaf + 3 intermediates, each issued by the next.
+        const certs = splitPemChain(c.pem).map((pem) => parseCertificate(pem))
+        equal(certs.length, 4, 'leaf + 3 intermediates')
+        for (let i = 0; i + 1 < certs.length; i++) {
+          equal(
+            certs[i]!.issuer.dn,
+            certs[i + 1]!.subject.dn,
+            `certificate ${i} is issued by certificate ${i + 1}`,
+          )
+        }
+      }
+      const leafSerials = new Set(chains.map((c) => parseCertificate(c.pem).serialNumber))
+      equal(leafSerials.size, 1, 'every chain carries the same leaf')
+      const topIssuers = chains.map((c) => parseCertificate(splitPemChain(c.pem).at(-1)!).issuer.commonName)
+      equal(new Set(topIssuers).size, 3, `three distinct roots (${topIssuers.join(', ')})`)
+      const wanted = topIssuers[2]!
+      const picked = selectPreferredChain(
+        chains.map((c) => c.pem),
+        wanted,
+      )
+      equal(
+        parseCertificate(splitPemChain(picked).at(-1)!).issuer.commonName,
+        wanted,
+        'preferred chain picked',
+      )
+    },
+  },
+  {
+    name: 'order listing follows Link rel="next" pages',
+    server: 'paging',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const created: string[] = []
+      for (let i = 0; i < 5; i++)
+        created.push((await client.createOrder({ identifiers: [`list${i}.${ctx.domain}`] })).url)
+      const listed: string[] = []
+      for await (const url of client.listOrders()) listed.push(url)
+      equal([...listed].sort(), [...created].sort(), 'all 5 orders listed across pages of 2')
+    },
+  },
+  {
+    name: 'half of all nonces rejected (PEBBLE_WFE_NONCEREJECT=50): issuance still succeeds',
+    server: 'nonce50',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      for (const name of [`n1.${ctx.domain}`, `n2.${ctx.domain}`]) {
+        const { chain } = await issue(ctx, client, [name], { challenge: 'dns-01' })
+        assert(chain.pem.includes('BEGIN CERTIFICATE'), `issued ${name}`)
+      }
+    },
+  },
+]

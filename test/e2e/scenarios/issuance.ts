@@ -1,0 +1,218 @@
+/** Issuance end to end: http-01, dns-01 with wildcard + apex, IP identifiers, key types, round trips. */
+import { AcmeClient, generateKeyPair, type JwsAlgorithm, toIdentifier } from '../../../src/index.ts'
+import { certificateMatchesKey, parseCertificate } from '../../../src/pkix/certificate.ts'
+import { splitPemChain } from '../../../src/pkix/chain.ts'
+import { assert, equal, rejectsWith } from '../assert.ts'
+import type { E2EContext, Scenario } from '../context.ts'
+import { countingFetch, issue } from '../flow.ts'
+
+export async function newAccount(
+  ctx: E2EContext,
+  alg: JwsAlgorithm = 'ES256',
+  fetch = ctx.fetch,
+): Promise<AcmeClient> {
+  const client = new AcmeClient({
+    directoryUrl: ctx.directoryUrl,
+    accountKey: await generateKeyPair(alg),
+    fetch,
+    poll: { interval: 100, maxInterval: 500, timeout: 60_000 },
+  })
+  const account = await client.createAccount({ termsOfServiceAgreed: true, contact: [`ops@${ctx.domain}`] })
+  equal(account.status, 'valid', 'new account status')
+  equal(account.contact, [`mailto:ops@${ctx.domain}`], 'contact normalised to mailto:')
+  assert(client.accountUrl === account.url, 'client remembers the account URL')
+  return client
+}
+
+function checkIssued(pem: string, names: string[]): ReturnType<typeof parseCertificate> {
+  const certs = splitPemChain(pem)
+  assert(certs.length >= 2, `chain has the leaf and an issuer (got ${certs.length})`)
+  const leaf = parseCertificate(certs[0]!)
+  const sans = [...leaf.dnsNames, ...leaf.ipAddresses].sort()
+  equal(
+    sans,
+    [...names].map((n) => toIdentifier(n).value).sort(),
+    'certificate SANs are the ordered identifiers',
+  )
+  assert(leaf.notAfter > new Date(), 'certificate is not expired')
+  return leaf
+}
+
+export const issuanceScenarios: Scenario[] = [
+  {
+    name: 'http-01: one name, answered by the test responder; the key matches the CSR',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const name = `www.${ctx.domain}`
+      const { chain, certificateKey, order } = await issue(ctx, client, [name])
+      equal(order.status, 'valid', 'order status')
+      checkIssued(chain.pem, [name])
+      assert(await certificateMatchesKey(chain.pem, certificateKey), 'certificate carries the CSR key')
+    },
+  },
+  {
+    name: 'dns-01: wildcard + apex share one TXT name (both values live at once)',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const names = [ctx.domain, `*.${ctx.domain}`]
+      const { chain, order } = await issue(ctx, client, names, { challenge: 'dns-01' })
+      equal(order.identifiers.map((i) => i.value).sort(), [...names].sort(), 'order identifiers')
+      checkIssued(chain.pem, names)
+    },
+  },
+  {
+    name: 'IP identifier (RFC 8738) via http-01',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const order = await client.createOrder({ identifiers: ['127.0.0.1'] })
+      equal(order.identifiers, [{ type: 'ip', value: '127.0.0.1' }], 'ip identifier sent as type ip')
+      const { chain } = await issue(ctx, client, ['127.0.0.1'])
+      checkIssued(chain.pem, ['127.0.0.1'])
+    },
+  },
+  {
+    name: 'RSA-2048 and ECDSA P-384 account keys; RSA and P-521 certificate keys',
+    server: 'default',
+    async run(ctx) {
+      const rsa = await newAccount(ctx, 'RS256')
+      const a = await issue(ctx, rsa, [`rsa.${ctx.domain}`], {
+        certificateKey: await generateKeyPair('RS256'),
+      })
+      assert(await certificateMatchesKey(a.chain.pem, a.certificateKey), 'RSA certificate key matches')
+      const ec = await newAccount(ctx, 'ES384')
+      const b = await issue(ctx, ec, [`ec.${ctx.domain}`], { certificateKey: await generateKeyPair('ES512') })
+      assert(await certificateMatchesKey(b.chain.pem, b.certificateKey), 'P-521 certificate key matches')
+    },
+  },
+  {
+    name: 'round trips: one request per protocol step, no HEAD newNonce after the first request',
+    server: 'counting',
+    async run(ctx) {
+      const fetch = countingFetch(ctx.fetch)
+      const client = await newAccount(ctx, 'ES256', fetch)
+      const before = fetch.requests.length
+      await issue(ctx, client, [`count.${ctx.domain}`])
+      const requests = fetch.requests.slice(before)
+      equal(requests.filter((r) => r.method !== 'POST').length, 0, 'no HEAD/GET during issuance')
+      // newOrder, authorization, challenge, ≥1 authorization poll, finalize, ≥0 order polls, certificate.
+      const polls = requests.filter((r) => /\/authZ\/|\/my-order\//i.test(r.url)).length
+      assert(requests.length >= 6 && requests.length <= 9, `requests per issuance: ${requests.length}`)
+      ctx.report('requests per issuance (1 name, after account creation)', requests.length)
+      ctx.report(
+        'requests',
+        requests.map((r) => `${r.method} ${new URL(r.url).pathname.split('/')[1]}`).join(' '),
+      )
+      assert(polls >= 2, 'authorization fetched and polled')
+    },
+  },
+  {
+    name: 'a response lost after the server acted: challenge and finalize replays recover',
+    server: 'default',
+    async run(ctx) {
+      const dropped: string[] = []
+      const lossy: typeof fetch = async (input, init) => {
+        const res = await ctx.fetch(input, init)
+        const url = String(input)
+        const drop =
+          init?.method === 'POST' && /\/chalZ\/|\/finalize-order\//i.test(url) && !dropped.includes(url)
+        if (drop) {
+          dropped.push(url)
+          await res.arrayBuffer()
+          throw new TypeError('fetch failed: connection reset (simulated after the server acted)')
+        }
+        return res
+      }
+      const client = await newAccount(ctx, 'ES256', lossy)
+      const { chain } = await issue(ctx, client, [`lossy.${ctx.domain}`])
+      checkIssued(chain.pem, [`lossy.${ctx.domain}`])
+      assert(
+        dropped.some((u) => /chal/i.test(u)),
+        `a challenge response was dropped (${dropped.join(', ')})`,
+      )
+      assert(
+        dropped.some((u) => /finalize/i.test(u)),
+        'a finalize response was dropped',
+      )
+    },
+  },
+  {
+    name: 'a failed dns-01 validation names the identifier and the server problem',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const name = `bad.${ctx.domain}`
+      const order = await client.createOrder({ identifiers: [name] })
+      const authz = await client.getAuthorization(order.authorizations[0]!)
+      const challenge = authz.challenges.find((c) => c.type === 'dns-01')!
+      await ctx.dns.addTxt(`_acme-challenge.${name}.`, 'not-the-right-value')
+      await client.respondToChallenge(challenge)
+      const err = await rejectsWith<{ message: string; problem?: { type: string } }>(
+        client.waitForAuthorization(authz),
+        'ERR_AUTHORIZATION_INVALID',
+        'invalid authorization',
+      )
+      await ctx.dns.clearTxt(`_acme-challenge.${name}.`)
+      assert(
+        err.message.includes(name) && err.message.includes('dns-01'),
+        `message names name + challenge: ${err.message}`,
+      )
+      assert(
+        err.problem?.type.endsWith(':unauthorized') || err.problem?.type.endsWith(':incorrectResponse'),
+        `problem: ${err.problem?.type}`,
+      )
+      await rejectsWith(client.waitForOrder(order), 'ERR_ORDER_INVALID', 'order became invalid')
+    },
+  },
+  {
+    name: 'abort during a wait rejects with the signal reason and stops polling',
+    server: 'default',
+    async run(ctx) {
+      const client = await newAccount(ctx)
+      const order = await client.createOrder({ identifiers: [`abort.${ctx.domain}`] })
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(new Error('user gave up')), 300)
+      const started = Date.now()
+      let message = ''
+      try {
+        await client.waitForOrder(order, { signal: controller.signal })
+      } catch (err) {
+        message = (err as Error).message
+      }
+      equal(message, 'user gave up', 'rejects with the abort reason')
+      assert(Date.now() - started < 5_000, 'abort is prompt')
+    },
+  },
+  {
+    name: 'bad input fails before any request',
+    server: 'default',
+    async run(ctx) {
+      const fetch = countingFetch(ctx.fetch)
+      const client = new AcmeClient({
+        directoryUrl: ctx.directoryUrl,
+        accountKey: await generateKeyPair('ES256'),
+        fetch,
+      })
+      await rejectsWith(
+        client.createOrder({ identifiers: ['not a name'] }),
+        'ERR_INVALID_ARGUMENT',
+        'bad identifier',
+      )
+      await rejectsWith(client.getAccount(), 'ERR_INVALID_ARGUMENT', 'no account URL yet')
+      await rejectsWith(client.createAccount({ contact: ['nope'] }), 'ERR_INVALID_ARGUMENT', 'bad contact')
+      equal(fetch.requests.length, 0, 'nothing was sent')
+      let threw = ''
+      try {
+        new AcmeClient({
+          directoryUrl: ctx.directoryUrl.replace('https:', 'http:'),
+          accountKey: await generateKeyPair(),
+        })
+      } catch (err) {
+        threw = (err as { code: string }).code
+      }
+      equal(threw, 'ERR_INVALID_ARGUMENT', 'http: directory refused without allowInsecure')
+    },
+  },
+]
