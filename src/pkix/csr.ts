@@ -1,0 +1,222 @@
+/**
+ * Certificate signing requests for ACME finalization (RFC 8555 §7.4), and the identifier rules they share with
+ * orders: DNS names (with wildcards) and IP addresses (RFC 8738).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc2986 PKCS#10
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ */
+
+import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr'
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import {
+  AlgorithmIdentifier,
+  Attribute,
+  AttributeTypeAndValue,
+  AttributeValue,
+  Extension,
+  Extensions,
+  Name,
+  RelativeDistinguishedName,
+  SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509'
+import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
+import { toArrayBuffer, utf8 } from '../lib/bytes.ts'
+import {
+  formatIpAddress,
+  normalizeIdentifier,
+  type OrderIdentifier,
+  parseIpAddress,
+  tryParseIpAddress,
+} from '../protocol/identifiers.ts'
+import { derSequence, ecdsaRawToDer, encodeTlv } from './der.ts'
+import { encodePem } from './pem.ts'
+
+/** An identifier a certificate is requested for (RFC 8555 §9.7.7, RFC 8738 §3). */
+export type CsrIdentifier = OrderIdentifier
+
+/** Input of {@link createCsr}. */
+export interface CreateCsrOptions {
+  /** The certificate key pair: the CSR carries the public key and is signed with the private key. */
+  keys: CryptoKeyPair
+  /** The identifiers of the order, in the order they should appear in the subjectAltName extension. */
+  identifiers: CsrIdentifier[]
+  /**
+   * Subject common name. By default the first DNS identifier when it fits the 64-character limit; a string
+   * must be one of the identifiers; `false` leaves the subject empty.
+   */
+  commonName?: string | false
+}
+
+const OID_COMMON_NAME = '2.5.4.3'
+const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14'
+const OID_SUBJECT_ALT_NAME = '2.5.29.17'
+// RFC 5280 Appendix A.1: ub-common-name INTEGER ::= 64.
+const MAX_COMMON_NAME = 64
+
+// Signature AlgorithmIdentifiers: RFC 5758 §3.2 (ECDSA, parameters absent), RFC 4055 §5 (RSA, parameters NULL),
+// RFC 8410 §3 (Ed25519, parameters absent).
+const ECDSA_SIGNATURES = {
+  'P-256': { hash: 'SHA-256', oid: '1.2.840.10045.4.3.2' },
+  'P-384': { hash: 'SHA-384', oid: '1.2.840.10045.4.3.3' },
+  'P-521': { hash: 'SHA-512', oid: '1.2.840.10045.4.3.4' },
+} as const
+const RSA_SIGNATURES = {
+  'SHA-256': '1.2.840.113549.1.1.11',
+  'SHA-384': '1.2.840.113549.1.1.12',
+  'SHA-512': '1.2.840.113549.1.1.13',
+} as const
+const OID_ED25519 = '1.3.101.112'
+
+/**
+ * Creates a DER-encoded PKCS#10 certificate request: the identifiers go in a subjectAltName extension carried
+ * in an extensionRequest attribute (RFC 2985 §5.4.2), the subject holds at most a common name. Signed with
+ * ECDSA (SHA-256/384/512 for P-256/384/521), RSASSA-PKCS1-v1_5 (the key's hash) or Ed25519.
+ *
+ * @throws {InvalidArgumentError} On invalid identifiers, a common name that is not one of them, or keys that do
+ *   not form a pair.
+ * @throws {UnsupportedError} For other key algorithms.
+ * @see https://www.rfc-editor.org/rfc/rfc2986#section-4
+ * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
+ */
+export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> {
+  const { keys } = options
+  if (keys?.privateKey?.type !== 'private' || keys.publicKey?.type !== 'public') {
+    throw new InvalidArgumentError('createCsr needs keys: { privateKey, publicKey } (a CryptoKeyPair)')
+  }
+  if (!Array.isArray(options.identifiers) || options.identifiers.length === 0) {
+    throw new InvalidArgumentError('createCsr needs at least one identifier')
+  }
+  const identifiers = uniqueIdentifiers(options.identifiers.map(normalizeIdentifier))
+  const commonName = pickCommonName(identifiers, options.commonName)
+  const signature = signatureAlgorithm(keys.privateKey)
+
+  const subject = new Name(
+    commonName === undefined
+      ? []
+      : [
+          new RelativeDistinguishedName([
+            new AttributeTypeAndValue({
+              type: OID_COMMON_NAME,
+              value: new AttributeValue({ utf8String: commonName }),
+            }),
+          ]),
+        ],
+  )
+  // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName MUST be critical; request it that way.
+  const san = new Extension({
+    extnID: OID_SUBJECT_ALT_NAME,
+    critical: commonName === undefined,
+    extnValue: new OctetString(encodeGeneralNames(identifiers)),
+  })
+  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey))
+  const info = new CertificationRequestInfo({
+    version: 0,
+    subject,
+    subjectPKInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+    attributes: new Attributes([
+      new Attribute({ type: OID_EXTENSION_REQUEST, values: [AsnConvert.serialize(new Extensions([san]))] }),
+    ]),
+  })
+  const infoDer = AsnConvert.serialize(info)
+  let signatureValue: Uint8Array = new Uint8Array(
+    await crypto.subtle.sign(signature.sign, keys.privateKey, infoDer),
+  )
+  // Catch a mismatched pair here rather than as a badCSR from the server.
+  if (!(await crypto.subtle.verify(signature.sign, keys.publicKey, toArrayBuffer(signatureValue), infoDer))) {
+    throw new InvalidArgumentError('keys.publicKey does not belong to keys.privateKey')
+  }
+  // RFC 5758 §3.2: X.509 carries ECDSA signatures as DER Ecdsa-Sig-Value, WebCrypto returns r || s.
+  if (signature.sign.name === 'ECDSA') signatureValue = ecdsaRawToDer(signatureValue)
+  const request = new CertificationRequest({
+    certificationRequestInfo: info,
+    signatureAlgorithm: signature.identifier,
+    signature: toArrayBuffer(signatureValue),
+  })
+  return new Uint8Array(AsnConvert.serialize(request))
+}
+
+/**
+ * PEM `CERTIFICATE REQUEST` text of a DER CSR (RFC 7468 §7).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7468#section-7
+ */
+export function csrToPem(der: Uint8Array): string {
+  return encodePem('CERTIFICATE REQUEST', der)
+}
+
+function uniqueIdentifiers(identifiers: CsrIdentifier[]): CsrIdentifier[] {
+  const seen = new Set<string>()
+  return identifiers.filter((id) => {
+    const key = `${id.type}:${id.value}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+function pickCommonName(
+  identifiers: CsrIdentifier[],
+  requested: string | false | undefined,
+): string | undefined {
+  if (requested === false) return undefined
+  if (requested === undefined) {
+    const first = identifiers.find((id) => id.type === 'dns')
+    return first && first.value.length <= MAX_COMMON_NAME ? first.value : undefined
+  }
+  if (typeof requested !== 'string') throw new InvalidArgumentError('commonName must be a string or false')
+  // RFC 8555 §7.4: the CSR must request exactly the order's identifiers, and the CN counts as one.
+  const wanted = requested.toLowerCase()
+  const match = identifiers.find(
+    (id) => id.value === wanted || (id.type === 'ip' && id.value === canonicalIpOrUndefined(requested)),
+  )
+  if (!match) {
+    throw new InvalidArgumentError(`commonName ${JSON.stringify(requested)} is not one of the identifiers`)
+  }
+  if (match.value.length > MAX_COMMON_NAME) {
+    throw new InvalidArgumentError(
+      `commonName is longer than ${MAX_COMMON_NAME} characters (RFC 5280 ub-common-name)`,
+    )
+  }
+  return match.value
+}
+
+function canonicalIpOrUndefined(text: string): string | undefined {
+  const bytes = tryParseIpAddress(text)
+  return bytes && formatIpAddress(bytes)
+}
+
+/** GeneralNames (RFC 5280 §4.2.1.6) written directly, so IP octets come from our parser and nobody else's. */
+function encodeGeneralNames(identifiers: CsrIdentifier[]): Uint8Array {
+  const names = identifiers.map((id) =>
+    // dNSName [2] IA5String and iPAddress [7] OCTET STRING, both IMPLICIT.
+    id.type === 'dns' ? encodeTlv(0x82, utf8.encode(id.value)) : encodeTlv(0x87, parseIpAddress(id.value)),
+  )
+  return derSequence(...names)
+}
+
+function signatureAlgorithm(privateKey: CryptoKey): {
+  sign: Algorithm | EcdsaParams
+  identifier: AlgorithmIdentifier
+} {
+  const algorithm = privateKey.algorithm as Partial<RsaHashedKeyAlgorithm & EcKeyAlgorithm> & KeyAlgorithm
+  if (algorithm.name === 'ECDSA') {
+    const entry = ECDSA_SIGNATURES[algorithm.namedCurve as keyof typeof ECDSA_SIGNATURES]
+    if (!entry) throw new UnsupportedError(`ECDSA curve ${String(algorithm.namedCurve)} is not supported`)
+    return {
+      sign: { name: 'ECDSA', hash: entry.hash },
+      identifier: new AlgorithmIdentifier({ algorithm: entry.oid }),
+    }
+  }
+  if (algorithm.name === 'RSASSA-PKCS1-v1_5') {
+    const oid = RSA_SIGNATURES[algorithm.hash?.name as keyof typeof RSA_SIGNATURES]
+    if (!oid) throw new UnsupportedError(`RSA with ${String(algorithm.hash?.name)} is not supported`)
+    return {
+      sign: { name: algorithm.name },
+      identifier: new AlgorithmIdentifier({ algorithm: oid, parameters: null }),
+    }
+  }
+  if (algorithm.name === 'Ed25519') {
+    return { sign: { name: 'Ed25519' }, identifier: new AlgorithmIdentifier({ algorithm: OID_ED25519 }) }
+  }
+  throw new UnsupportedError(`CSR signing with ${algorithm.name} keys is not supported`)
+}
