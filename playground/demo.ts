@@ -82,11 +82,17 @@ function parseOptions(argv: string[]): DemoOptions {
 /** Re-runs this script with the local CA trusted: Node reads NODE_EXTRA_CA_CERTS only at start. */
 async function relaunchTrustingLocalCa(): Promise<never> {
   const ca = await getTestCa()
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, ...caEnv(ca) },
-  })
-  const code = await new Promise<number>((done) => child.on('exit', (c, signal) => done(c ?? (signal ? 1 : 0))))
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, ...caEnv(ca) },
+    },
+  )
+  const code = await new Promise<number>((done) =>
+    child.on('exit', (c, signal) => done(c ?? (signal ? 1 : 0))),
+  )
   process.exit(code)
 }
 
@@ -126,7 +132,11 @@ async function main(): Promise<void> {
     }
     const directoryUrl = options.directory ?? pebble!.directoryUrl
 
-    const client = new AcmeClient({ directoryUrl, accountKey: await generateKeyPair('ES256'), fetch: countingFetch })
+    const client = new AcmeClient({
+      directoryUrl,
+      accountKey: await generateKeyPair('ES256'),
+      fetch: countingFetch,
+    })
     const account = await client.createAccount({
       termsOfServiceAgreed: true,
       ...(options.email && { contact: [options.email] }),
@@ -140,7 +150,9 @@ async function main(): Promise<void> {
       if (authz.status === 'valid') continue // the CA reused an earlier validation
       const challenge = authz.challenges.find((c) => c.type === 'http-01')
       if (!challenge?.token) {
-        throw new Error(`no http-01 challenge for ${authz.identifier.value} (try dns-01 at ${dns01RecordName(authz.identifier)})`)
+        throw new Error(
+          `no http-01 challenge for ${authz.identifier.value} (try dns-01 at ${dns01RecordName(authz.identifier)})`,
+        )
       }
       tokens.set(challenge.token, await client.keyAuthorization(challenge))
       await client.respondToChallenge(challenge)
@@ -149,7 +161,10 @@ async function main(): Promise<void> {
     }
 
     const certificateKey = await generateKeyPair('ES256')
-    const csr = await createCsr({ keys: certificateKey, identifiers: order.identifiers as Array<{ type: 'dns' | 'ip'; value: string }> })
+    const csr = await createCsr({
+      keys: certificateKey,
+      identifiers: order.identifiers as Array<{ type: 'dns' | 'ip'; value: string }>,
+    })
     let final = await client.finalizeOrder(order, csr).catch(async (err) => {
       if (!isProblem(err, 'orderNotReady')) throw err
       return client.finalizeOrder(await client.waitForOrder(order), csr)

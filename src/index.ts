@@ -48,9 +48,24 @@ export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/
 export { generateKeyPair } from './jose/algorithms.ts'
 export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'
 export { exportPrivateJwk, exportPublicJwk, importJwkPair, jwkThumbprint } from './jose/jwk.ts'
+export type { DistinguishedName, ParsedCertificate } from './pkix/certificate.ts'
+export { certificateMatchesKey, parseCertificate } from './pkix/certificate.ts'
+export { selectPreferredChain, splitPemChain } from './pkix/chain.ts'
+export type { CreateCsrOptions, CsrIdentifier } from './pkix/csr.ts'
+export { createCsr, csrToPem } from './pkix/csr.ts'
+export type { PemBlock } from './pkix/pem.ts'
+export { decodePem, decodePemAll, encodePem } from './pkix/pem.ts'
+export type { ImportKeyOptions, PrivateKeyFormat, RsaHash } from './pkix/private-key.ts'
+export {
+  derivePublicKey,
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  importPrivateKeyPem,
+  importPublicKeyPem,
+} from './pkix/private-key.ts'
 export type { ExternalAccountBinding } from './protocol/external-account-binding.ts'
-export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'
 export type { OrderIdentifier } from './protocol/identifiers.ts'
+export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'
 export type { PollOptions } from './protocol/poll.ts'
 export type {
   Account,
@@ -68,19 +83,3 @@ export type {
 export type { RevocationReason } from './protocol/revocation.ts'
 export { REVOCATION_REASONS } from './protocol/revocation.ts'
 export type { AcmeResponse, HttpOptions, RetryOptions, TransportOptions } from './protocol/transport.ts'
-
-export { certificateMatchesKey, parseCertificate } from './pkix/certificate.ts'
-export type { DistinguishedName, ParsedCertificate } from './pkix/certificate.ts'
-export { selectPreferredChain, splitPemChain } from './pkix/chain.ts'
-export { createCsr, csrToPem } from './pkix/csr.ts'
-export type { CreateCsrOptions, CsrIdentifier } from './pkix/csr.ts'
-export { decodePem, decodePemAll, encodePem } from './pkix/pem.ts'
-export type { PemBlock } from './pkix/pem.ts'
-export {
-  derivePublicKey,
-  exportPrivateKeyPem,
-  exportPublicKeyPem,
-  importPrivateKeyPem,
-  importPublicKeyPem,
-} from './pkix/private-key.ts'
-export type { ImportKeyOptions, PrivateKeyFormat, RsaHash } from './pkix/private-key.ts'

@@ -13,7 +13,7 @@ export function encodeBase64(bytes: Uint8Array): string {
   return btoa(binary)
 }
 
-export function decodeBase64(text: string): Uint8Array {
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text)
   const bytes = new Uint8Array(binary.length)
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
@@ -26,7 +26,7 @@ export function encodeBase64Url(input: Uint8Array | string): string {
 }
 
 /** Decodes base64url (padding tolerated). Throws `TypeError` on characters outside the alphabet. */
-export function decodeBase64Url(text: string): Uint8Array {
+export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new TypeError('not base64url')
   const b64 = text.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/')
   return decodeBase64(b64 + '='.repeat((4 - (b64.length % 4)) % 4))

@@ -29,7 +29,7 @@ export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer
 }
 
-export const utf8: { encode(text: string): Uint8Array; decode(bytes: Uint8Array): string } = {
+export const utf8: { encode(text: string): Uint8Array<ArrayBuffer>; decode(bytes: Uint8Array): string } = {
   encode: (text) => new TextEncoder().encode(text),
   decode: (bytes) => new TextDecoder().decode(bytes),
 }

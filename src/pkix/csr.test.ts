@@ -22,18 +22,6 @@ function opensslReq(der: Uint8Array, ...args: string[]): string {
   return result.stdout + result.stderr
 }
 
-function expectInvalid(fn: () => unknown, message: RegExp) {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidArgumentError)
-    expect((err as InvalidArgumentError).code).toBe('ERR_INVALID_ARGUMENT')
-    expect((err as Error).message).toMatch(message)
-    return
-  }
-  throw new Error('expected an InvalidArgumentError')
-}
-
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
     () => {
