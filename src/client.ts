@@ -358,7 +358,8 @@ export class AcmeClient {
 
   /**
    * Polls the order until it leaves `pending`/`processing` (honouring `Retry-After`). Resolves with a `ready`
-   * or `valid` order; an `invalid` order throws `AcmeStateError` `ERR_ORDER_INVALID` carrying `order.error`.
+   * or `valid` order; any other status (`invalid`, or a server's own such as `deactivated`) throws
+   * `AcmeStateError` `ERR_ORDER_INVALID` carrying `order.error`.
    */
   async waitForOrder(order: Order | string, options: WaitOptions = {}): Promise<Order> {
     const url = typeof order === 'string' ? order : order.url
@@ -371,8 +372,8 @@ export class AcmeClient {
       (o) => o.status !== 'pending' && o.status !== 'processing',
       { ...this.#poll, ...options },
     )
-    if (result.status === 'invalid') {
-      throw new AcmeStateError('ERR_ORDER_INVALID', `order ${url} is invalid${problemSuffix(result.error)}`, {
+    if (result.status !== 'ready' && result.status !== 'valid') {
+      throw new AcmeStateError('ERR_ORDER_INVALID', `order ${url} is ${result.status}${problemSuffix(result.error)}`, {
         url,
         problem: result.error,
       })

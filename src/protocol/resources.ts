@@ -39,14 +39,17 @@ export interface Directory {
   [extension: string]: unknown
 }
 
+// Statuses are the RFC 8555 §7.1.6 values, but servers also send others (Pebble 2.4 reports a deactivated
+// authorization's order as "deactivated"), so any string is accepted and waits treat unknown ones as final.
+
 /** Account status (RFC 8555 §7.1.6). */
-export type AccountStatus = 'valid' | 'deactivated' | 'revoked'
+export type AccountStatus = 'valid' | 'deactivated' | 'revoked' | (string & {})
 /** Order status (RFC 8555 §7.1.6). */
-export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid'
+export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid' | (string & {})
 /** Authorization status (RFC 8555 §7.1.6). */
-export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked'
+export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked' | (string & {})
 /** Challenge status (RFC 8555 §7.1.6). */
-export type ChallengeStatus = 'pending' | 'processing' | 'valid' | 'invalid'
+export type ChallengeStatus = 'pending' | 'processing' | 'valid' | 'invalid' | (string & {})
 
 /** An account object as the server sends it (RFC 8555 §7.1.2). */
 export interface AccountObject {
@@ -155,7 +158,7 @@ export const directorySchema: v.GenericSchema<unknown, Directory> = v.looseObjec
 })
 
 export const accountSchema: v.GenericSchema<unknown, AccountObject> = v.looseObject({
-  status: v.picklist(['valid', 'deactivated', 'revoked']),
+  status: v.pipe(v.string(), v.nonEmpty('status must not be empty')),
   contact: v.exactOptional(v.array(v.string())),
   termsOfServiceAgreed: v.exactOptional(v.boolean()),
   orders: v.exactOptional(url),
@@ -164,7 +167,7 @@ export const accountSchema: v.GenericSchema<unknown, AccountObject> = v.looseObj
 const challengeSchema = v.looseObject({
   type: v.string(),
   url,
-  status: v.picklist(['pending', 'processing', 'valid', 'invalid']),
+  status: v.pipe(v.string(), v.nonEmpty('status must not be empty')),
   token: v.exactOptional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, 'token must be base64url'))),
   validated: v.exactOptional(v.string()),
   error: v.exactOptional(problemSchema),
@@ -174,14 +177,14 @@ export const challengeObjectSchema: v.GenericSchema<unknown, Challenge> = challe
 
 export const authorizationSchema: v.GenericSchema<unknown, AuthorizationObject> = v.looseObject({
   identifier: identifierSchema,
-  status: v.picklist(['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked']),
+  status: v.pipe(v.string(), v.nonEmpty('status must not be empty')),
   expires: v.exactOptional(v.string()),
   challenges: v.array(challengeSchema),
   wildcard: v.exactOptional(v.boolean()),
 })
 
 export const orderSchema: v.GenericSchema<unknown, OrderObject> = v.looseObject({
-  status: v.picklist(['pending', 'ready', 'processing', 'valid', 'invalid']),
+  status: v.pipe(v.string(), v.nonEmpty('status must not be empty')),
   expires: v.exactOptional(v.string()),
   identifiers: v.array(identifierSchema),
   notBefore: v.exactOptional(v.string()),

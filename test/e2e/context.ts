@@ -5,7 +5,7 @@
  */
 
 /** Pebble configurations the scenarios need; each runner starts one Pebble per profile it runs. */
-export type ServerProfile = 'default' | 'counting' | 'eab' | 'nonce50' | 'chains' | 'paging'
+export type ServerProfile = 'default' | 'counting' | 'reuse' | 'eab' | 'nonce50' | 'chains' | 'paging'
 
 export interface E2EContext {
   directoryUrl: string
@@ -54,6 +54,7 @@ export const SERVER_PROFILES: Record<
 > = {
   default: {},
   counting: { nonceRejectPercent: 0, authzReusePercent: 0 },
+  reuse: { authzReusePercent: 100 },
   eab: { eab: true },
   nonce50: { nonceRejectPercent: 50 },
   chains: { alternateRoots: 2, chainLength: 3 },
