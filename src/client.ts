@@ -373,10 +373,14 @@ export class AcmeClient {
       { ...this.#poll, ...options },
     )
     if (result.status !== 'ready' && result.status !== 'valid') {
-      throw new AcmeStateError('ERR_ORDER_INVALID', `order ${url} is ${result.status}${problemSuffix(result.error)}`, {
-        url,
-        problem: result.error,
-      })
+      throw new AcmeStateError(
+        'ERR_ORDER_INVALID',
+        `order ${url} is ${result.status}${problemSuffix(result.error)}`,
+        {
+          url,
+          problem: result.error,
+        },
+      )
     }
     return result
   }

@@ -47,7 +47,14 @@ export type AccountStatus = 'valid' | 'deactivated' | 'revoked' | (string & {})
 /** Order status (RFC 8555 §7.1.6). */
 export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid' | (string & {})
 /** Authorization status (RFC 8555 §7.1.6). */
-export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked' | (string & {})
+export type AuthorizationStatus =
+  | 'pending'
+  | 'valid'
+  | 'invalid'
+  | 'deactivated'
+  | 'expired'
+  | 'revoked'
+  | (string & {})
 /** Challenge status (RFC 8555 §7.1.6). */
 export type ChallengeStatus = 'pending' | 'processing' | 'valid' | 'invalid' | (string & {})
 

@@ -159,20 +159,42 @@ export const issuanceScenarios: Scenario[] = [
       const order = await client.createOrder({ identifiers: [`deact.${ctx.domain}`] })
       const authz = await client.deactivateAuthorization(order.authorizations[0]!)
       equal(authz.status, 'deactivated', 'authorization deactivated')
-      equal((await client.deactivateAuthorization(authz.url)).status, 'deactivated', 'deactivating again re-reads it')
-      await rejectsWith(client.waitForAuthorization(authz), 'ERR_AUTHORIZATION_INVALID', 'waiting on it fails')
+      equal(
+        (await client.deactivateAuthorization(authz.url)).status,
+        'deactivated',
+        'deactivating again re-reads it',
+      )
+      await rejectsWith(
+        client.waitForAuthorization(authz),
+        'ERR_AUTHORIZATION_INVALID',
+        'waiting on it fails',
+      )
       // RFC 8555 §7.1.6 would say "invalid"; Pebble 2.4 says "deactivated". Either way the order is dead.
-      await rejectsWith(client.waitForOrder(order), 'ERR_ORDER_INVALID', 'the order can no longer be finalized')
+      await rejectsWith(
+        client.waitForOrder(order),
+        'ERR_ORDER_INVALID',
+        'the order can no longer be finalized',
+      )
     },
   },
   {
-    name: 'Ed25519: refused as an account key (typed badPublicKey, as Let\'s Encrypt does); a certificate key works',
+    name: "Ed25519: refused as an account key (typed badPublicKey, as Let's Encrypt does); a certificate key works",
     server: 'default',
     async run(ctx) {
-      const refused = new AcmeClient({ directoryUrl: ctx.directoryUrl, accountKey: await generateKeyPair('EdDSA'), fetch: ctx.fetch })
-      await rejectsWith(refused.createAccount({ termsOfServiceAgreed: true }), 'ERR_ACME_BAD_PUBLIC_KEY', 'EdDSA account key')
+      const refused = new AcmeClient({
+        directoryUrl: ctx.directoryUrl,
+        accountKey: await generateKeyPair('EdDSA'),
+        fetch: ctx.fetch,
+      })
+      await rejectsWith(
+        refused.createAccount({ termsOfServiceAgreed: true }),
+        'ERR_ACME_BAD_PUBLIC_KEY',
+        'EdDSA account key',
+      )
       const client = await newAccount(ctx)
-      const ed = await issue(ctx, client, [`ed.${ctx.domain}`], { certificateKey: await generateKeyPair('EdDSA') })
+      const ed = await issue(ctx, client, [`ed.${ctx.domain}`], {
+        certificateKey: await generateKeyPair('EdDSA'),
+      })
       checkIssued(ed.chain.pem, [`ed.${ctx.domain}`])
       assert(await certificateMatchesKey(ed.chain.pem, ed.certificateKey), 'Ed25519 certificate key matches')
     },
