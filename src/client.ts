@@ -370,7 +370,7 @@ export class AcmeClient {
         return { value: this.#order(res, url), retryAfter: res.retryAfter }
       },
       (o) => o.status !== 'pending' && o.status !== 'processing',
-      { ...this.#poll, ...options },
+      this.#pollOptions(options),
     )
     if (result.status !== 'ready' && result.status !== 'valid') {
       throw new AcmeStateError(
@@ -458,7 +458,7 @@ export class AcmeClient {
         return { value: this.#authorization(res, url), retryAfter: res.retryAfter }
       },
       (a) => a.status !== 'pending',
-      { ...this.#poll, ...options },
+      this.#pollOptions(options),
     )
     if (result.status === 'valid') return result
     const failed =
@@ -548,6 +548,11 @@ export class AcmeClient {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  #pollOptions(options: WaitOptions): PollOptions {
+    const signal = this.transport.signal(options.signal)
+    return { ...this.#poll, ...options, ...(signal && { signal }) }
+  }
 
   #kid(): string {
     if (!this.#accountUrl) {

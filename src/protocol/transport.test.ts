@@ -140,6 +140,19 @@ describe('Transport', () => {
     await expect(t.directory()).rejects.toBeInstanceOf(AcmeNetworkError)
   })
 
+  it('applies the transport-wide signal to every request and wait', async () => {
+    const hang = (async (_input: RequestInfo | URL, init?: RequestInit) =>
+      new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
+      )) as typeof globalThis.fetch
+    const controller = new AbortController()
+    const t = new Transport('https://ca.test/dir', { fetch: hang, signal: controller.signal, timeout: 0 })
+    const pending = t.directory()
+    controller.abort(new Error('shutting down'))
+    await expect(pending).rejects.toThrow('shutting down')
+    await expect(t.post(ORDER, '', await signer())).rejects.toThrow('shutting down')
+  })
+
   it('parses problem documents with subproblems and algorithms', async () => {
     const fetch = scriptedFetch({
       [`POST ${DIRECTORY.newOrder}`]: () =>

@@ -108,6 +108,7 @@ export class Transport {
   readonly #timeout: number
   readonly #retry: Required<RetryOptions>
   readonly #nonces: string[] = []
+  readonly #signal: AbortSignal | undefined
   #directory: Promise<Directory> | undefined
 
   constructor(directoryUrl: string | URL, options: TransportOptions = {}) {
@@ -128,6 +129,7 @@ export class Transport {
     this.#headers = { ...options.headers }
     if (!isBrowser()) this.#headers['user-agent'] = options.userAgent ?? `webacme/${VERSION}`
     this.#timeout = options.timeout ?? 30_000
+    this.#signal = options.signal
     const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
     this.#retry = {
       retries: retry.retries ?? 3,
@@ -136,10 +138,17 @@ export class Transport {
     }
   }
 
+  /** The signal of a call combined with the transport-wide one given at construction. */
+  signal(perCall?: AbortSignal): AbortSignal | undefined {
+    return anySignal([this.#signal, perCall])
+  }
+
   /** The directory, fetched once and cached (a failed fetch is not cached). */
   directory(signal?: AbortSignal): Promise<Directory> {
     if (!this.#directory) {
-      this.#directory = this.request('GET', this.directoryUrl, undefined, { signal }).then((res) =>
+      this.#directory = this.request('GET', this.directoryUrl, undefined, {
+        signal: this.signal(signal),
+      }).then((res) =>
         parseResource(directorySchema, res.body, {
           what: 'directory',
           url: this.directoryUrl,
@@ -158,7 +167,7 @@ export class Transport {
     const pooled = this.#nonces.pop()
     if (pooled) return pooled
     const { newNonce } = await this.directory(signal)
-    const res = await this.request('HEAD', newNonce, undefined, { signal })
+    const res = await this.request('HEAD', newNonce, undefined, { signal: this.signal(signal) })
     const nonce = this.#nonces.pop()
     if (!nonce) {
       throw new AcmeResponseError(`no Replay-Nonce header from ${newNonce}`, {
@@ -199,7 +208,8 @@ export class Transport {
   }
 
   /** An unsigned GET (directory, RFC 9773 renewal information), with the retry policy. */
-  get(url: string, options: RequestOptions = {}): Promise<AcmeResponse> {
+  get(url: string, requestOptions: RequestOptions = {}): Promise<AcmeResponse> {
+    const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
     return this.#withRetries(options.signal, () => this.request('GET', url, undefined, options))
   }
 
