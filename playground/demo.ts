@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     const certificateKey = await generateKeyPair('ES256')
     const csr = await createCsr({
       keys: certificateKey,
-      identifiers: order.identifiers as Array<{ type: 'dns' | 'ip'; value: string }>,
+      identifiers: order.identifiers,
     })
     let final = await client.finalizeOrder(order, csr).catch(async (err) => {
       if (!isProblem(err, 'orderNotReady')) throw err

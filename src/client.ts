@@ -22,7 +22,7 @@ import { encodeBase64Url } from './lib/base64url.ts'
 import { decodePem } from './pkix/pem.ts'
 import { type ExternalAccountBinding, externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
-import { toIdentifier } from './protocol/identifiers.ts'
+import { toIdentifier, toIdentifiers } from './protocol/identifiers.ts'
 import { keyChangeInnerJws } from './protocol/key-change.ts'
 import { type PollOptions, poll } from './protocol/poll.ts'
 import {
@@ -294,7 +294,7 @@ export class AcmeClient {
     if (!Array.isArray(request?.identifiers) || request.identifiers.length === 0) {
       throw new InvalidArgumentError('createOrder needs at least one identifier')
     }
-    const identifiers = dedupe(request.identifiers.map(toIdentifier))
+    const identifiers = toIdentifiers(request.identifiers)
     const payload: Record<string, unknown> = { identifiers }
     if (request.notBefore !== undefined) payload.notBefore = toTimestamp(request.notBefore, 'notBefore')
     if (request.notAfter !== undefined) payload.notAfter = toTimestamp(request.notAfter, 'notAfter')
@@ -649,16 +649,6 @@ function checkProfile(directory: Directory, profile: string): string {
     )
   }
   return profile
-}
-
-function dedupe(identifiers: Identifier[]): Identifier[] {
-  const seen = new Set<string>()
-  return identifiers.filter((id) => {
-    const key = `${id.type}:${id.value}`
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
 }
 
 function problemSuffix(problem: { type: string; detail?: string | undefined } | undefined): string {

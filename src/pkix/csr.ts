@@ -23,11 +23,12 @@ import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
 import { toArrayBuffer, utf8 } from '../lib/bytes.ts'
 import {
   formatIpAddress,
-  normalizeIdentifier,
   type OrderIdentifier,
   parseIpAddress,
+  toIdentifiers,
   tryParseIpAddress,
 } from '../protocol/identifiers.ts'
+import type { Identifier } from '../protocol/resources.ts'
 import { derSequence, ecdsaRawToDer, encodeTlv } from './der.ts'
 import { encodePem } from './pem.ts'
 
@@ -38,8 +39,11 @@ export type CsrIdentifier = OrderIdentifier
 export interface CreateCsrOptions {
   /** The certificate key pair: the CSR carries the public key and is signed with the private key. */
   keys: CryptoKeyPair
-  /** The identifiers of the order, in the order they should appear in the subjectAltName extension. */
-  identifiers: CsrIdentifier[]
+  /**
+   * The identifiers of the order (`order.identifiers`, or strings as for `createOrder`), in the order they
+   * should appear in the subjectAltName extension.
+   */
+  identifiers: ReadonlyArray<string | Identifier>
   /**
    * Subject common name. By default the first DNS identifier when it fits the 64-character limit; a string
    * must be one of the identifiers; `false` leaves the subject empty.
@@ -86,7 +90,7 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
   if (!Array.isArray(options.identifiers) || options.identifiers.length === 0) {
     throw new InvalidArgumentError('createCsr needs at least one identifier')
   }
-  const identifiers = uniqueIdentifiers(options.identifiers.map(normalizeIdentifier))
+  const identifiers = toIdentifiers(options.identifiers)
   const commonName = pickCommonName(identifiers, options.commonName)
   const signature = signatureAlgorithm(keys.privateKey)
 
@@ -142,16 +146,6 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
  */
 export function csrToPem(der: Uint8Array): string {
   return encodePem('CERTIFICATE REQUEST', der)
-}
-
-function uniqueIdentifiers(identifiers: CsrIdentifier[]): CsrIdentifier[] {
-  const seen = new Set<string>()
-  return identifiers.filter((id) => {
-    const key = `${id.type}:${id.value}`
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
 }
 
 function pickCommonName(

@@ -32,6 +32,19 @@ export function toIdentifier(input: string | Identifier): OrderIdentifier {
 }
 
 /**
+ * {@link toIdentifier} over a list, dropping duplicates (after normalisation, so `A.test` and `a.test` are one).
+ */
+export function toIdentifiers(inputs: ReadonlyArray<string | Identifier>): OrderIdentifier[] {
+  const seen = new Set<string>()
+  return inputs.map(toIdentifier).filter((id) => {
+    const key = `${id.type}:${id.value}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/**
  * Validates an identifier and returns it in canonical form: DNS names lowercased, IPv4 dotted decimal
  * (RFC 1123 §2.1), IPv6 as RFC 5952 §4 text, which is how RFC 8738 §3 wants it in orders.
  *

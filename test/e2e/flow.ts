@@ -60,7 +60,7 @@ export async function issue(
   const certificateKey = options.certificateKey ?? (await generateKeyPair('ES256'))
   const csr = await createCsr({
     keys: certificateKey,
-    identifiers: order.identifiers as Array<{ type: 'dns' | 'ip'; value: string }>,
+    identifiers: order.identifiers,
   })
   try {
     order = await client.finalizeOrder(order, csr, call)
