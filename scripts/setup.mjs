@@ -17,8 +17,8 @@ export const FEATURES = {
   pebble: { binaries: ['pebble', 'pebble-challtestsrv', 'openssl'], packages: ['pebble', 'openssl'] },
   chromium: { binaries: ['chromium', 'certutil'], packages: ['chromium', 'libnss3-tools'] },
   pdns: {
-    binaries: ['pdns_server', 'sqlite3'],
-    packages: ['pdns-server', 'pdns-backend-sqlite3', 'sqlite3'],
+    binaries: ['pdns_server', 'sqlite3', 'dnsdist'],
+    packages: ['pdns-server', 'pdns-backend-sqlite3', 'sqlite3', 'dnsdist'],
     noRecommends: true,
   },
 }

@@ -4,6 +4,10 @@
  * @packageDocumentation
  */
 
+export type { Dns01SolverOptions } from './challenges/dns-01.ts'
+export { dns01Solver } from './challenges/dns-01.ts'
+export type { Http01Solver, Http01Store } from './challenges/http-01.ts'
+export { http01Solver } from './challenges/http-01.ts'
 export {
   challengeToken,
   dns01RecordName,
@@ -11,6 +15,7 @@ export {
   http01Path,
   keyAuthorization,
 } from './challenges/key-authorization.ts'
+export type { ChallengeContext, ChallengeSolver } from './challenges/solver.ts'
 export type {
   AcmeClientOptions,
   CallOptions,
@@ -21,6 +26,8 @@ export type {
 } from './client.ts'
 export { AcmeClient } from './client.ts'
 export { directories } from './directories.ts'
+export type { DnsAdapter, DnsCallOptions } from './dns/adapter.ts'
+export type { DnsResolver } from './dns/resolver.ts'
 export type {
   AcmeProblemCode,
   AcmeProblemType,
@@ -44,6 +51,8 @@ export {
   isUserActionRequired,
   UnsupportedError,
 } from './errors.ts'
+export type { IssueCertificateOptions, IssuedCertificate, IssueEvent } from './issue.ts'
+export { issueCertificate } from './issue.ts'
 export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
 export { generateKeyPair } from './jose/algorithms.ts'
 export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'

@@ -1,40 +1,28 @@
 /**
  * The end-to-end scenarios in Node (Vitest), each against a real Pebble started by the harness. Scenarios are
- * grouped by the Pebble profile they need; one Pebble per profile.
+ * grouped by the server profile they need; one set of servers per profile.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { type Http01Server, startHttp01Server } from '../harness/http01-server.ts'
-import { type Pebble, startPebble } from '../harness/pebble.ts'
-import { type E2EContext, SERVER_PROFILES, type ServerProfile } from './context.ts'
+import type { E2EContext, ServerProfile } from './context.ts'
 import { scenarios } from './scenarios/index.ts'
+import { type RunningServers, startServers } from './servers.ts'
 
-const EAB = {
-  kid: 'kid-webacme',
-  hmacKey: 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W',
-}
 const profiles = [...new Set(scenarios.map((s) => s.server))]
 
 for (const profile of profiles) {
   describe(`e2e [${profile}]`, () => {
-    let pebble: Pebble
+    let servers: RunningServers
     let http01: Http01Server
     let ctx: E2EContext
     beforeAll(async () => {
-      const settings = SERVER_PROFILES[profile as ServerProfile]
-      pebble = await startPebble({
-        http01: 'self',
-        ...(settings.nonceRejectPercent !== undefined && { nonceRejectPercent: settings.nonceRejectPercent }),
-        ...(settings.authzReusePercent !== undefined && { authzReusePercent: settings.authzReusePercent }),
-        ...(settings.alternateRoots !== undefined && { alternateRoots: settings.alternateRoots }),
-        ...(settings.chainLength !== undefined && { chainLength: settings.chainLength }),
-        ...(settings.ordersPerPage !== undefined && { ordersPerPage: settings.ordersPerPage }),
-        ...(settings.eab && { externalAccountMacKeys: { [EAB.kid]: EAB.hmacKey } }),
-      })
-      http01 = await startHttp01Server(pebble.httpPort)
+      servers = await startServers(profile as ServerProfile)
+      http01 = await startHttp01Server(servers.info.httpPort)
+      const { pebble, info } = servers
       const challtest = pebble.challtest!
       ctx = {
-        directoryUrl: pebble.directoryUrl,
-        managementUrl: pebble.managementUrl,
+        directoryUrl: info.directoryUrl,
+        managementUrl: info.managementUrl,
         fetch: (input, init) => fetch(input, init),
         http01: {
           set: async (token, keyAuthorization) => http01.set(token, keyAuthorization),
@@ -45,14 +33,14 @@ for (const profile of profiles) {
           clearTxt: (name) => challtest.clearTxt(name),
         },
         certStatus: (serial) => pebble.certStatus(serial),
-        ...(settings.eab && { eab: EAB }),
+        ...(info.eab && { eab: info.eab }),
         domain: `${profile}-${Date.now().toString(36)}.webacme.test`,
         report: (name, value) => console.log(`[e2e report] ${name}: ${value}`),
       }
     })
     afterAll(async () => {
       await http01?.close()
-      await pebble?.stop()
+      await servers?.stop()
     })
     for (const scenario of scenarios.filter((s) => s.server === profile)) {
       it(scenario.name, async () => {
@@ -60,7 +48,7 @@ for (const profile of profiles) {
           await scenario.run(ctx)
         } catch (err) {
           // Pebble's log tail makes a server-side refusal readable from the test report.
-          ;(err as Error).message += `\n--- pebble log tail ---\n${pebble.logs().slice(-2000)}`
+          ;(err as Error).message += `\n--- pebble log tail ---\n${servers.pebble.logs().slice(-2000)}`
           throw err
         }
       })
