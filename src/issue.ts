@@ -132,7 +132,7 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
       order = await client.finalizeOrder(await client.waitForOrder(order, poll), csr, call)
     }
   }
-  if (order.status !== 'valid') order = await client.waitForOrder(order, poll)
+  if (order.status !== 'valid') order = await client.waitForOrder(order, { ...poll, delayFirstRead: true })
   emit({ type: 'certificate', order })
 
   const chains = await client.getCertificateChains(order, call)
@@ -280,7 +280,7 @@ async function solveOne(
   await solver.ready?.(context)
   emit({ type: 'authorization', identifier, status: 'validating' })
   if (challenge.status === 'pending') await client.respondToChallenge(challenge, call)
-  await client.waitForAuthorization(authorization, { ...options.poll, ...call })
+  await client.waitForAuthorization(authorization, { ...options.poll, ...call, delayFirstRead: true })
   emit({ type: 'authorization', identifier, status: 'valid' })
 }
 

@@ -13,6 +13,11 @@ export interface PollOptions {
   maxInterval?: number
   /** Give up after this many ms with an `ERR_WAIT_TIMEOUT` error (default 300 000). */
   timeout?: number
+  /**
+   * Wait one interval before the first read (default `false`). Right after responding to a challenge or
+   * finalizing, the resource is rarely done at once: this saves a request per wait.
+   */
+  delayFirstRead?: boolean
   /** Aborts the wait. */
   signal?: AbortSignal
 }
@@ -28,6 +33,7 @@ export async function poll<T>(
   const deadline = Date.now() + (options.timeout ?? 300_000)
   let interval = options.interval ?? 500
   const maxInterval = options.maxInterval ?? 10_000
+  if (options.delayFirstRead) await sleep(interval, signal)
   for (;;) {
     throwIfAborted(signal)
     const { value, retryAfter } = await read(signal)

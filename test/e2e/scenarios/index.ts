@@ -3,5 +3,11 @@ import type { Scenario } from '../context.ts'
 import { accountScenarios } from './accounts.ts'
 import { certificateScenarios } from './certificates.ts'
 import { issuanceScenarios } from './issuance.ts'
+import { issueFlowScenarios } from './issue-flow.ts'
 
-export const scenarios: Scenario[] = [...issuanceScenarios, ...accountScenarios, ...certificateScenarios]
+export const scenarios: Scenario[] = [
+  ...issuanceScenarios,
+  ...issueFlowScenarios,
+  ...accountScenarios,
+  ...certificateScenarios,
+]

@@ -1,0 +1,195 @@
+/** issueCertificate() end to end: solvers, mixed challenge types, failures, cleanup, abort, resume, round trips. */
+import {
+  AcmeClient,
+  type ChallengeSolver,
+  dns01Solver,
+  generateKeyPair,
+  http01Solver,
+  type IssueEvent,
+  issueCertificate,
+} from '../../../src/index.ts'
+import { assert, equal, rejectsWith } from '../assert.ts'
+import { challtestAdapter } from '../challtest-adapter.ts'
+import type { E2EContext, Scenario } from '../context.ts'
+import { countingFetch } from '../flow.ts'
+
+/** An http-01 solver whose tokens are served by the runner's responder. */
+function runnerHttp01(ctx: E2EContext) {
+  return http01Solver({ store: { get: () => undefined, set: ctx.http01.set, delete: ctx.http01.delete } })
+}
+
+async function newClient(ctx: E2EContext, fetch = ctx.fetch) {
+  return new AcmeClient({
+    directoryUrl: ctx.directoryUrl,
+    accountKey: await generateKeyPair('ES256'),
+    fetch,
+    poll: { interval: 100, maxInterval: 500, timeout: 60_000 },
+  })
+}
+
+export const issueFlowScenarios: Scenario[] = [
+  {
+    name: 'issueCertificate: http-01 + dns-01 solvers in one order (wildcard goes to dns-01), account created on the fly',
+    server: 'default',
+    async run(ctx) {
+      const c = await newClient(ctx)
+      const adapter = challtestAdapter(ctx)
+      const events: IssueEvent[] = []
+      const names = [`flow.${ctx.domain}`, `*.flow.${ctx.domain}`, `www.flow.${ctx.domain}`]
+      const result = await issueCertificate({
+        client: c,
+        identifiers: names,
+        solvers: [runnerHttp01(ctx), dns01Solver({ adapter })],
+        onEvent: (e) => events.push(e),
+      })
+      assert(c.accountUrl, 'account created on the fly')
+      equal([...result.parsed.dnsNames].sort(), [...names].sort(), 'SANs are the ordered names')
+      equal(result.order.status, 'valid', 'order valid')
+      equal(adapter.live.size, 0, 'every TXT record removed')
+      const presented = events.filter((e) => e.type === 'authorization' && e.status === 'presenting').length
+      const reused = events.filter((e) => e.type === 'authorization' && e.status === 'reused').length
+      equal(presented + reused, 3, 'three authorizations handled')
+      assert(
+        events.some((e) => e.type === 'certificate'),
+        'certificate event',
+      )
+    },
+  },
+  {
+    name: 'issueCertificate: a failed validation names identifier, challenge and problem; cleanup still runs',
+    server: 'default',
+    async run(ctx) {
+      const adapter = challtestAdapter(ctx)
+      const wrong: ChallengeSolver = {
+        type: 'dns-01',
+        present: (context) => adapter.createTxt(`_acme-challenge.${context.identifier.value}`, 'wrong-value'),
+        cleanup: (context) => adapter.removeTxt(`_acme-challenge.${context.identifier.value}`, 'wrong-value'),
+      }
+      const name = `fail.${ctx.domain}`
+      const err = await rejectsWith<{ message: string; problem?: { type: string } }>(
+        issueCertificate({ client: await newClient(ctx), identifiers: [name], solvers: [wrong] }),
+        'ERR_AUTHORIZATION_INVALID',
+        'validation fails',
+      )
+      assert(err.message.includes(name) && err.message.includes('dns-01'), `message: ${err.message}`)
+      assert(
+        err.problem?.type.startsWith('urn:ietf:params:acme:error:'),
+        `problem attached: ${err.problem?.type}`,
+      )
+      equal(adapter.live.size, 0, 'cleanup removed the record')
+    },
+  },
+  {
+    name: 'issueCertificate: a cleanup failure never hides the original error',
+    server: 'default',
+    async run(ctx) {
+      const events: IssueEvent[] = []
+      const broken: ChallengeSolver = {
+        type: 'dns-01',
+        present: async () => {},
+        cleanup: async () => {
+          throw new Error('cleanup exploded')
+        },
+      }
+      await rejectsWith(
+        issueCertificate({
+          client: await newClient(ctx),
+          identifiers: [`cleanup.${ctx.domain}`],
+          solvers: [broken],
+          onEvent: (e) => events.push(e),
+        }),
+        'ERR_AUTHORIZATION_INVALID',
+        'original error surfaces',
+      )
+      const cleanupErrors = events.filter((e) => e.type === 'cleanup-error')
+      equal(cleanupErrors.length, 1, 'cleanup failure reported as an event')
+    },
+  },
+  {
+    name: 'issueCertificate: abort mid-validation rejects with the reason and cleans up; the order resumes by URL',
+    server: 'default',
+    async run(ctx) {
+      const adapter = challtestAdapter(ctx)
+      const controller = new AbortController()
+      let orderUrl = ''
+      const c = await newClient(ctx)
+      const solver = dns01Solver({ adapter })
+      const name = `resume.${ctx.domain}`
+      let message = ''
+      try {
+        await issueCertificate({
+          client: c,
+          identifiers: [name],
+          solvers: [
+            {
+              ...solver,
+              type: 'dns-01',
+              present: async (context) => {
+                await solver.present(context)
+                controller.abort(new Error('operator cancelled'))
+              },
+            },
+          ],
+          signal: controller.signal,
+          onEvent: (e) => {
+            if (e.type === 'order') orderUrl = e.order.url
+          },
+        })
+      } catch (err) {
+        message = (err as Error).message
+      }
+      equal(message, 'operator cancelled', 'rejects with the abort reason')
+      equal(adapter.live.size, 0, 'no TXT record left behind')
+      assert(orderUrl, 'order URL seen before the abort')
+      const result = await issueCertificate({
+        client: c,
+        identifiers: [name],
+        solvers: [dns01Solver({ adapter })],
+        orderUrl,
+      })
+      equal(result.order.url, orderUrl, 'the crashed order was resumed, not replaced')
+      await rejectsWith(
+        issueCertificate({ client: c, identifiers: [`other.${ctx.domain}`], solvers: [solver], orderUrl }),
+        'ERR_INVALID_ARGUMENT',
+        'resuming an order for other names is refused',
+      )
+    },
+  },
+  {
+    name: 'issueCertificate: no solver for the offered challenges fails before presenting anything',
+    server: 'default',
+    async run(ctx) {
+      await rejectsWith(
+        issueCertificate({
+          client: await newClient(ctx),
+          identifiers: [`*.nosolver.${ctx.domain}`],
+          solvers: [runnerHttp01(ctx)],
+        }),
+        'ERR_INVALID_ARGUMENT',
+        'wildcard with only http-01',
+      )
+    },
+  },
+  {
+    name: 'issueCertificate: requests per certificate (one name, http-01, after account creation)',
+    server: 'counting',
+    async run(ctx) {
+      const fetch = countingFetch(ctx.fetch)
+      const c = await newClient(ctx, fetch)
+      await c.createAccount({ termsOfServiceAgreed: true })
+      const before = fetch.requests.length
+      const result = await issueCertificate({
+        client: c,
+        identifiers: [`rt.${ctx.domain}`],
+        solvers: [runnerHttp01(ctx)],
+      })
+      const requests = fetch.requests.slice(before)
+      ctx.report('issueCertificate requests per certificate', requests.length)
+      ctx.report('issueCertificate requests', requests.map((r) => new URL(r.url).pathname.split('/')[1]).join(' '))
+      equal(requests.filter((r) => r.method !== 'POST').length, 0, 'no HEAD/GET')
+      // newOrder, authorization, challenge, authorization poll, finalize, order poll, certificate.
+      assert(requests.length <= 7, `at most 7 requests (got ${requests.length})`)
+      equal(result.chains.length, 1, 'one chain (no alternates on this profile)')
+    },
+  },
+]
