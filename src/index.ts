@@ -6,6 +6,14 @@
 
 export type { Dns01SolverOptions } from './challenges/dns-01.ts'
 export { dns01Solver } from './challenges/dns-01.ts'
+export type { DnsAccount01SolverOptions } from './challenges/dns-account-01.ts'
+export { dnsAccount01Label, dnsAccount01RecordName, dnsAccount01Solver } from './challenges/dns-account-01.ts'
+export type { DnsPersist01RecordOptions, DnsPersist01SolverOptions } from './challenges/dns-persist-01.ts'
+export {
+  dnsPersist01IssuerDomainNames,
+  dnsPersist01Record,
+  dnsPersist01Solver,
+} from './challenges/dns-persist-01.ts'
 export type { Http01Solver, Http01Store } from './challenges/http-01.ts'
 export { http01Solver } from './challenges/http-01.ts'
 export {
@@ -16,6 +24,21 @@ export {
   keyAuthorization,
 } from './challenges/key-authorization.ts'
 export type { ChallengeContext, ChallengeSolver } from './challenges/solver.ts'
+export type {
+  TlsAlpn01Certificate,
+  TlsAlpn01CertificateOptions,
+  TlsAlpn01Credentials,
+  TlsAlpn01Solver,
+  TlsAlpn01SolverOptions,
+} from './challenges/tls-alpn-01.ts'
+export {
+  ACME_TLS_ALPN_PROTOCOL,
+  createTlsAlpn01Certificate,
+  ID_PE_ACME_IDENTIFIER,
+  tlsAlpn01ServerName,
+  tlsAlpn01Solver,
+} from './challenges/tls-alpn-01.ts'
+export type { TxtRecord } from './challenges/txt-solver.ts'
 export type {
   AcmeClientOptions,
   CallOptions,

@@ -5,10 +5,9 @@
  */
 import type { DnsAdapter } from '../dns/adapter.ts'
 import type { DnsResolver } from '../dns/resolver.ts'
-import { AcmeStateError } from '../errors.ts'
-import { sleep } from '../lib/abort.ts'
 import { dns01RecordName, dns01TxtValue } from './key-authorization.ts'
-import type { ChallengeContext, ChallengeSolver } from './solver.ts'
+import type { ChallengeSolver } from './solver.ts'
+import { txtChallengeSolver } from './txt-solver.ts'
 
 /** Options of {@link dns01Solver}. */
 export interface Dns01SolverOptions {
@@ -30,8 +29,6 @@ export interface Dns01SolverOptions {
   propagation?: { interval?: number; timeout?: number } | false
 }
 
-const MAX_CNAME_HOPS = 8
-
 /**
  * Creates a dns-01 solver. An apex and its wildcard publish two values at one name; the adapter keeps both,
  * and cleanup removes exactly the value each challenge published.
@@ -39,59 +36,17 @@ const MAX_CNAME_HOPS = 8
  * @see {@link https://www.rfc-editor.org/rfc/rfc8555#section-8.4 RFC 8555 §8.4}
  */
 export function dns01Solver(options: Dns01SolverOptions): ChallengeSolver {
-  const { adapter, resolver } = options
-  const followCname = options.followCname ?? resolver !== undefined
-  const propagation = options.propagation === false || !resolver ? undefined : (options.propagation ?? {})
-  // What present() wrote, per challenge, so cleanup removes exactly that.
-  const written = new Map<string, { name: string; value: string }>()
-
-  const target = async (context: ChallengeContext): Promise<string> => {
-    let name = dns01RecordName(context.identifier)
-    if (!followCname || !resolver) return name
-    const call = context.signal ? { signal: context.signal } : {}
-    for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
-      const next = await resolver.resolveCname(name, call)
-      if (!next) return name
-      name = next.replace(/\.$/, '').toLowerCase()
-    }
-    return name
-  }
-
-  return {
-    type: 'dns-01',
-    async present(context) {
-      if (!context.keyAuthorization) throw new TypeError('dns-01 needs a key authorization')
-      const record = { name: await target(context), value: await dns01TxtValue(context.keyAuthorization) }
-      written.set(context.challenge.url, record)
-      await adapter.createTxt(record.name, record.value, context.signal ? { signal: context.signal } : {})
-    },
-    async ready(context) {
-      const record = written.get(context.challenge.url)
-      if (!record) return
-      const call = context.signal ? { signal: context.signal } : {}
-      await adapter.waitForChange?.(record.name, record.value, call)
-      if (!propagation || !resolver) return
-      const deadline = Date.now() + (propagation.timeout ?? 120_000)
-      for (let interval = propagation.interval ?? 1_000; ; ) {
-        if ((await resolver.resolveTxt(record.name, call)).includes(record.value)) return
-        if (Date.now() + interval > deadline) {
-          throw new AcmeStateError(
-            'ERR_WAIT_TIMEOUT',
-            `TXT ${record.name} did not show ${record.value} in time`,
-            {
-              url: context.challenge.url,
-            },
-          )
+  return txtChallengeSolver(
+    {
+      type: 'dns-01',
+      async record(context) {
+        if (!context.keyAuthorization) throw new TypeError('dns-01 needs a key authorization')
+        return {
+          name: dns01RecordName(context.identifier),
+          value: await dns01TxtValue(context.keyAuthorization),
         }
-        await sleep(interval, context.signal)
-        interval = Math.min(interval * 1.5, 10_000)
-      }
+      },
     },
-    async cleanup(context) {
-      const record = written.get(context.challenge.url)
-      if (!record) return
-      written.delete(context.challenge.url)
-      await adapter.removeTxt(record.name, record.value)
-    },
-  }
+    options,
+  )
 }

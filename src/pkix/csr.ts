@@ -9,7 +9,6 @@
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr'
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
-  AlgorithmIdentifier,
   Attribute,
   AttributeTypeAndValue,
   AttributeValue,
@@ -19,8 +18,8 @@ import {
   RelativeDistinguishedName,
   SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509'
-import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
-import { toArrayBuffer, utf8 } from '../lib/bytes.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import { utf8 } from '../lib/bytes.ts'
 import {
   formatIpAddress,
   type OrderIdentifier,
@@ -29,8 +28,9 @@ import {
   tryParseIpAddress,
 } from '../protocol/identifiers.ts'
 import type { Identifier } from '../protocol/resources.ts'
-import { derSequence, ecdsaRawToDer, encodeTlv } from './der.ts'
+import { derSequence, encodeTlv } from './der.ts'
 import { encodePem } from './pem.ts'
+import { signX509, x509SignatureAlgorithm } from './signature.ts'
 
 /** An identifier a certificate is requested for (RFC 8555 §9.7.7, RFC 8738 §3). */
 export type CsrIdentifier = OrderIdentifier
@@ -57,20 +57,6 @@ const OID_SUBJECT_ALT_NAME = '2.5.29.17'
 // RFC 5280 Appendix A.1: ub-common-name INTEGER ::= 64.
 const MAX_COMMON_NAME = 64
 
-// Signature AlgorithmIdentifiers: RFC 5758 §3.2 (ECDSA, parameters absent), RFC 4055 §5 (RSA, parameters NULL),
-// RFC 8410 §3 (Ed25519, parameters absent).
-const ECDSA_SIGNATURES = {
-  'P-256': { hash: 'SHA-256', oid: '1.2.840.10045.4.3.2' },
-  'P-384': { hash: 'SHA-384', oid: '1.2.840.10045.4.3.3' },
-  'P-521': { hash: 'SHA-512', oid: '1.2.840.10045.4.3.4' },
-} as const
-const RSA_SIGNATURES = {
-  'SHA-256': '1.2.840.113549.1.1.11',
-  'SHA-384': '1.2.840.113549.1.1.12',
-  'SHA-512': '1.2.840.113549.1.1.13',
-} as const
-const OID_ED25519 = '1.3.101.112'
-
 /**
  * Creates a DER-encoded PKCS#10 certificate request: the identifiers go in a subjectAltName extension carried
  * in an extensionRequest attribute (RFC 2985 §5.4.2), the subject holds at most a common name. Signed with
@@ -92,7 +78,7 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
   }
   const identifiers = toIdentifiers(options.identifiers)
   const commonName = pickCommonName(identifiers, options.commonName)
-  const signature = signatureAlgorithm(keys.privateKey)
+  const signature = x509SignatureAlgorithm(keys.privateKey)
 
   const subject = new Name(
     commonName === undefined
@@ -121,20 +107,11 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
       new Attribute({ type: OID_EXTENSION_REQUEST, values: [AsnConvert.serialize(new Extensions([san]))] }),
     ]),
   })
-  const infoDer = AsnConvert.serialize(info)
-  let signatureValue: Uint8Array = new Uint8Array(
-    await crypto.subtle.sign(signature.sign, keys.privateKey, infoDer),
-  )
-  // Catch a mismatched pair here rather than as a badCSR from the server.
-  if (!(await crypto.subtle.verify(signature.sign, keys.publicKey, toArrayBuffer(signatureValue), infoDer))) {
-    throw new InvalidArgumentError('keys.publicKey does not belong to keys.privateKey')
-  }
-  // RFC 5758 §3.2: X.509 carries ECDSA signatures as DER Ecdsa-Sig-Value, WebCrypto returns r || s.
-  if (signature.sign.name === 'ECDSA') signatureValue = ecdsaRawToDer(signatureValue)
+  // A mismatched pair fails in signX509 rather than as a badCSR from the server.
   const request = new CertificationRequest({
     certificationRequestInfo: info,
     signatureAlgorithm: signature.identifier,
-    signature: toArrayBuffer(signatureValue),
+    signature: await signX509(keys, signature, AsnConvert.serialize(info)),
   })
   return new Uint8Array(AsnConvert.serialize(request))
 }
@@ -186,31 +163,4 @@ function encodeGeneralNames(identifiers: CsrIdentifier[]): Uint8Array {
     id.type === 'dns' ? encodeTlv(0x82, utf8.encode(id.value)) : encodeTlv(0x87, parseIpAddress(id.value)),
   )
   return derSequence(...names)
-}
-
-function signatureAlgorithm(privateKey: CryptoKey): {
-  sign: Algorithm | EcdsaParams
-  identifier: AlgorithmIdentifier
-} {
-  const algorithm = privateKey.algorithm as Partial<RsaHashedKeyAlgorithm & EcKeyAlgorithm> & KeyAlgorithm
-  if (algorithm.name === 'ECDSA') {
-    const entry = ECDSA_SIGNATURES[algorithm.namedCurve as keyof typeof ECDSA_SIGNATURES]
-    if (!entry) throw new UnsupportedError(`ECDSA curve ${String(algorithm.namedCurve)} is not supported`)
-    return {
-      sign: { name: 'ECDSA', hash: entry.hash },
-      identifier: new AlgorithmIdentifier({ algorithm: entry.oid }),
-    }
-  }
-  if (algorithm.name === 'RSASSA-PKCS1-v1_5') {
-    const oid = RSA_SIGNATURES[algorithm.hash?.name as keyof typeof RSA_SIGNATURES]
-    if (!oid) throw new UnsupportedError(`RSA with ${String(algorithm.hash?.name)} is not supported`)
-    return {
-      sign: { name: algorithm.name },
-      identifier: new AlgorithmIdentifier({ algorithm: oid, parameters: null }),
-    }
-  }
-  if (algorithm.name === 'Ed25519') {
-    return { sign: { name: 'Ed25519' }, identifier: new AlgorithmIdentifier({ algorithm: OID_ED25519 }) }
-  }
-  throw new UnsupportedError(`CSR signing with ${algorithm.name} keys is not supported`)
 }

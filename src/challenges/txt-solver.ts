@@ -1,0 +1,86 @@
+/**
+ * Internal: the publish / wait / remove cycle of a solver that answers with one DNS TXT value, shared by
+ * dns-01, dns-account-01 and dns-persist-01: optional CNAME following from the record name, the adapter's `waitForChange`, then a propagation check through the resolver.
+ */
+import { AcmeStateError } from '../errors.ts'
+import { sleep } from '../lib/abort.ts'
+import type { Identifier } from '../protocol/resources.ts'
+import type { Dns01SolverOptions } from './dns-01.ts'
+import type { ChallengeContext, ChallengeSolver } from './solver.ts'
+
+/** One TXT value at one name (fully qualified, no trailing dot). */
+export interface TxtRecord {
+  name: string
+  value: string
+}
+
+/** What distinguishes one TXT-based challenge type from another. */
+export interface TxtChallengeSpec {
+  type: string
+  /** The record a challenge needs, before CNAME following. */
+  record(context: ChallengeContext): Promise<TxtRecord> | TxtRecord
+  canSolve?(identifier: Identifier): boolean
+  /** Whether cleanup removes the value (default `true`). */
+  removeOnCleanup?: boolean
+}
+
+const MAX_CNAME_HOPS = 8
+
+/** A {@link ChallengeSolver} publishing `spec.record(context)` through `options.adapter`. */
+export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverOptions): ChallengeSolver {
+  const { adapter, resolver } = options
+  const followCname = options.followCname ?? resolver !== undefined
+  const propagation = options.propagation === false || !resolver ? undefined : (options.propagation ?? {})
+  const removeOnCleanup = spec.removeOnCleanup ?? true
+  // What present() wrote, per challenge, so cleanup removes exactly that.
+  const written = new Map<string, TxtRecord>()
+
+  const target = async (name: string, signal: AbortSignal | undefined): Promise<string> => {
+    if (!followCname || !resolver) return name
+    const call = signal ? { signal } : {}
+    for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
+      const next = await resolver.resolveCname(name, call)
+      if (!next) return name
+      name = next.replace(/\.$/, '').toLowerCase()
+    }
+    return name
+  }
+
+  const solver: ChallengeSolver = {
+    type: spec.type,
+    async present(context) {
+      const wanted = await spec.record(context)
+      const record = { name: await target(wanted.name, context.signal), value: wanted.value }
+      written.set(context.challenge.url, record)
+      await adapter.createTxt(record.name, record.value, context.signal ? { signal: context.signal } : {})
+    },
+    async ready(context) {
+      const record = written.get(context.challenge.url)
+      if (!record) return
+      const call = context.signal ? { signal: context.signal } : {}
+      await adapter.waitForChange?.(record.name, record.value, call)
+      if (!propagation || !resolver) return
+      const deadline = Date.now() + (propagation.timeout ?? 120_000)
+      for (let interval = propagation.interval ?? 1_000; ; ) {
+        if ((await resolver.resolveTxt(record.name, call)).includes(record.value)) return
+        if (Date.now() + interval > deadline) {
+          throw new AcmeStateError(
+            'ERR_WAIT_TIMEOUT',
+            `TXT ${record.name} did not show ${record.value} in time`,
+            { url: context.challenge.url },
+          )
+        }
+        await sleep(interval, context.signal)
+        interval = Math.min(interval * 1.5, 10_000)
+      }
+    },
+    async cleanup(context) {
+      const record = written.get(context.challenge.url)
+      if (!record) return
+      written.delete(context.challenge.url)
+      if (removeOnCleanup) await adapter.removeTxt(record.name, record.value)
+    },
+  }
+  if (spec.canSolve) solver.canSolve = spec.canSolve
+  return solver
+}
