@@ -115,3 +115,55 @@ export type {
 export type { RevocationReason } from './protocol/revocation.ts'
 export { REVOCATION_REASONS } from './protocol/revocation.ts'
 export type { AcmeResponse, HttpOptions, RetryOptions, TransportOptions } from './protocol/transport.ts'
+
+export type { CertIdParts } from './renewal/cert-id.ts'
+export { certId, formatCertId, parseCertId } from './renewal/cert-id.ts'
+export type {
+  AccountRecord,
+  CertificateRecord,
+  CertificateRecordOptions,
+  ErrorNote,
+  PendingOrderRecord,
+  RenewalStateRecord,
+} from './renewal/records.ts'
+export {
+  certificateRecord,
+  loadAccount,
+  parseCertificateRecord,
+  readAccountRecord,
+  readCertificateRecord,
+  readPendingOrder,
+  readRenewalState,
+  saveAccount,
+  saveCertificate,
+} from './renewal/records.ts'
+export type {
+  FailedRenewal,
+  PerCertificate,
+  RenewalEvent,
+  RenewDueOptions,
+  RenewDueResult,
+  RenewedCertificate,
+  RenewIssueOptions,
+  RescheduledRenewal,
+  SkippedCertificate,
+} from './renewal/renew.ts'
+export { renewDue } from './renewal/renew.ts'
+export type { FetchRenewalInfoOptions, RenewalInfo } from './renewal/renewal-info.ts'
+export { fetchRenewalInfo } from './renewal/renewal-info.ts'
+export type { Instant, RenewalChoice, TimeWindow } from './renewal/schedule.ts'
+export {
+  chooseRenewalTime,
+  ERROR_CHECK_INTERVAL_MS,
+  errorCheckTime,
+  isDue,
+  isValidWindow,
+  lifetimeRenewalTime,
+  MAX_CHECK_INTERVAL_MS,
+  MIN_CHECK_INTERVAL_MS,
+  nextCheckTime,
+  renewalBackoff,
+} from './renewal/schedule.ts'
+export { MemoryStorage } from './storage/memory.ts'
+export type { Storage, StorageErrorCode } from './storage/storage.ts'
+export { canonicalJson, checkStorageKey, StorageError, storageKeys } from './storage/storage.ts'

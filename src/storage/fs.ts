@@ -1,0 +1,218 @@
+/**
+ * A file-system {@link Storage} for scripts run by Node, Deno or Bun (a cron job, a systemd timer). It is the one
+ * part of webacme that uses `node:*`, which is why it lives behind its own entry point, `webacme/storage/fs`; the
+ * core stays Web-only.
+ *
+ * Each record is one file, `<directory>/<key>.json`. Writes go to a temporary file in the same directory, are
+ * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
+ * crash leaves at worst a stray `.*.tmp` file that reads and listings ignore. Files are written with mode 0600 and
+ * directories created with 0700, since accounts, certificates and pending orders hold private keys.
+ */
+
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { InvalidArgumentError } from '../errors.ts'
+import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from './storage.ts'
+
+/** Options of {@link FsStorage}. */
+export interface FsStorageOptions {
+  /** Mode of record files (default `0o600`). */
+  fileMode?: number
+  /** Mode of the directories it creates (default `0o700`). Existing directories are left alone. */
+  directoryMode?: number
+  /** Milliseconds `compareAndSwap` waits for another writer's lock (default 10 000). */
+  lockTimeout?: number
+  /** A lock older than this many milliseconds was left by a crashed process and is broken (default 30 000). */
+  staleLockAge?: number
+}
+
+/**
+ * A {@link Storage} in a directory. `compareAndSwap` holds a lock file (`.<name>.json.lock`, created exclusively)
+ * around its read and write, so it is safe between processes on one machine; plain `put`s do not take the lock.
+ *
+ * @example
+ * ```ts
+ * import { FsStorage } from 'webacme/storage/fs'
+ *
+ * const storage = new FsStorage('/var/lib/webacme')
+ * console.log(await storage.list('certificates/'))
+ * ```
+ */
+export class FsStorage implements Storage {
+  /** The directory records live in. */
+  readonly directory: string
+  readonly #fileMode: number
+  readonly #directoryMode: number
+  readonly #lockTimeout: number
+  readonly #staleLockAge: number
+
+  constructor(directory: string, options: FsStorageOptions = {}) {
+    if (typeof directory !== 'string' || directory === '') {
+      throw new InvalidArgumentError('FsStorage needs a directory path')
+    }
+    this.directory = directory.length > 1 ? directory.replace(/[/\\]+$/, '') : directory
+    this.#fileMode = options.fileMode ?? 0o600
+    this.#directoryMode = options.directoryMode ?? 0o700
+    this.#lockTimeout = options.lockTimeout ?? 10_000
+    this.#staleLockAge = options.staleLockAge ?? 30_000
+  }
+
+  async get(key: string): Promise<unknown> {
+    const path = this.#path(key)
+    let text: string
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined
+      throw new StorageError('ERR_STORAGE', key, `cannot read ${path}`, { cause: err })
+    }
+    try {
+      return JSON.parse(text)
+    } catch (cause) {
+      throw new StorageError('ERR_STORAGE_CORRUPT', key, `${path} is not JSON`, { cause })
+    }
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.#write(this.#path(key), toJsonText(key, value))
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const slash = prefix.lastIndexOf('/')
+    const base = slash >= 0 ? prefix.slice(0, slash) : ''
+    if (base !== '') {
+      try {
+        checkStorageKey(base)
+      } catch {
+        return [] // no valid key lives under an invalid path
+      }
+    }
+    const keys: string[] = []
+    await this.#walk(base === '' ? this.directory : `${this.directory}/${base}`, base, keys)
+    return keys.filter((key) => key.startsWith(prefix)).sort()
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.#path(key), { force: true })
+  }
+
+  async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
+    const path = this.#path(key)
+    const text = value === undefined ? undefined : toJsonText(key, value)
+    const release = await this.#lock(key, path)
+    try {
+      const current = await this.get(key)
+      const same =
+        current === undefined
+          ? expected === undefined
+          : expected !== undefined && canonicalJson(current) === canonicalJson(expected)
+      if (!same) return false
+      if (text === undefined) await rm(path, { force: true })
+      else await this.#write(path, text)
+      return true
+    } finally {
+      await release()
+    }
+  }
+
+  #path(key: string): string {
+    return `${this.directory}/${checkStorageKey(key)}.json`
+  }
+
+  async #write(path: string, text: string): Promise<void> {
+    const { dir, base } = split(path)
+    await mkdir(dir, { recursive: true, mode: this.#directoryMode })
+    const temp = `${dir}/.${base}.${randomHex()}.tmp`
+    let handle: Awaited<ReturnType<typeof open>> | undefined
+    try {
+      handle = await open(temp, 'wx', this.#fileMode)
+      await handle.writeFile(text, 'utf8')
+      // The umask may have narrowed the mode; set it exactly. A runtime that cannot (some node:fs ports) keeps
+      // the mode `open` gave, which is never wider than asked.
+      await handle.chmod(this.#fileMode).catch(() => {})
+      await handle.sync()
+      await handle.close()
+      handle = undefined
+      await rename(temp, path)
+    } catch (err) {
+      await handle?.close().catch(() => {})
+      await rm(temp, { force: true })
+      throw err
+    }
+    await syncDirectory(dir)
+  }
+
+  async #walk(dir: string, keyPrefix: string, into: string[]): Promise<void> {
+    let entries: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch (err) {
+      if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return
+      throw err
+    }
+    for (const entry of entries) {
+      // Temporary files, locks and anything hidden are not records.
+      if (entry.name.startsWith('.')) continue
+      const key = keyPrefix === '' ? entry.name : `${keyPrefix}/${entry.name}`
+      if (entry.isDirectory()) await this.#walk(`${dir}/${entry.name}`, key, into)
+      else if (entry.isFile() && entry.name.endsWith('.json')) into.push(key.slice(0, -'.json'.length))
+    }
+  }
+
+  /** Takes the lock of one record; resolves to its release. */
+  async #lock(key: string, path: string): Promise<() => Promise<void>> {
+    const { dir, base } = split(path)
+    await mkdir(dir, { recursive: true, mode: this.#directoryMode })
+    const lock = `${dir}/.${base}.lock`
+    const token = randomHex()
+    const deadline = Date.now() + this.#lockTimeout
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        const handle = await open(lock, 'wx', this.#fileMode)
+        await handle.writeFile(token, 'utf8')
+        await handle.close()
+        return async () => {
+          // Remove only our own lock: a stale-lock breaker may have taken it over.
+          const owner = await readFile(lock, 'utf8').catch(() => undefined)
+          if (owner === token) await rm(lock, { force: true })
+        }
+      } catch (err) {
+        if (!isCode(err, 'EEXIST')) throw err
+      }
+      const info = await stat(lock).catch(() => undefined)
+      if (info && Date.now() - info.mtimeMs > this.#staleLockAge) {
+        await rm(lock, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) {
+        throw new StorageError('ERR_STORAGE_LOCKED', key, `${lock} is held by another writer`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
+  }
+}
+
+function split(path: string): { dir: string; base: string } {
+  const slash = path.lastIndexOf('/')
+  return { dir: path.slice(0, slash), base: path.slice(slash + 1) }
+}
+
+function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code
+}
+
+/** Makes a rename durable (POSIX); some platforms cannot open a directory, which is fine to skip. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {}
+}

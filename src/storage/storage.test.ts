@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { InvalidArgumentError } from '../errors.ts'
+import { FsStorage } from './fs.ts'
+import { MemoryStorage } from './memory.ts'
+import { canonicalJson, checkStorageKey, type Storage, storageKeys } from './storage.ts'
+
+const dirs: string[] = []
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+})
+
+const backends: Array<[string, () => Promise<Storage>]> = [
+  ['MemoryStorage', async () => new MemoryStorage()],
+  [
+    'FsStorage',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'webacme-storage-'))
+      dirs.push(dir)
+      return new FsStorage(join(dir, 'store'))
+    },
+  ],
+]
+
+describe.each(backends)('%s (Storage contract)', (_name, make) => {
+  it('gets what was put, as a copy, and undefined for what was not', async () => {
+    const s = await make()
+    expect(await s.get('certificates/example.com')).toBeUndefined()
+    const record = { a: 1, nested: { list: [1, 'two', null], flag: true } }
+    await s.put('certificates/example.com', record)
+    const back = (await s.get('certificates/example.com')) as typeof record
+    expect(back).toEqual(record)
+    back.a = 2
+    expect(await s.get('certificates/example.com')).toEqual(record)
+    await s.put('certificates/example.com', { replaced: true })
+    expect(await s.get('certificates/example.com')).toEqual({ replaced: true })
+  })
+
+  it('lists by prefix, sorted, and deletes (missing keys included)', async () => {
+    const s = await make()
+    for (const key of [
+      'renewal/b.test',
+      'certificates/b.test',
+      'certificates/a.test',
+      'orders/a.test',
+      'certs',
+    ]) {
+      await s.put(key, { key })
+    }
+    expect(await s.list('certificates/')).toEqual(['certificates/a.test', 'certificates/b.test'])
+    expect(await s.list('cert')).toEqual(['certificates/a.test', 'certificates/b.test', 'certs'])
+    expect(await s.list('')).toEqual([
+      'certificates/a.test',
+      'certificates/b.test',
+      'certs',
+      'orders/a.test',
+      'renewal/b.test',
+    ])
+    expect(await s.list('nothing/')).toEqual([])
+    await s.delete('certificates/a.test')
+    await s.delete('certificates/never-there')
+    expect(await s.list('certificates/')).toEqual(['certificates/b.test'])
+    expect(await s.get('certificates/a.test')).toBeUndefined()
+  })
+
+  it('compares and swaps as JSON, key order ignored', async () => {
+    const s = await make()
+    expect(s.compareAndSwap).toBeTypeOf('function')
+    const cas = s.compareAndSwap!.bind(s)
+    expect(await cas('renewal/x', { a: 1 }, { a: 2 })).toBe(false) // absent, expected present
+    expect(await cas('renewal/x', undefined, { a: 1, b: { c: 2, d: 3 } })).toBe(true) // create
+    expect(await cas('renewal/x', undefined, { a: 9 })).toBe(false) // present, expected absent
+    expect(await cas('renewal/x', { a: 1, b: { c: 2 } }, { a: 9 })).toBe(false)
+    expect(await cas('renewal/x', { b: { d: 3, c: 2 }, a: 1 }, { a: 2 })).toBe(true)
+    expect(await s.get('renewal/x')).toEqual({ a: 2 })
+    expect(await cas('renewal/x', { a: 2 }, undefined)).toBe(true) // delete
+    expect(await s.get('renewal/x')).toBeUndefined()
+  })
+
+  it('lets exactly one of many concurrent swaps from the same state win', async () => {
+    const s = await make()
+    await s.put('renewal/race', { n: 0 })
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => s.compareAndSwap!('renewal/race', { n: 0 }, { n: i + 1 })),
+    )
+    expect(results.filter(Boolean)).toHaveLength(1)
+    const winner = results.indexOf(true) + 1
+    expect(await s.get('renewal/race')).toEqual({ n: winner })
+  })
+
+  it('refuses bad keys and values that are not JSON', async () => {
+    const s = await make()
+    for (const key of [
+      '',
+      '/a',
+      'a/',
+      'a//b',
+      '../etc/passwd',
+      'a/../b',
+      '.hidden',
+      'a/.b',
+      'sp ace',
+      'a\\b',
+      'x'.repeat(513),
+    ]) {
+      await expect(s.put(key, {}), key).rejects.toBeInstanceOf(InvalidArgumentError)
+      await expect(s.get(key), key).rejects.toBeInstanceOf(InvalidArgumentError)
+    }
+    await expect(s.put('renewal/u', undefined)).rejects.toBeInstanceOf(InvalidArgumentError)
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    await expect(s.put('renewal/c', cycle)).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(s.put('renewal/f', () => 1)).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
+
+describe('key helpers', () => {
+  it('build the documented layout and check names', () => {
+    expect(storageKeys.account('main')).toBe('accounts/main')
+    expect(storageKeys.certificate('example.com')).toBe('certificates/example.com')
+    expect(storageKeys.order('example.com')).toBe('orders/example.com')
+    expect(storageKeys.renewal('example.com')).toBe('renewal/example.com')
+    expect(() => storageKeys.certificate('a/b')).toThrow(InvalidArgumentError)
+    expect(() => storageKeys.certificate('*.example.com')).toThrow(InvalidArgumentError)
+    expect(() => storageKeys.certificate('.env')).toThrow(InvalidArgumentError)
+    expect(checkStorageKey('certificates/wildcard_example.com')).toBe('certificates/wildcard_example.com')
+  })
+
+  it('canonical JSON ignores key order only', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}')
+    expect(canonicalJson([2, 1])).not.toBe(canonicalJson([1, 2]))
+  })
+})
