@@ -56,6 +56,12 @@ export type WebAcmeErrorCode =
   | 'ERR_AUTHORIZATION_INVALID'
   | 'ERR_CHALLENGE_INVALID'
   | 'ERR_WAIT_TIMEOUT'
+  | 'ERR_DNS_AUTH'
+  | 'ERR_DNS_RATE_LIMITED'
+  | 'ERR_DNS_CONFLICT'
+  | 'ERR_DNS_NOT_FOUND'
+  | 'ERR_DNS_PROVIDER'
+  | 'ERR_DNS_QUERY'
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:'
 

@@ -50,7 +50,12 @@ export type {
 export { AcmeClient } from './client.ts'
 export { directories } from './directories.ts'
 export type { DnsAdapter, DnsCallOptions } from './dns/adapter.ts'
+export type { DohResolverOptions } from './dns/doh.ts'
+export { DEFAULT_DOH_JSON_RESOLVERS, DEFAULT_DOH_RESOLVERS, dohResolver } from './dns/doh.ts'
+export type { DnsErrorCode } from './dns/errors.ts'
+export { DnsProviderError, isDnsProviderError, isDnsRateLimited } from './dns/errors.ts'
 export type { DnsResolver } from './dns/resolver.ts'
+export { canonicalName, findZone } from './dns/zone.ts'
 export type {
   AcmeProblemCode,
   AcmeProblemType,

@@ -2,7 +2,9 @@
  * Internal: the publish / wait / remove cycle of a solver that answers with one DNS TXT value, shared by
  * dns-01, dns-account-01 and dns-persist-01: optional CNAME following from the record name, the adapter's `waitForChange`, then a propagation check through the resolver.
  */
-import { AcmeStateError } from '../errors.ts'
+import type { DnsCallOptions } from '../dns/adapter.ts'
+import type { DnsResolver } from '../dns/resolver.ts'
+import { AcmeStateError, isAcmeError } from '../errors.ts'
 import { sleep } from '../lib/abort.ts'
 import type { Identifier } from '../protocol/resources.ts'
 import type { Dns01SolverOptions } from './dns-01.ts'
@@ -25,6 +27,16 @@ export interface TxtChallengeSpec {
 }
 
 const MAX_CNAME_HOPS = 8
+
+/** TXT values at `name`; a failed query (SERVFAIL, a throttled resolver) counts as "not yet" until the deadline. */
+async function visibleValues(resolver: DnsResolver, name: string, call: DnsCallOptions): Promise<string[]> {
+  try {
+    return await resolver.resolveTxt(name, call)
+  } catch (err) {
+    if (isAcmeError(err, 'ERR_DNS_QUERY') || isAcmeError(err, 'ERR_DNS_RATE_LIMITED')) return []
+    throw err
+  }
+}
 
 /** A {@link ChallengeSolver} publishing `spec.record(context)` through `options.adapter`. */
 export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverOptions): ChallengeSolver {
@@ -62,7 +74,7 @@ export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverO
       if (!propagation || !resolver) return
       const deadline = Date.now() + (propagation.timeout ?? 120_000)
       for (let interval = propagation.interval ?? 1_000; ; ) {
-        if ((await resolver.resolveTxt(record.name, call)).includes(record.value)) return
+        if ((await visibleValues(resolver, record.name, call)).includes(record.value)) return
         if (Date.now() + interval > deadline) {
           throw new AcmeStateError(
             'ERR_WAIT_TIMEOUT',

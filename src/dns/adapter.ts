@@ -3,9 +3,11 @@
  * (PowerDNS, Cloudflare, Route53, ...) implement it behind their own subpath exports.
  */
 
+import type { AbortSignalLike } from '../lib/web-types.ts'
+
 /** Per-call options of a DNS adapter. */
 export interface DnsCallOptions {
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /**

@@ -1,0 +1,75 @@
+/**
+ * Typed errors of DNS providers (the adapters behind `webacme/dns/*`) and of DNS-over-HTTPS resolvers. Each
+ * provider maps its own failure shapes (HTTP status, Cloudflare error codes, Route53 XML error codes, Google
+ * error reasons, ...) onto one small code union, so callers `switch (err.code)` without knowing the provider.
+ */
+import { AcmeError } from '../errors.ts'
+import type { ResponseLike } from '../lib/web-types.ts'
+
+/** Every `code` a {@link DnsProviderError} can have. */
+export type DnsErrorCode =
+  /** The credentials were refused (wrong token or key, expired, missing permission). */
+  | 'ERR_DNS_AUTH'
+  /** The provider throttled the request; `retryAfter` says when to try again when the provider said so. */
+  | 'ERR_DNS_RATE_LIMITED'
+  /** The change conflicts with the provider's state (record exists, rrset changed meanwhile, CNAME at the name). */
+  | 'ERR_DNS_CONFLICT'
+  /** No zone for the name (or the zone/record vanished). */
+  | 'ERR_DNS_NOT_FOUND'
+  /** Any other provider failure: a 5xx, a malformed answer, a network failure. */
+  | 'ERR_DNS_PROVIDER'
+  /** A DNS query failed: the DoH server answered an HTTP error, SERVFAIL/REFUSED, or a malformed message. */
+  | 'ERR_DNS_QUERY'
+
+/** A DNS provider or resolver failed. The `Response`, when there was one, is kept non-enumerable. */
+export class DnsProviderError extends AcmeError {
+  declare readonly code: DnsErrorCode
+  /** Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `google`, `doh`. */
+  readonly provider: string
+  /** HTTP status of the failed response, when there was a response. */
+  readonly status: number | undefined
+  /** When the provider asked to retry (`Retry-After`, DigitalOcean's `ratelimit-reset`), if it did. */
+  readonly retryAfter: Date | undefined
+  /**
+   * The provider's own error code, as a string: Cloudflare `81058`, Route53 `Throttling`, Google `alreadyExists`,
+   * acme-dns `bad_txt`, a DNS RCODE name (`SERVFAIL`) for resolvers.
+   */
+  readonly providerCode: string | undefined
+  /** URL of the request that failed, when known. */
+  readonly url: string | undefined
+  declare readonly response: ResponseLike | undefined
+
+  constructor(
+    code: DnsErrorCode,
+    message: string,
+    init: {
+      provider: string
+      status?: number | undefined
+      retryAfter?: Date | undefined
+      providerCode?: string | undefined
+      url?: string | undefined
+      response?: ResponseLike | undefined
+      cause?: unknown
+    },
+  ) {
+    super(code, message, init.cause === undefined ? undefined : { cause: init.cause })
+    this.name = 'DnsProviderError'
+    this.provider = init.provider
+    this.status = init.status
+    this.retryAfter = init.retryAfter
+    this.providerCode = init.providerCode
+    this.url = init.url
+    // Non-enumerable so that logging the error does not dump a whole Response.
+    Object.defineProperty(this, 'response', { value: init.response, enumerable: false })
+  }
+}
+
+/** True when `err` is a {@link DnsProviderError}, optionally of one code. */
+export function isDnsProviderError(err: unknown, code?: DnsErrorCode): err is DnsProviderError {
+  return err instanceof DnsProviderError && (code === undefined || err.code === code)
+}
+
+/** The DNS provider throttled the call; see `err.retryAfter`. */
+export function isDnsRateLimited(err: unknown): err is DnsProviderError {
+  return isDnsProviderError(err, 'ERR_DNS_RATE_LIMITED')
+}
