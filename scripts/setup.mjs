@@ -1,19 +1,37 @@
 #!/usr/bin/env node
-// Makes sure the system packages that a test feature needs are installed.
+// Makes sure the system packages (and tools) that a test feature needs are installed.
 //
 //   node scripts/setup.mjs [feature...]     (default: pebble)
 //
 // Fast no-op when every binary is already on PATH. Otherwise, as root on a machine with apt-get, runs
 // `apt-get update` once and installs the Debian packages non-interactively; anywhere else it prints
 // which packages to install and exits 1. Importable: `ensure(features)` does the work and throws.
+//
+// A few tools come from the npm registry instead of apt and are not devDependencies (`deno`: the registry
+// lacks its other-platform packages, which would break `npm ci`). They are installed on demand with
+// `npm install --prefix .tmp/tools --no-save <package>@<version>` (.tmp/ is git-ignored); `toolPath(name)`
+// gives the binary.
 
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants, realpathSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** @type {Record<string, { binaries: string[]; packages: string[]; noRecommends?: boolean }>} */
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** Where npm-installed tools go (git-ignored). */
+export const TOOLS_DIR = join(root, '.tmp/tools')
+
+/**
+ * Tools installed from the npm registry into TOOLS_DIR, pinned.
+ * @type {Record<string, { package: string; version: string; bin: string }>}
+ */
+export const TOOLS = {
+  deno: { package: 'deno', version: '2.9.6', bin: 'deno' },
+}
+
+/** @type {Record<string, { binaries: string[]; packages: string[]; noRecommends?: boolean; tools?: string[] }>} */
 export const FEATURES = {
+  deno: { binaries: [], packages: [], tools: ['deno'] },
   pebble: { binaries: ['pebble', 'pebble-challtestsrv', 'openssl'], packages: ['pebble', 'openssl'] },
   chromium: { binaries: ['chromium', 'certutil'], packages: ['chromium', 'libnss3-tools'] },
   pdns: {
@@ -42,6 +60,32 @@ function missingBinaries(features) {
   return features.flatMap((f) => FEATURES[f].binaries).filter((b) => !which(b))
 }
 
+/** Absolute path of an npm-installed tool's binary in TOOLS_DIR (whether or not it is installed yet). */
+export function toolPath(name) {
+  return join(TOOLS_DIR, 'node_modules/.bin', TOOLS[name].bin)
+}
+
+/** Version the installed tool reports, or undefined when it is missing or does not run. */
+function toolVersion(name) {
+  const r = spawnSync(toolPath(name), ['--version'], { encoding: 'utf8' })
+  if (r.error || r.status !== 0) return undefined
+  return /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1]
+}
+
+function missingTools(features) {
+  const tools = features.flatMap((f) => FEATURES[f].tools ?? [])
+  return [...new Set(tools)].filter((t) => toolVersion(t) !== TOOLS[t].version)
+}
+
+function installTools(tools) {
+  const specs = tools.map((t) => `${TOOLS[t].package}@${TOOLS[t].version}`)
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  run(npm, ['install', '--prefix', TOOLS_DIR, '--no-save', '--no-audit', '--no-fund', ...specs])
+  const still = tools.filter((t) => toolVersion(t) !== TOOLS[t].version)
+  if (still.length > 0)
+    throw new Error(`installed ${specs.join(' ')} into ${TOOLS_DIR}, but ${still.join(', ')} does not run`)
+}
+
 function run(cmd, args, env = process.env) {
   console.error(`[setup] ${[cmd, ...args].join(' ')}`)
   // stdin closed: apt must never wait for an answer (CI runs without a terminal).
@@ -61,8 +105,11 @@ export function ensure(features = DEFAULT_FEATURES) {
   if (unknown.length > 0) {
     throw new Error(`unknown feature(s): ${unknown.join(', ')} (known: ${Object.keys(FEATURES).join(', ')})`)
   }
+  const tools = missingTools(features)
+  if (tools.length > 0) installTools(tools)
+  const viaNpm = features.filter((f) => (FEATURES[f].tools ?? []).some((t) => tools.includes(t)))
   const todo = features.filter((f) => missingBinaries([f]).length > 0)
-  if (todo.length === 0) return []
+  if (todo.length === 0) return viaNpm
 
   const missing = missingBinaries(todo)
   const canInstall = which('apt-get') && typeof process.getuid === 'function' && process.getuid() === 0
@@ -85,7 +132,7 @@ export function ensure(features = DEFAULT_FEATURES) {
 
   const still = missingBinaries(todo)
   if (still.length > 0) throw new Error(`installed packages but still missing: ${still.join(', ')}`)
-  return todo
+  return [...new Set([...viaNpm, ...todo])]
 }
 
 function main(argv) {

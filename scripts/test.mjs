@@ -2,11 +2,16 @@
 // `npm test`: installs what the tests need, runs every test step, and ends with ONE line that totals
 // all of them: `N passed, N failed[, N skipped]`. Exits non-zero when any step failed.
 //
-//   node scripts/test.mjs [vitest args...]     e.g. `node scripts/test.mjs test/harness -t directory`
+//   node scripts/test.mjs                          every step
+//   node scripts/test.mjs [vitest args...]         only the vitest step, e.g. `node scripts/test.mjs test/harness -t directory`
+//   node scripts/test.mjs --steps=deno,workerd     the named steps (WEBACME_TEST_STEPS works too)
 //
-// A step is { name, features, run(args) -> { code, counts } }. Today there is one (vitest on Node);
-// runtimes added later (Deno, Bun, workerd, Chromium) append their own step with the setup features
-// they need and report their counts, which are added into the one total.
+// Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
+// chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), size
+// (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
+// its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
+// add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
+// in the runtime steps.
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -14,12 +19,13 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensure } from './setup.mjs'
+import { ensure, toolPath } from './setup.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const require = createRequire(import.meta.url)
 
 /** @typedef {{ passed: number; failed: number; skipped: number }} Counts */
-/** @typedef {{ code: number; counts: Counts }} StepResult */
+/** @typedef {{ code: number; counts: Counts; label?: string }} StepResult */
 /** @typedef {{ name: string; features: string[]; run: (args: string[]) => Promise<StepResult> }} Step */
 
 /** Runs a command with inherited stdio; resolves to its exit code (128+n when killed by a signal). */
@@ -42,33 +48,92 @@ function runInherited(cmd, args, env) {
 }
 
 /**
- * A step whose runner writes its counts as JSON to $WEBACME_SUMMARY_FILE (our vitest reporter does).
- * A runner that dies before reporting, or fails without a failed test, still counts as 1 failed.
+ * A step whose runner writes its counts as JSON to $WEBACME_SUMMARY_FILE (our vitest reporter and the
+ * runners under test/runtimes and scripts/ do). A runner that dies before reporting, or fails without a
+ * failed test, still counts as 1 failed.
  */
-async function runWithSummaryFile(cmd, args) {
+async function runWithSummaryFile(cmd, args, env = process.env) {
   const dir = mkdtempSync(join(tmpdir(), 'webacme-summary-'))
   const file = join(dir, 'counts.json')
   try {
-    const code = await runInherited(cmd, args, { ...process.env, WEBACME_SUMMARY_FILE: file })
-    let counts = { passed: 0, failed: 0, skipped: 0 }
+    const code = await runInherited(cmd, args, { ...env, WEBACME_SUMMARY_FILE: file })
+    let summary = { passed: 0, failed: 0, skipped: 0 }
     try {
-      counts = { ...counts, ...JSON.parse(readFileSync(file, 'utf8')) }
+      summary = { ...summary, ...JSON.parse(readFileSync(file, 'utf8')) }
     } catch {}
+    const { label, ...counts } = summary
     if (code !== 0 && counts.failed === 0) counts.failed = 1
-    return { code, counts }
+    return { code, counts, ...(typeof label === 'string' && { label }) }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-const vitestBin = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs')
+/**
+ * This machine (and many CI images) preset NODE_EXTRA_CA_CERTS and SSL_CERT_FILE to the system bundle.
+ * The runtime runners start from an environment without them, so only the test CA they pass on purpose is
+ * trusted and a missing trust shows.
+ */
+function withoutPresetCas(extra = {}) {
+  const env = { ...process.env }
+  delete env.NODE_EXTRA_CA_CERTS
+  delete env.SSL_CERT_FILE
+  return { ...env, ...extra }
+}
+
+const vitestBin = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs')
+
+/** @param {string} runtime */
+function runtimeStep(runtime, features, extraEnv = () => ({})) {
+  return {
+    name: runtime,
+    features,
+    run: () =>
+      runWithSummaryFile(
+        process.execPath,
+        ['--import', 'tsx', 'test/runtimes/run.ts', runtime],
+        withoutPresetCas(extraEnv()),
+      ),
+  }
+}
 
 /** @type {Step[]} */
 const steps = [
   {
     name: 'vitest',
     features: ['pebble'],
-    run: (args) => runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args]),
+    run: async (args) => ({
+      ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
+      label: `node ${process.versions.node} (vitest: unit + e2e)`,
+    }),
+  },
+  {
+    // workerd and Chromium run the library as published: bundled from dist/.
+    name: 'build',
+    features: [],
+    run: async () => {
+      const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+      const code = await runInherited(npm, ['run', '--silent', 'build'], process.env)
+      return { code, counts: { passed: 0, failed: code === 0 ? 0 : 1, skipped: 0 }, label: 'build (dist/)' }
+    },
+  },
+  runtimeStep('deno', ['pebble', 'deno'], () => ({ WEBACME_DENO: toolPath('deno') })),
+  runtimeStep('bun', ['pebble']),
+  runtimeStep('workerd', ['pebble']),
+  runtimeStep('chromium', ['pebble', 'chromium']),
+  {
+    name: 'package',
+    features: ['pebble', 'deno'],
+    run: () =>
+      runWithSummaryFile(process.execPath, ['scripts/check-package.mjs'], {
+        ...process.env,
+        WEBACME_DENO: toolPath('deno'),
+      }),
+  },
+  {
+    name: 'size',
+    features: [],
+    run: () => runWithSummaryFile(process.execPath, ['scripts/size.mjs']),
   },
 ]
 
@@ -76,26 +141,58 @@ function formatCounts({ passed, failed, skipped }) {
   return `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`
 }
 
-async function main(args) {
+/** Splits `--steps=a,b` off the arguments; the rest go to vitest. */
+function parseArgs(argv) {
+  let names = process.env.WEBACME_TEST_STEPS ? process.env.WEBACME_TEST_STEPS.split(',') : undefined
+  const rest = []
+  for (const arg of argv) {
+    if (arg.startsWith('--steps=')) names = arg.slice('--steps='.length).split(',')
+    else rest.push(arg)
+  }
+  // Arguments are a vitest filter: run only vitest unless steps were named.
+  names ??= rest.length > 0 ? ['vitest'] : steps.map((s) => s.name)
+  names = names.map((n) => n.trim()).filter(Boolean)
+  const unknown = names.filter((n) => !steps.some((s) => s.name === n))
+  if (unknown.length > 0) {
+    throw new Error(`unknown step(s): ${unknown.join(', ')} (known: ${steps.map((s) => s.name).join(', ')})`)
+  }
+  return { selected: steps.filter((s) => names.includes(s.name)), vitestArgs: rest }
+}
+
+async function main(argv) {
   const total = { passed: 0, failed: 0, skipped: 0 }
   let exitCode = 0
-
+  let selected
+  let vitestArgs
   try {
-    ensure([...new Set(steps.flatMap((s) => s.features))])
+    ;({ selected, vitestArgs } = parseArgs(argv))
+    ensure([...new Set(selected.flatMap((s) => s.features))])
   } catch (err) {
     console.error(`[test] setup failed: ${err instanceof Error ? err.message : String(err)}`)
     console.log(formatCounts({ passed: 0, failed: 1, skipped: 0 }))
     return 1
   }
 
-  for (const step of steps) {
-    const { code, counts } = await step.run(args)
+  const rows = []
+  for (const step of selected) {
+    const started = Date.now()
+    console.log(`\n[test] ── ${step.name} ──`)
+    const { code, counts, label } = await step.run(vitestArgs)
     total.passed += counts.passed
     total.failed += counts.failed
     total.skipped += counts.skipped
+    const tested = counts.passed + counts.failed + counts.skipped > 0
+    const outcome = tested ? formatCounts(counts) : code === 0 ? 'ok' : 'failed'
+    rows.push([label ?? step.name, outcome, `${((Date.now() - started) / 1000).toFixed(1)} s`])
     if (code !== 0 && exitCode === 0) exitCode = code
   }
 
+  if (rows.length > 1) {
+    const width = [0, 1].map((i) => Math.max(...rows.map((r) => r[i].length)))
+    console.log('\n[test] steps:')
+    for (const [label, counts, time] of rows)
+      console.log(`  ${label.padEnd(width[0])}  ${counts.padEnd(width[1])}  ${time}`)
+  }
   if (total.failed > 0 && exitCode === 0) exitCode = 1
   // The very last line of the run: the total over every step.
   console.log(formatCounts(total))

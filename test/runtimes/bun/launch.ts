@@ -1,0 +1,26 @@
+/** Runs the agent in Bun (`bun run`, TypeScript sources as they are), trusting the test CA with NODE_EXTRA_CA_CERTS. */
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { root } from '../paths.ts'
+import { type RuntimeLauncher, runtimeEnv, startProcessAgent } from '../runner.ts'
+
+/** The Bun binary of the `bun` devDependency. */
+export function bunBinary(): string {
+  const pkg = createRequire(join(root, 'package.json')).resolve('bun/package.json')
+  return join(dirname(pkg), 'bin/bun.exe')
+}
+
+export const bun: RuntimeLauncher = {
+  name: 'bun',
+  description: 'bun run on the TypeScript sources, CA trusted with NODE_EXTRA_CA_CERTS',
+  async version() {
+    return execFileSync(bunBinary(), ['--version'], { encoding: 'utf8' }).trim()
+  },
+  start: (ca) =>
+    startProcessAgent((port) => ({
+      cmd: bunBinary(),
+      args: ['run', join(root, 'test/runtimes/bun/main.ts'), String(port)],
+      env: runtimeEnv(ca ? { NODE_EXTRA_CA_CERTS: ca.caCertPath } : {}),
+    })),
+}
