@@ -54,7 +54,11 @@ writeFileSync(
       noEmit: true,
       noUnusedLocals: false,
       baseUrl: '.',
-      paths: { webacme: ['../../src/index.ts'], 'webacme/storage/fs': ['../../src/storage/fs.ts'], 'webacme/dns/*': ['../../src/dns/providers/*.ts'] },
+      paths: {
+        webacme: ['../../src/index.ts'],
+        'webacme/storage/fs': ['../../src/storage/fs.ts'],
+        'webacme/dns/*': ['../../src/dns/providers/*.ts'],
+      },
     },
     include: ['*.ts'],
   }),

@@ -19,27 +19,23 @@ import {
 } from './errors.ts'
 import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
+import type { AbortSignalLike, CryptoKeyPair, UrlLike } from './lib/web-types.ts'
 import { decodePem } from './pkix/pem.ts'
 import { type ExternalAccountBinding, externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
 import { toIdentifier, toIdentifiers } from './protocol/identifiers.ts'
 import { keyChangeInnerJws } from './protocol/key-change.ts'
 import { type PollOptions, poll } from './protocol/poll.ts'
+import type { Account, Authorization, Challenge, Directory, Identifier, Order } from './protocol/resources.ts'
+import { type RevocationReason, revocationReasonCode } from './protocol/revocation.ts'
 import {
-  type Account,
-  type Authorization,
   accountSchema,
   authorizationSchema,
-  type Challenge,
   challengeObjectSchema,
-  type Directory,
-  type Identifier,
-  type Order,
   orderSchema,
   ordersListSchema,
   parseResource,
-} from './protocol/resources.ts'
-import { type RevocationReason, revocationReasonCode } from './protocol/revocation.ts'
+} from './protocol/schemas.ts'
 import {
   type AcmeResponse,
   isAfterLostResponse,
@@ -51,7 +47,7 @@ import {
 /** Options of {@link AcmeClient}. */
 export interface AcmeClientOptions extends TransportOptions {
   /** The CA's directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`. */
-  directoryUrl: string | URL
+  directoryUrl: string | UrlLike
   /** The account key pair (see `generateKeyPair`, `importPrivateKeyPem`, `importJwkPair`). */
   accountKey: CryptoKeyPair
   /** The account URL when already known (skips `createAccount`/`findAccount`). */
@@ -63,7 +59,7 @@ export interface AcmeClientOptions extends TransportOptions {
 /** Per-call options. */
 export interface CallOptions {
   /** Aborts the call, including retries and waits. */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /** Options of {@link AcmeClient.createAccount} (RFC 8555 §7.3). */
@@ -196,7 +192,11 @@ export class AcmeClient {
     return this.#accountRequest(directory.newAccount, { onlyReturnExisting: true }, options.signal)
   }
 
-  async #accountRequest(url: string, payload: unknown, signal: AbortSignal | undefined): Promise<Account> {
+  async #accountRequest(
+    url: string,
+    payload: unknown,
+    signal: AbortSignalLike | undefined,
+  ): Promise<Account> {
     const res = await this.transport.post(
       url,
       payload,

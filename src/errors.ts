@@ -8,6 +8,7 @@
  */
 
 /** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
+import type { ResponseLike } from './lib/web-types.ts'
 export const PROBLEM_CODES = {
   accountDoesNotExist: 'ERR_ACME_ACCOUNT_DOES_NOT_EXIST',
   alreadyReplaced: 'ERR_ACME_ALREADY_REPLACED',
@@ -142,7 +143,7 @@ export class AcmeProblemError extends AcmeError {
   readonly url: string
   /** The problem document as received. */
   readonly problem: ProblemDocument
-  declare readonly response: Response
+  declare readonly response: ResponseLike
 
   constructor(
     problem: ProblemDocument,
@@ -151,7 +152,7 @@ export class AcmeProblemError extends AcmeError {
       url: string
       retryAfter?: Date | undefined
       helpUrl?: string | undefined
-      response?: Response
+      response?: ResponseLike
     },
   ) {
     const subproblems = problem.subproblems ?? []

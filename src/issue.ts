@@ -9,6 +9,7 @@ import type { AcmeClient, CertificateChain, NewAccountOptions } from './client.t
 import { AcmeResponseError, AcmeStateError, InvalidArgumentError, isProblem } from './errors.ts'
 import { generateKeyPair } from './jose/algorithms.ts'
 import { throwIfAborted } from './lib/abort.ts'
+import type { AbortSignalLike, CryptoKeyPair } from './lib/web-types.ts'
 import { certificateMatchesKey, type ParsedCertificate, parseCertificate } from './pkix/certificate.ts'
 import { selectPreferredChain } from './pkix/chain.ts'
 import { createCsr } from './pkix/csr.ts'
@@ -58,7 +59,7 @@ export interface IssueCertificateOptions {
   concurrency?: number
   /** How to poll authorizations and the order (defaults: the client's). */
   poll?: Omit<PollOptions, 'signal'>
-  signal?: AbortSignal
+  signal?: AbortSignalLike
   onEvent?: (event: IssueEvent) => void
 }
 

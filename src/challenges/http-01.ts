@@ -3,6 +3,8 @@
  * handler, `Deno.serve`, `Bun.serve` or a Node server; the CA fetches
  * `http://<domain>/.well-known/acme-challenge/<token>` and expects the key authorization as the body.
  */
+
+import type { RequestLike, ResponseLike } from '../lib/web-types.ts'
 import type { Identifier } from '../protocol/resources.ts'
 import { http01Path } from './key-authorization.ts'
 import type { ChallengeContext, ChallengeSolver } from './solver.ts'
@@ -22,7 +24,7 @@ export interface Http01Solver extends ChallengeSolver {
    * `text/plain`), or resolves to `undefined` when the request is not one this solver knows, so the caller's
    * own routing can go on.
    */
-  handle(request: Request): Promise<Response | undefined>
+  handle(request: RequestLike): Promise<ResponseLike | undefined>
   /** The key authorization for a request path, or `undefined` (for servers without `Request`). */
   lookup(pathname: string): Promise<string | undefined>
 }
@@ -64,7 +66,7 @@ export function http01Solver(options: { store?: Http01Store } = {}): Http01Solve
       if (challenge.token) await store.delete(challenge.token)
     },
     lookup,
-    async handle(request: Request) {
+    async handle(request: RequestLike) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return undefined
       const body = await lookup(new URL(request.url).pathname)
       if (body === undefined) return undefined

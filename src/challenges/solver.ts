@@ -2,6 +2,8 @@
  * The challenge solver interface (RFC 8555 §8): something that can publish what one challenge type needs
  * (an http-01 token, a dns-01 TXT record, a tls-alpn-01 certificate, ...) and take it down again.
  */
+
+import type { AbortSignalLike } from '../lib/web-types.ts'
 import type { Authorization, Challenge, Identifier } from '../protocol/resources.ts'
 
 /** What a solver is told about the challenge it must present. */
@@ -20,7 +22,7 @@ export interface ChallengeContext {
   /** The account URL, for account-bound challenge types (dns-account-01, dns-persist-01). */
   accountUrl: string
   /** Aborts presenting (cleanup gets no signal: it must always run). */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 import { InvalidArgumentError } from '../errors.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
 import { utf8 } from '../lib/bytes.ts'
+import type { CryptoKeyPair } from '../lib/web-types.ts'
 import { derOctetString, derSequence, encodeTlv } from '../pkix/der.ts'
 import { encodePem } from '../pkix/pem.ts'
 import { exportPrivateKeyPem } from '../pkix/private-key.ts'

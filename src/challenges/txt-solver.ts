@@ -6,6 +6,7 @@ import type { DnsCallOptions } from '../dns/adapter.ts'
 import type { DnsResolver } from '../dns/resolver.ts'
 import { AcmeStateError, isAcmeError } from '../errors.ts'
 import { sleep } from '../lib/abort.ts'
+import type { AbortSignalLike } from '../lib/web-types.ts'
 import type { Identifier } from '../protocol/resources.ts'
 import type { Dns01SolverOptions } from './dns-01.ts'
 import type { ChallengeContext, ChallengeSolver } from './solver.ts'
@@ -47,7 +48,7 @@ export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverO
   // What present() wrote, per challenge, so cleanup removes exactly that.
   const written = new Map<string, TxtRecord>()
 
-  const target = async (name: string, signal: AbortSignal | undefined): Promise<string> => {
+  const target = async (name: string, signal: AbortSignalLike | undefined): Promise<string> => {
     if (!followCname || !resolver) return name
     const call = signal ? { signal } : {}
     for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {

@@ -9,7 +9,7 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { anySignal } from '../lib/abort.ts'
 import { encodeBase64Url } from '../lib/base64url.ts'
-import type { FetchLike } from '../lib/web-types.ts'
+import type { AbortSignalLike, FetchLike, ResponseLike } from '../lib/web-types.ts'
 import { parseRetryAfter } from '../protocol/headers.ts'
 import type { DnsCallOptions } from './adapter.ts'
 import { DnsProviderError } from './errors.ts'
@@ -164,16 +164,16 @@ function txtAt(name: string, answers: DnsRecord[]): string[] {
 }
 
 async function queryWire(
-  doFetch: typeof fetch,
+  doFetch: FetchLike,
   url: string,
   name: string,
   type: number,
   options: DohResolverOptions,
-  signal: AbortSignal | undefined,
+  signal: AbortSignalLike | undefined,
 ): Promise<DnsRecord[]> {
   const query = encodeDnsQuery(name, type)
   const headers = { accept: 'application/dns-message', ...options.headers }
-  let response: Response
+  let response: ResponseLike
   if (options.method === 'POST') {
     response = await doFetch(url, {
       method: 'POST',
@@ -218,12 +218,12 @@ interface JsonAnswer {
 }
 
 async function queryJson(
-  doFetch: typeof fetch,
+  doFetch: FetchLike,
   url: string,
   name: string,
   type: number,
   extra: Record<string, string> | undefined,
-  signal: AbortSignal | undefined,
+  signal: AbortSignalLike | undefined,
 ): Promise<DnsRecord[]> {
   const target = new URL(url)
   target.searchParams.set('name', name)
@@ -269,7 +269,7 @@ async function queryJson(
   return records
 }
 
-async function checkHttp(response: Response, url: string, name: string): Promise<void> {
+async function checkHttp(response: ResponseLike, url: string, name: string): Promise<void> {
   if (response.status === 200) return
   const detail = (await response.text().catch(() => '')).trim().slice(0, 200)
   throw new DnsProviderError(
@@ -286,7 +286,7 @@ async function checkHttp(response: Response, url: string, name: string): Promise
 }
 
 /** NOERROR and NXDOMAIN are answers; anything else (SERVFAIL, REFUSED, ...) is a failed query. */
-function checkRcode(rcode: number, url: string, name: string, response: Response): void {
+function checkRcode(rcode: number, url: string, name: string, response: ResponseLike): void {
   if (rcode === 0 || rcode === 3) return
   throw new DnsProviderError('ERR_DNS_QUERY', `doh: ${url} answered ${rcodeName(rcode)} for ${name}`, {
     provider: PROVIDER,
@@ -297,7 +297,7 @@ function checkRcode(rcode: number, url: string, name: string, response: Response
   })
 }
 
-function queryError(message: string, url: string, response: Response): DnsProviderError {
+function queryError(message: string, url: string, response: ResponseLike): DnsProviderError {
   return new DnsProviderError('ERR_DNS_QUERY', `doh: ${message}`, {
     provider: PROVIDER,
     status: response.status,

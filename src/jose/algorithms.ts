@@ -3,6 +3,7 @@
  * `crypto.subtle` only, so the key's own `algorithm` decides the JWS `alg`.
  */
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
+import type { AlgorithmLike, CryptoKey, CryptoKeyPair } from '../lib/web-types.ts'
 
 /** JWS algorithms webacme signs with. `EdDSA` is Ed25519 (RFC 8037); Let's Encrypt does not accept it. */
 export type JwsAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'RS384' | 'RS512' | 'EdDSA'
@@ -39,7 +40,7 @@ export function jwsAlgorithm(key: CryptoKey): JwsAlgorithm {
 }
 
 /** Parameters for `crypto.subtle.sign` with a key of the given JWS algorithm. */
-export function signParams(alg: JwsAlgorithm): AlgorithmIdentifier | EcdsaParams {
+export function signParams(alg: JwsAlgorithm): AlgorithmLike | AlgorithmLike {
   if (alg in ALG_CURVE) return { name: 'ECDSA', hash: `SHA-${alg.slice(2)}` }
   if (alg === 'EdDSA') return { name: 'Ed25519' }
   return { name: 'RSASSA-PKCS1-v1_5' }
@@ -100,7 +101,7 @@ export async function generateKeyPair(
 }
 
 async function subtleGenerate(
-  params: AlgorithmIdentifier | EcKeyGenParams | RsaHashedKeyGenParams,
+  params: AlgorithmLike | AlgorithmLike | AlgorithmLike,
   extractable: boolean,
   usages: KeyUsage[],
 ): Promise<CryptoKeyPair> {
@@ -113,7 +114,7 @@ async function subtleGenerate(
 }
 
 /** HMAC import parameters for a MAC algorithm. */
-export function macParams(alg: MacAlgorithm): HmacImportParams {
+export function macParams(alg: MacAlgorithm): AlgorithmLike {
   const hash = MAC_HASH[alg]
   if (!hash)
     throw new InvalidArgumentError(`unknown MAC algorithm ${JSON.stringify(alg)}: use HS256, HS384 or HS512`)

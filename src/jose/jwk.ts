@@ -5,6 +5,7 @@
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
 import { encodeBase64Url } from '../lib/base64url.ts'
 import { utf8 } from '../lib/bytes.ts'
+import type { AlgorithmLike, CryptoKey, CryptoKeyPair, JsonWebKey } from '../lib/web-types.ts'
 
 /** A public JWK with only the members RFC 7638 §3.2 requires for its key type. */
 export type PublicJwk =
@@ -107,7 +108,7 @@ export async function importJwkPair(jwk: JsonWebKey, options: ImportJwkOptions =
   }
 }
 
-function jwkImportParams(jwk: JsonWebKey): EcKeyImportParams | RsaHashedImportParams | Algorithm {
+function jwkImportParams(jwk: JsonWebKey): AlgorithmLike | AlgorithmLike | Algorithm {
   if (jwk.kty === 'EC' && (jwk.crv === 'P-256' || jwk.crv === 'P-384' || jwk.crv === 'P-521')) {
     return { name: 'ECDSA', namedCurve: jwk.crv }
   }

@@ -4,6 +4,7 @@
  */
 import { encodeBase64Url } from '../lib/base64url.ts'
 import { utf8 } from '../lib/bytes.ts'
+import type { CryptoKey } from '../lib/web-types.ts'
 import { type JwsAlgorithm, jwsAlgorithm, type MacAlgorithm, macParams, signParams } from './algorithms.ts'
 import type { PublicJwk } from './jwk.ts'
 

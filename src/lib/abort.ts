@@ -1,12 +1,13 @@
 /** Abortable waiting: every sleep in webacme (polling, backoff, Retry-After) goes through here. */
 
 /** Rejects with the signal's reason when it is (or becomes) aborted, as `fetch` does. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
+import type { AbortSignalLike } from './web-types.ts'
+export function throwIfAborted(signal: AbortSignalLike | undefined): void {
   if (signal?.aborted) throw signal.reason
 }
 
 /** Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon as the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     const onAbort = () => {
@@ -28,8 +29,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * A signal that aborts when any input does. Uses `AbortSignal.any` where the runtime has it; the fallback
  * keeps listeners only until the combined signal fires.
  */
-export function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined)
+export function anySignal(signals: Array<AbortSignalLike | undefined>): AbortSignalLike | undefined {
+  const present = signals.filter((s): s is AbortSignalLike => s !== undefined)
   if (present.length <= 1) return present[0]
   if (typeof AbortSignal.any === 'function') return AbortSignal.any(present)
   const controller = new AbortController()

@@ -20,6 +20,7 @@ import {
 } from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
 import { equalBytes, toHex, utf8 } from '../lib/bytes.ts'
+import type { CryptoKey, CryptoKeyPair } from '../lib/web-types.ts'
 import { formatIpAddress } from '../protocol/identifiers.ts'
 import { DerTag, readChildren, readDer } from './der.ts'
 import { decodePem } from './pem.ts'

@@ -20,6 +20,7 @@ import {
 } from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
 import { utf8 } from '../lib/bytes.ts'
+import type { CryptoKeyPair } from '../lib/web-types.ts'
 import {
   formatIpAddress,
   type OrderIdentifier,

@@ -14,6 +14,7 @@
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
 import { decodeBase64Url } from '../lib/base64url.ts'
 import { concatBytes, toArrayBuffer } from '../lib/bytes.ts'
+import type { AlgorithmLike, CryptoKey, CryptoKeyPair, JsonWebKey } from '../lib/web-types.ts'
 import {
   DerTag,
   decodeOid,
@@ -44,7 +45,7 @@ export interface ImportKeyOptions {
 /** PEM encodings {@link exportPrivateKeyPem} can write. */
 export type PrivateKeyFormat = 'pkcs8' | 'pkcs1' | 'sec1'
 
-type KeyImportAlgorithm = Algorithm | RsaHashedImportParams | EcKeyImportParams
+type KeyImportAlgorithm = Algorithm | AlgorithmLike | AlgorithmLike
 
 const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'

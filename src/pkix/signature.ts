@@ -5,6 +5,7 @@
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509'
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
 import { toArrayBuffer } from '../lib/bytes.ts'
+import type { AlgorithmLike, CryptoKey, CryptoKeyPair } from '../lib/web-types.ts'
 import { ecdsaRawToDer } from './der.ts'
 
 // Signature AlgorithmIdentifiers: RFC 5758 §3.2 (ECDSA, parameters absent), RFC 4055 §5 (RSA, parameters NULL),
@@ -23,7 +24,7 @@ const OID_ED25519 = '1.3.101.112'
 
 /** How a key signs X.509 structures: WebCrypto parameters and the AlgorithmIdentifier to record. */
 export interface X509SignatureAlgorithm {
-  sign: Algorithm | EcdsaParams
+  sign: Algorithm | AlgorithmLike
   identifier: AlgorithmIdentifier
 }
 

@@ -4,6 +4,7 @@
  */
 import { exportPublicJwk, type PublicJwk } from '../jose/jwk.ts'
 import { type FlattenedJws, signJws } from '../jose/jws.ts'
+import type { CryptoKeyPair } from '../lib/web-types.ts'
 
 /**
  * The inner JWS of a keyChange request. RFC 8555 §7.3.5: its header has `jwk` = the new key and `url` = the

@@ -4,6 +4,7 @@
  */
 import { AcmeStateError } from '../errors.ts'
 import { sleep, throwIfAborted } from '../lib/abort.ts'
+import type { AbortSignalLike } from '../lib/web-types.ts'
 
 /** How a wait polls. */
 export interface PollOptions {
@@ -19,13 +20,13 @@ export interface PollOptions {
    */
   delayFirstRead?: boolean
   /** Aborts the wait. */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /** Polls `read` until `done` holds for its value; `read` returns the value and the response's Retry-After. */
 export async function poll<T>(
   what: { kind: string; url: string },
-  read: (signal: AbortSignal | undefined) => Promise<{ value: T; retryAfter: Date | undefined }>,
+  read: (signal: AbortSignalLike | undefined) => Promise<{ value: T; retryAfter: Date | undefined }>,
   done: (value: T) => boolean,
   options: PollOptions = {},
 ): Promise<T> {

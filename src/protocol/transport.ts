@@ -18,9 +18,18 @@ import {
 import type { PublicJwk } from '../jose/jwk.ts'
 import { signJws } from '../jose/jws.ts'
 import { anySignal, sleep, throwIfAborted } from '../lib/abort.ts'
+import type {
+  AbortSignalLike,
+  CryptoKey,
+  FetchLike,
+  HeadersLike,
+  ResponseLike,
+  UrlLike,
+} from '../lib/web-types.ts'
 import { VERSION } from '../version.ts'
 import { type Link, linksWithRel, parseLinks, parseRetryAfter } from './headers.ts'
-import { type Directory, directorySchema, parseResource, problemSchema } from './resources.ts'
+import type { Directory } from './resources.ts'
+import { directorySchema, parseResource, problemSchema } from './schemas.ts'
 
 /** Retry policy for 429, 502, 503, 504 and network failures. `badNonce` is always retried (bounded). */
 export interface RetryOptions {
@@ -38,9 +47,9 @@ export interface RetryOptions {
 /** Options shared by everything that makes HTTP requests (oauth4webapi-style). */
 export interface HttpOptions {
   /** `fetch` to use instead of the global one (proxies, tests, request counting). */
-  fetch?: typeof fetch
+  fetch?: FetchLike
   /** Aborts the call, including any wait. */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
 }
 
 /** Options of a {@link Transport}. */
@@ -64,7 +73,7 @@ export interface TransportOptions extends HttpOptions {
 export interface AcmeResponse {
   url: string
   status: number
-  headers: Headers
+  headers: HeadersLike
   /** Parsed JSON, or the text of a non-JSON body (certificates). */
   body: unknown
   location: string | undefined
@@ -80,7 +89,7 @@ export type Signer = { privateKey: CryptoKey } & (
 
 /** Per-request options. */
 export interface RequestOptions {
-  signal?: AbortSignal | undefined
+  signal?: AbortSignalLike | undefined
   accept?: string
 }
 
@@ -103,16 +112,16 @@ export function isAfterLostResponse(err: unknown): boolean {
 
 export class Transport {
   readonly directoryUrl: string
-  readonly #fetch: typeof fetch
+  readonly #fetch: FetchLike
   readonly #headers: Record<string, string>
   readonly #timeout: number
   readonly #retry: Required<RetryOptions>
   readonly #nonces: string[] = []
-  readonly #signal: AbortSignal | undefined
+  readonly #signal: AbortSignalLike | undefined
   #directory: Promise<Directory> | undefined
 
-  constructor(directoryUrl: string | URL, options: TransportOptions = {}) {
-    let parsed: URL
+  constructor(directoryUrl: string | UrlLike, options: TransportOptions = {}) {
+    let parsed: UrlLike
     try {
       parsed = new URL(directoryUrl)
     } catch {
@@ -139,12 +148,12 @@ export class Transport {
   }
 
   /** The signal of a call combined with the transport-wide one given at construction. */
-  signal(perCall?: AbortSignal): AbortSignal | undefined {
+  signal(perCall?: AbortSignalLike): AbortSignalLike | undefined {
     return anySignal([this.#signal, perCall])
   }
 
   /** The directory, fetched once and cached (a failed fetch is not cached). */
-  directory(signal?: AbortSignal): Promise<Directory> {
+  directory(signal?: AbortSignalLike): Promise<Directory> {
     if (!this.#directory) {
       this.#directory = this.request('GET', this.directoryUrl, undefined, {
         signal: this.signal(signal),
@@ -163,7 +172,7 @@ export class Transport {
   }
 
   /** A nonce from the pool, or a fresh one from `newNonce` when the pool is empty (RFC 8555 §7.2). */
-  async nonce(signal?: AbortSignal): Promise<string> {
+  async nonce(signal?: AbortSignalLike): Promise<string> {
     const pooled = this.#nonces.pop()
     if (pooled) return pooled
     const { newNonce } = await this.directory(signal)
@@ -213,7 +222,7 @@ export class Transport {
     return this.#withRetries(options.signal, () => this.request('GET', url, undefined, options))
   }
 
-  async #withRetries(signal: AbortSignal | undefined, attempt: () => Promise<AcmeResponse>) {
+  async #withRetries(signal: AbortSignalLike | undefined, attempt: () => Promise<AcmeResponse>) {
     let waited = 0
     let uncertain = false
     for (let retry = 0; ; retry++) {
@@ -257,7 +266,7 @@ export class Transport {
     const headers: Record<string, string> = { ...this.#headers }
     if (method === 'POST') headers['content-type'] = 'application/jose+json'
     if (options.accept) headers.accept = options.accept
-    let response: Response
+    let response: ResponseLike
     let text: string
     try {
       response = await this.#fetch(url, {

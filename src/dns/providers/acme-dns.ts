@@ -18,14 +18,8 @@ import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { canonicalName } from '../zone.ts'
-import {
-  codeForStatus,
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 /** The credentials `POST /register` returns. */
 export interface AcmeDnsAccount {

@@ -10,19 +10,14 @@
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
+import type { AbortSignalLike } from '../../lib/web-types.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, zoneFinder } from '../zone.ts'
-import {
-  codeForStatus,
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 /** Options of {@link cloudflareAdapter}. */
 export interface CloudflareAdapterOptions extends ProviderHttpOptions {
@@ -91,7 +86,7 @@ export function cloudflareAdapter(options: CloudflareAdapterOptions): DnsAdapter
       })
 
   /** Every TXT record at `name`, across pages. */
-  const list = async (zoneId: string, name: string, signal: AbortSignal | undefined) => {
+  const list = async (zoneId: string, name: string, signal: AbortSignalLike | undefined) => {
     const records: v.InferOutput<typeof recordsSchema>['result'] = []
     for (let page = 1; ; page++) {
       const url = `${base}/zones/${encodeURIComponent(zoneId)}/dns_records?type=TXT&name=${encodeURIComponent(name)}&page=${page}&per_page=${PER_PAGE}`

@@ -10,18 +10,14 @@
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
+import type { AbortSignalLike } from '../../lib/web-types.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { parseTxt } from '../txt.ts'
 import { canonicalName, relativeName, zoneFinder } from '../zone.ts'
-import {
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 /** Options of {@link digitalOceanAdapter}. */
 export interface DigitalOceanAdapterOptions extends ProviderHttpOptions {
@@ -89,7 +85,7 @@ export function digitalOceanAdapter(options: DigitalOceanAdapterOptions): DnsAda
       })
 
   /** Records of `fqdn` carrying `value`, across pages (the `name` filter takes the full name). */
-  const matching = async (zone: string, fqdn: string, value: string, signal: AbortSignal | undefined) => {
+  const matching = async (zone: string, fqdn: string, value: string, signal: AbortSignalLike | undefined) => {
     const found: number[] = []
     const relative = relativeName(fqdn, zone) || '@'
     for (let page = 1; page <= 1000; page++) {

@@ -13,13 +13,8 @@ import { utf8 } from '../../lib/bytes.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
 import { decodePem } from '../../pkix/pem.ts'
 import type { DnsProviderError } from '../errors.ts'
-import {
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 /** The fields of a service-account key file (the JSON downloaded from the console) that are used. */
 export interface GoogleServiceAccount {
@@ -109,7 +104,7 @@ export function serviceAccountTokenSource(
   let cached: { token: string; expires: number } | undefined
   let pending: Promise<string> | undefined
 
-  const exchange = async (signal: AbortSignal | undefined): Promise<string> => {
+  const exchange = async (signal: AbortSignalLike | undefined): Promise<string> => {
     const assertion = await signServiceAccountJwt(account, { scope: options.scope })
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion })
     const started = Date.now()

@@ -19,14 +19,8 @@ import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, toFqdn, zoneFinder } from '../zone.ts'
 import { type GoogleServiceAccount, parseServiceAccount, serviceAccountTokenSource } from './google-jwt.ts'
-import {
-  codeForStatus,
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 export type { GoogleServiceAccount } from './google-jwt.ts'
 
@@ -130,7 +124,7 @@ export function googleCloudDnsAdapter(options: GoogleCloudDnsAdapterOptions): Dn
         return undefined
       })
 
-  const readSet = async (zone: string, fqdn: string, signal: AbortSignal | undefined) => {
+  const readSet = async (zone: string, fqdn: string, signal: AbortSignalLike | undefined) => {
     const url = `${base}/managedZones/${encodeURIComponent(zone)}/rrsets?name=${encodeURIComponent(fqdn)}&type=TXT`
     const body = await http.json({ method: 'GET', url, signal }, rrsetsSchema)
     return body.rrsets.find((r) => r.type === 'TXT' && r.name.toLowerCase() === fqdn)
@@ -139,7 +133,7 @@ export function googleCloudDnsAdapter(options: GoogleCloudDnsAdapterOptions): Dn
   /** Applies `edit` to the current set as one change; recomputed when the set moved meanwhile (409/412). */
   const update = async (
     name: string,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
     edit: (set: RrSet | undefined, fqdn: string) => RrSet | null | undefined,
   ) => {
     const fqdn = toFqdn(name)

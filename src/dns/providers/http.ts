@@ -6,32 +6,12 @@
  */
 import * as v from 'valibot'
 import { sleep } from '../../lib/abort.ts'
-import type { AbortSignalLike, FetchLike, HeadersLike, ResponseLike } from '../../lib/web-types.ts'
+import type { AbortSignalLike, HeadersLike, ResponseLike } from '../../lib/web-types.ts'
 import { parseRetryAfter } from '../../protocol/headers.ts'
 import { type DnsErrorCode, DnsProviderError } from '../errors.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
-/** Retry policy of an adapter for throttled requests (and failed reads). */
-export interface ProviderRetryOptions {
-  /** Retries of one request (default 3). */
-  retries?: number
-  /**
-   * Most milliseconds to wait before one retry (default 30 000). When the provider asks for longer, the
-   * `ERR_DNS_RATE_LIMITED` error is thrown at once with its `retryAfter`.
-   */
-  maxWait?: number
-}
-
-/** Options every provider adapter takes. */
-export interface ProviderHttpOptions {
-  /** `fetch` to use instead of the global one (proxies, tests, request logging). */
-  fetch?: FetchLike
-  /**
-   * Retries after the provider throttled a request (429, Route53 `Throttling`, ...), and of reads that failed
-   * with a 502/503/504 or a network error. `false` turns retries off. Writes are never retried after a failure
-   * whose outcome is unknown.
-   */
-  retry?: ProviderRetryOptions | false
-}
+export type { ProviderHttpOptions, ProviderRetryOptions } from './options.ts'
 
 /** One provider API request. */
 export interface ProviderCall {
@@ -81,7 +61,7 @@ export function providerClient(config: ProviderClientConfig): ProviderClient {
 
   async function attempt(call: ProviderCall): Promise<ProviderResponse> {
     const headers = { ...call.headers, ...(await config.authorize?.(call)) }
-    let response: Response
+    let response: ResponseLike
     let text: string
     try {
       response = await doFetch(call.url, {

@@ -11,18 +11,14 @@
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import { sleep, throwIfAborted } from '../../lib/abort.ts'
+import type { AbortSignalLike } from '../../lib/web-types.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, toFqdn, zoneFinder } from '../zone.ts'
-import {
-  jsonBody,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 
 /** Options of {@link powerDnsAdapter}. */
 export interface PowerDnsAdapterOptions extends ProviderHttpOptions {
@@ -99,7 +95,7 @@ export function powerDnsAdapter(options: PowerDnsAdapterOptions): DnsAdapter {
 
   const zoneUrl = (zone: { id: string }) => `${base}/zones/${encodeURIComponent(zone.id)}`
 
-  const readTxt = async (zone: { id: string }, fqdn: string, signal: AbortSignal | undefined) => {
+  const readTxt = async (zone: { id: string }, fqdn: string, signal: AbortSignalLike | undefined) => {
     // rrset_name/rrset_type narrow the answer on PowerDNS >= 4.8 (older servers send the whole zone).
     const url = `${zoneUrl(zone)}?rrset_name=${encodeURIComponent(fqdn)}&rrset_type=TXT`
     const body = await http.json({ method: 'GET', url, signal }, zoneSchema)
@@ -127,7 +123,7 @@ export function powerDnsAdapter(options: PowerDnsAdapterOptions): DnsAdapter {
    */
   const update = (
     name: string,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
     edit: (
       current: { ttl: number; records: PdnsRecord[] },
       fqdn: string,

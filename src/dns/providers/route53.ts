@@ -10,19 +10,15 @@
  */
 import { InvalidArgumentError } from '../../errors.ts'
 import { sleep } from '../../lib/abort.ts'
+import type { AbortSignalLike } from '../../lib/web-types.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, toFqdn, zoneFinder } from '../zone.ts'
 import { type AwsCredentials, signAwsRequest } from './aws-sigv4.ts'
-import {
-  codeForStatus,
-  type ProviderHttpOptions,
-  type ProviderResponse,
-  providerClient,
-  responseError,
-} from './http.ts'
+import { codeForStatus, type ProviderResponse, providerClient, responseError } from './http.ts'
+import type { ProviderHttpOptions } from './options.ts'
 import { children, escapeXml, parseXml, textAt, type XmlElement } from './xml.ts'
 
 export type { AwsCredentials } from './aws-sigv4.ts'
@@ -133,7 +129,7 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
         return undefined
       })
 
-  const readSet = async (zoneId: string, fqdn: string, signal: AbortSignal | undefined) => {
+  const readSet = async (zoneId: string, fqdn: string, signal: AbortSignalLike | undefined) => {
     const url = `${api}/hostedzone/${encodeURIComponent(zoneId)}/rrset?name=${encodeURIComponent(fqdn)}&type=TXT&maxitems=1`
     const body = await xml({ method: 'GET', url, signal })
     // The list starts AT name/type in Route53's order: the first set may be another name's.
@@ -177,7 +173,7 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
   /** Read-modify-write, retried when the set changed between the read and the write (DELETE mismatch). */
   const update = async (
     name: string,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
     edit: (
       set: RecordSet | undefined,
       fqdn: string,

@@ -185,7 +185,10 @@ export const issueFlowScenarios: Scenario[] = [
       })
       const requests = fetch.requests.slice(before)
       ctx.report('issueCertificate requests per certificate', requests.length)
-      ctx.report('issueCertificate requests', requests.map((r) => new URL(r.url).pathname.split('/')[1]).join(' '))
+      ctx.report(
+        'issueCertificate requests',
+        requests.map((r) => new URL(r.url).pathname.split('/')[1]).join(' '),
+      )
       equal(requests.filter((r) => r.method !== 'POST').length, 0, 'no HEAD/GET')
       // newOrder, authorization, challenge, authorization poll, finalize, order poll, certificate.
       assert(requests.length <= 7, `at most 7 requests (got ${requests.length})`)
