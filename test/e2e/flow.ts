@@ -109,3 +109,17 @@ export function countingFetch(
   }
   return Object.assign(f as typeof fetch, { requests })
 }
+
+/**
+ * The protocol steps of one Pebble issuance, as the first path segment of each request: newOrder,
+ * authorization, challenge, authorization polls (repeated only while the CA is still validating), finalize,
+ * order polls (only while it is processing), certificate. Anything else (a HEAD newNonce, a duplicate step)
+ * breaks the match.
+ */
+export const ONE_REQUEST_PER_STEP = /^order-plz authZ chalZ( authZ)+ finalize-order( my-order)* certZ$/
+
+export function stepSequence(requests: Array<{ method: string; url: string }>): string {
+  return requests
+    .map((r) => `${r.method === 'POST' ? '' : `${r.method}:`}${new URL(r.url).pathname.split('/')[1]}`)
+    .join(' ')
+}

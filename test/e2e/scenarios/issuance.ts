@@ -4,7 +4,7 @@ import { certificateMatchesKey, parseCertificate } from '../../../src/pkix/certi
 import { splitPemChain } from '../../../src/pkix/chain.ts'
 import { assert, equal, rejectsWith } from '../assert.ts'
 import type { E2EContext, Scenario } from '../context.ts'
-import { countingFetch, issue } from '../flow.ts'
+import { countingFetch, issue, ONE_REQUEST_PER_STEP, stepSequence } from '../flow.ts'
 
 export async function newAccount(
   ctx: E2EContext,
@@ -96,16 +96,10 @@ export const issuanceScenarios: Scenario[] = [
       const before = fetch.requests.length
       await issue(ctx, client, [`count.${ctx.domain}`])
       const requests = fetch.requests.slice(before)
-      equal(requests.filter((r) => r.method !== 'POST').length, 0, 'no HEAD/GET during issuance')
-      // newOrder, authorization, challenge, ≥1 authorization poll, finalize, ≥0 order polls, certificate.
-      const polls = requests.filter((r) => /\/authZ\/|\/my-order\//i.test(r.url)).length
-      assert(requests.length >= 6 && requests.length <= 9, `requests per issuance: ${requests.length}`)
+      const steps = stepSequence(requests)
       ctx.report('requests per issuance (1 name, after account creation)', requests.length)
-      ctx.report(
-        'requests',
-        requests.map((r) => `${r.method} ${new URL(r.url).pathname.split('/')[1]}`).join(' '),
-      )
-      assert(polls >= 2, 'authorization fetched and polled')
+      ctx.report('requests', steps)
+      assert(ONE_REQUEST_PER_STEP.test(steps), `one request per protocol step, no HEAD newNonce: ${steps}`)
     },
   },
   {
