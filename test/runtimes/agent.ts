@@ -9,6 +9,7 @@
  * - `POST /__e2e/run` `{ info, id, domain }`: runs scenario `id`, answers a {@link RunResult}.
  * - `POST /__e2e/probe` `{ url }`: one `fetch(url)`, answers a {@link ProbeResult} (CA trust checks).
  */
+import { http01Solver } from '../../src/index.ts'
 import type { E2EContext } from '../e2e/context.ts'
 import { remoteContext } from '../e2e/remote-context.ts'
 import { scenarios } from '../e2e/scenarios/index.ts'
@@ -50,26 +51,27 @@ export interface ProbeResult {
 
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/'
 
-/** An http-01 responder kept in memory: the context side sets tokens, the runtime's server answers. */
+/** http-01 answered by the library's own solver handler: the context side sets tokens, the runtime's server answers. */
 export interface Http01Tokens {
   readonly responder: E2EContext['http01']
-  /** The answer for a request to `/.well-known/acme-challenge/<token>`, or undefined for any other path. */
-  answer(request: Request): Response | undefined
+  /** The solver's answer for `/.well-known/acme-challenge/<token>`; a 404 for unknown tokens; undefined otherwise. */
+  answer(request: Request): Promise<Response | undefined>
 }
 
 export function http01Tokens(): Http01Tokens {
   const tokens = new Map<string, string>()
+  const solver = http01Solver({ store: tokens })
   return {
     responder: {
       set: async (token, keyAuthorization) => void tokens.set(token, keyAuthorization),
       delete: async (token) => void tokens.delete(token),
     },
-    answer(request) {
-      const { pathname } = new URL(request.url)
-      if (!pathname.startsWith(CHALLENGE_PREFIX)) return undefined
-      const body = tokens.get(decodeURIComponent(pathname.slice(CHALLENGE_PREFIX.length)))
-      if (body === undefined || request.method !== 'GET') return new Response('not found\n', { status: 404 })
-      return new Response(body, { headers: { 'content-type': 'text/plain' } })
+    async answer(request) {
+      const answer = await solver.handle(request)
+      if (answer) return answer
+      return new URL(request.url).pathname.startsWith(CHALLENGE_PREFIX)
+        ? new Response('not found\n', { status: 404 })
+        : undefined
     },
   }
 }
@@ -150,7 +152,7 @@ export function createAgent(runtime: { name: string; version: string }): Agent {
   return {
     tokens,
     async fetch(request) {
-      const challenge = tokens.answer(request)
+      const challenge = await tokens.answer(request)
       if (challenge) return challenge
       const { pathname } = new URL(request.url)
       if (request.method === 'GET' && pathname === '/__e2e/info') {
