@@ -25,7 +25,7 @@ import { type ExternalAccountBinding, externalAccountBinding } from './protocol/
 import { linksWithRel } from './protocol/headers.ts'
 import { toIdentifier, toIdentifiers } from './protocol/identifiers.ts'
 import { keyChangeInnerJws } from './protocol/key-change.ts'
-import { type PollOptions, poll } from './protocol/poll.ts'
+import { FirstReadPacer, type PollOptions, poll } from './protocol/poll.ts'
 import type { Account, Authorization, Challenge, Directory, Identifier, Order } from './protocol/resources.ts'
 import { type RevocationReason, revocationReasonCode } from './protocol/revocation.ts'
 import {
@@ -126,6 +126,8 @@ export class AcmeClient {
   #accountUrl: string | undefined
   #ordersUrl: string | undefined
   readonly #poll: Omit<PollOptions, 'signal'>
+  /** How long this CA takes to validate and to issue, learned from earlier waits. */
+  readonly #pacer = new FirstReadPacer()
 
   constructor(options: AcmeClientOptions) {
     if (typeof options !== 'object' || options === null)
@@ -371,6 +373,7 @@ export class AcmeClient {
       },
       (o) => o.status !== 'pending' && o.status !== 'processing',
       this.#pollOptions(options),
+      this.#pacer,
     )
     if (result.status !== 'ready' && result.status !== 'valid') {
       throw new AcmeStateError(
@@ -459,6 +462,7 @@ export class AcmeClient {
       },
       (a) => a.status !== 'pending',
       this.#pollOptions(options),
+      this.#pacer,
     )
     if (result.status === 'valid') return result
     const failed =

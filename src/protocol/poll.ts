@@ -15,12 +15,45 @@ export interface PollOptions {
   /** Give up after this many ms with an `ERR_WAIT_TIMEOUT` error (default 300 000). */
   timeout?: number
   /**
-   * Wait one interval before the first read (default `false`). Right after responding to a challenge or
-   * finalizing, the resource is rarely done at once: this saves a request per wait.
+   * Wait before the first read (default `false`). Right after responding to a challenge or finalizing, the
+   * resource is rarely done at once, so an immediate read is a wasted request. The client learns how long its
+   * CA takes for each kind of wait and waits about that long (never more than `interval`).
    */
   delayFirstRead?: boolean
   /** Aborts the wait. */
   signal?: AbortSignalLike
+}
+
+/** Follow-up polls after a paced first read that came too early start here (ms). */
+const MIN_FOLLOW_UP = 10
+
+/**
+ * Learns, per kind of wait (authorization, order), how long the CA takes, so that the first read lands just after
+ * the resource is done: a fast CA (Pebble: milliseconds) is read almost at once, a slow one is not polled early.
+ * After a read that found the resource done, the next first delay is a quarter, but not below the time the last
+ * too-early wait needed; a too-early read raises it to what that wait took.
+ */
+export class FirstReadPacer {
+  readonly #state = new Map<string, { delay: number; floor: number }>()
+
+  /** The delay before the first read of a `kind` wait: the learned time, never more than `interval`. */
+  delay(kind: string, interval: number): number {
+    const state = this.#state.get(kind)
+    return state ? Math.min(interval, state.delay) : interval
+  }
+
+  /** Records a finished wait: its first delay, whether the first read found it done, and its total time. */
+  record(kind: string, delay: number, doneAtFirstRead: boolean, elapsed: number): void {
+    const state = this.#state.get(kind) ?? { delay, floor: 0 }
+    if (doneAtFirstRead) {
+      state.delay = Math.max(state.floor, delay / 4, 1)
+      state.floor *= 0.98
+    } else {
+      state.floor = elapsed
+      state.delay = elapsed
+    }
+    this.#state.set(kind, state)
+  }
 }
 
 /** Polls `read` until `done` holds for its value; `read` returns the value and the response's Retry-After. */
@@ -29,16 +62,27 @@ export async function poll<T>(
   read: (signal: AbortSignalLike | undefined) => Promise<{ value: T; retryAfter: Date | undefined }>,
   done: (value: T) => boolean,
   options: PollOptions = {},
+  pacer?: FirstReadPacer,
 ): Promise<T> {
   const { signal } = options
-  const deadline = Date.now() + (options.timeout ?? 300_000)
+  const started = Date.now()
+  const deadline = started + (options.timeout ?? 300_000)
   let interval = options.interval ?? 500
   const maxInterval = options.maxInterval ?? 10_000
-  if (options.delayFirstRead) await sleep(interval, signal)
-  for (;;) {
+  let firstDelay = 0
+  if (options.delayFirstRead) {
+    firstDelay = pacer ? pacer.delay(what.kind, interval) : interval
+    await sleep(firstDelay, signal)
+    // A paced first read that comes too early is followed up on the same scale, not a whole interval later.
+    if (pacer) interval = Math.min(interval, Math.max(firstDelay, MIN_FOLLOW_UP))
+  }
+  for (let reads = 1; ; reads++) {
     throwIfAborted(signal)
     const { value, retryAfter } = await read(signal)
-    if (done(value)) return value
+    if (done(value)) {
+      if (options.delayFirstRead) pacer?.record(what.kind, firstDelay, reads === 1, Date.now() - started)
+      return value
+    }
     const delay = Math.max(interval, retryAfter ? retryAfter.getTime() - Date.now() : 0)
     if (Date.now() + delay > deadline) {
       throw new AcmeStateError(

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest'
+import { FirstReadPacer, poll } from './poll.ts'
+
+describe('FirstReadPacer', () => {
+  it('starts at the interval, quarters after on-time first reads, and backs off to what a late wait took', () => {
+    const pacer = new FirstReadPacer()
+    expect(pacer.delay('authorization', 500)).toBe(500)
+    pacer.record('authorization', 500, true, 505)
+    expect(pacer.delay('authorization', 500)).toBe(125)
+    pacer.record('authorization', 125, false, 140)
+    expect(pacer.delay('authorization', 500)).toBe(140)
+    // The floor from the late wait keeps the next delays near it.
+    pacer.record('authorization', 140, true, 141)
+    expect(pacer.delay('authorization', 500)).toBeGreaterThanOrEqual(137)
+    expect(pacer.delay('order', 500)).toBe(500)
+    expect(pacer.delay('authorization', 100)).toBe(100)
+  })
+
+  it('paces the first read of a poll and learns from it', async () => {
+    const pacer = new FirstReadPacer()
+    let reads = 0
+    const read = async () => ({ value: ++reads >= 1, retryAfter: undefined })
+    const started = Date.now()
+    await poll({ kind: 'order', url: 'x' }, read, (v) => v, { interval: 40, delayFirstRead: true }, pacer)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35)
+    expect(pacer.delay('order', 40)).toBe(10)
+  })
+})
