@@ -4,31 +4,28 @@
  * id-pe-acmeIdentifier extension with SHA-256 of the key authorization. IP identifiers (RFC 8738 §6) use the
  * reverse-DNS name as SNI and an iPAddress SAN.
  *
- * This module builds that certificate with WebCrypto and `@peculiar/asn1-x509`; serving it is the caller's
- * TLS server's job (there is no TLS server API common to Workers, Deno, Bun and browsers).
+ * This module builds that certificate with WebCrypto and the DER writer of ../pkix/der.ts; serving it is the
+ * caller's TLS server's job (there is no TLS server API common to Workers, Deno, Bun and browsers).
  */
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
-import {
-  AttributeTypeAndValue,
-  AttributeValue,
-  Certificate,
-  Extension,
-  Extensions,
-  Name,
-  RelativeDistinguishedName,
-  SubjectPublicKeyInfo,
-  TBSCertificate,
-  Validity,
-  Version,
-} from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
 import { utf8 } from '../lib/bytes.ts'
 import type { CryptoKeyPair } from '../lib/web-types.ts'
-import { derOctetString, derSequence, encodeTlv } from '../pkix/der.ts'
+import {
+  derBoolean,
+  derContext,
+  derInteger,
+  derOctetString,
+  derOid,
+  derSequence,
+  derSet,
+  derTime,
+  derUtf8String,
+  encodeTlv,
+} from '../pkix/der.ts'
 import { encodePem } from '../pkix/pem.ts'
 import { exportPrivateKeyPem } from '../pkix/private-key.ts'
-import { signX509, x509SignatureAlgorithm } from '../pkix/signature.ts'
+import { signedDer, x509SignatureAlgorithm } from '../pkix/signature.ts'
 import { type OrderIdentifier, parseIpAddress, toIdentifier } from '../protocol/identifiers.ts'
 import type { Identifier } from '../protocol/resources.ts'
 import type { ChallengeContext, ChallengeSolver } from './solver.ts'
@@ -116,60 +113,33 @@ export async function createTlsAlpn01Certificate(
     identifier.type === 'dns'
       ? encodeTlv(0x82, utf8.encode(identifier.value))
       : encodeTlv(0x87, parseIpAddress(identifier.value))
-  const extensions = new Extensions([
-    new Extension({
-      extnID: OID_SUBJECT_ALT_NAME,
-      critical: false,
-      extnValue: new OctetString(derSequence(generalName)),
-    }),
+  // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (left out when false), extnValue }.
+  const extensions = derSequence(
+    derSequence(derOid(OID_SUBJECT_ALT_NAME), derOctetString(derSequence(generalName))),
     // RFC 8737 §3: "The acmeIdentifier extension MUST be critical so that the certificate isn't
     // inadvertently used by non-ACME software." Its extnValue is the DER of the Authorization OCTET STRING.
-    new Extension({
-      extnID: ID_PE_ACME_IDENTIFIER,
-      critical: true,
-      extnValue: new OctetString(derOctetString(digest)),
-    }),
-  ])
+    derSequence(derOid(ID_PE_ACME_IDENTIFIER), derBoolean(true), derOctetString(derOctetString(digest))),
+  )
   // RFC 5280 §4.1.2.4: the issuer of a self-signed certificate must be a non-empty name, so subject = issuer
   // = a common name.
-  const name = new Name([
-    new RelativeDistinguishedName([
-      new AttributeTypeAndValue({
-        type: OID_COMMON_NAME,
-        value: new AttributeValue({
-          utf8String:
-            identifier.value.length <= MAX_COMMON_NAME ? identifier.value : 'ACME tls-alpn-01 challenge',
-        }),
-      }),
-    ]),
-  ])
+  const commonName =
+    identifier.value.length <= MAX_COMMON_NAME ? identifier.value : 'ACME tls-alpn-01 challenge'
+  const name = derSequence(derSet(derSequence(derOid(OID_COMMON_NAME), derUtf8String(commonName))))
   const now = Date.now()
-  const tbsCertificate = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: randomSerial(),
-    signature: signature.identifier,
-    issuer: name,
+  // RFC 5280 §4.1: TBSCertificate ::= SEQUENCE { version [0] EXPLICIT (v3 = 2), serialNumber, signature,
+  // issuer, validity, subject, subjectPublicKeyInfo, extensions [3] EXPLICIT }.
+  const tbsCertificate = derSequence(
+    derContext(0, derInteger(2)),
+    derInteger(randomSerial()),
+    signature.identifier,
+    name,
     // An hour back absorbs clock skew between this host and the CA's validators.
-    validity: new Validity({
-      notBefore: new Date(now - 3_600_000),
-      notAfter: new Date(now + validityDays * DAY_MS),
-    }),
-    subject: name,
-    subjectPublicKeyInfo: AsnConvert.parse(
-      await crypto.subtle.exportKey('spki', keys.publicKey),
-      SubjectPublicKeyInfo,
-    ),
-    extensions,
-  })
-  const der = new Uint8Array(
-    AsnConvert.serialize(
-      new Certificate({
-        tbsCertificate,
-        signatureAlgorithm: signature.identifier,
-        signatureValue: await signX509(keys, signature, AsnConvert.serialize(tbsCertificate)),
-      }),
-    ),
+    derSequence(derTime(new Date(now - 3_600_000)), derTime(new Date(now + validityDays * DAY_MS))),
+    name,
+    new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey)),
+    derContext(3, extensions),
   )
+  const der = await signedDer(keys, signature, tbsCertificate)
   const result: TlsAlpn01Certificate = { certificatePem: encodePem('CERTIFICATE', der), keys, der }
   if (keys.privateKey.extractable) result.privateKeyPem = await exportPrivateKeyPem(keys.privateKey)
   return result
@@ -276,8 +246,8 @@ function validationIdentifier(identifier: Identifier | string): OrderIdentifier 
 }
 
 /** A positive 127-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, positive, unique per issuer). */
-function randomSerial(): ArrayBuffer {
+function randomSerial(): Uint8Array {
   const serial = crypto.getRandomValues(new Uint8Array(16))
   serial[0] = (serial[0]! & 0x7f) | 0x40 // positive, and no leading zero octet to strip
-  return serial.buffer
+  return serial
 }

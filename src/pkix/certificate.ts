@@ -5,24 +5,22 @@
  * @see https://www.rfc-editor.org/rfc/rfc5280#section-4.1
  */
 
-import { AsnConvert } from '@peculiar/asn1-schema'
-import {
-  type AttributeValue,
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  Certificate,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  type Name,
-  SubjectKeyIdentifier,
-} from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
 import { equalBytes, toHex, utf8 } from '../lib/bytes.ts'
 import type { CryptoKey, CryptoKeyPair } from '../lib/web-types.ts'
 import { formatIpAddress } from '../protocol/identifiers.ts'
-import { DerTag, readChildren, readDer } from './der.ts'
+import {
+  DerReader,
+  DerTag,
+  decodeBitString,
+  decodeBoolean,
+  decodeOid,
+  decodeString,
+  decodeTime,
+  readChildren,
+  readDer,
+  type Tlv,
+} from './der.ts'
 import { decodePem } from './pem.ts'
 import { derivePublicKey } from './private-key.ts'
 
@@ -73,6 +71,11 @@ const SHORT_NAMES: Record<string, string> = {
   '0.9.2342.19200300.100.1.1': 'UID',
 }
 const OID_COMMON_NAME = '2.5.4.3'
+// RFC 5280 §4.2.1: the extensions read here.
+const OID_SUBJECT_ALT_NAME = '2.5.29.17'
+const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35'
+const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
+const OID_BASIC_CONSTRAINTS = '2.5.29.19'
 
 /**
  * Parses a certificate given as PEM (the first `CERTIFICATE` block) or DER.
@@ -88,44 +91,78 @@ export function parseCertificate(pemOrDer: string | Uint8Array): ParsedCertifica
   try {
     return readCertificate(der)
   } catch (cause) {
-    if (cause instanceof InvalidArgumentError) throw cause
-    throw new InvalidArgumentError('not a DER X.509 certificate', { cause })
+    const reason = cause instanceof InvalidArgumentError ? `: ${cause.message}` : ''
+    throw new InvalidArgumentError(`not a DER X.509 certificate${reason}`, { cause })
   }
 }
 
+/**
+ * RFC 5280 §4.1, read field by field: every length is checked against its input (./der.ts) and every
+ * structure must be complete with nothing after it.
+ */
 function readCertificate(der: Uint8Array): ParsedCertificate {
-  const certificate = AsnConvert.parse(der, Certificate)
-  const tbs = certificate.tbsCertificate
-  const raw = rawTbsFields(der)
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
+  const certificate = new DerReader(readDer(der, DerTag.SEQUENCE).value)
+  const tbsCertificate = certificate.next('tbsCertificate', DerTag.SEQUENCE)
+  readAlgorithmIdentifier(certificate.next('signatureAlgorithm', DerTag.SEQUENCE), 'signatureAlgorithm')
+  decodeBitString(certificate.next('signatureValue', DerTag.BIT_STRING).value)
+  certificate.end('Certificate')
+
+  const tbs = new DerReader(tbsCertificate.value)
+  // version [0] EXPLICIT Version DEFAULT v1, where v1(0), v2(1), v3(2).
+  const version = tbs.optional(0xa0, 'version')
+  if (version) {
+    const value = readDer(version.value, DerTag.INTEGER).value
+    if (value.length !== 1 || value[0]! > 2) throw new InvalidArgumentError('version must be v1, v2 or v3')
+  }
+  // CertificateSerialNumber ::= INTEGER, kept byte for byte (RFC 9773 CertIDs use the encoded octets).
+  const serialNumber = tbs.next('serialNumber', DerTag.INTEGER).value
+  if (serialNumber.length === 0) throw new InvalidArgumentError('empty serialNumber')
+  readAlgorithmIdentifier(tbs.next('signature', DerTag.SEQUENCE), 'signature')
+  const issuer = readName(tbs.next('issuer', DerTag.SEQUENCE))
+  const validity = new DerReader(tbs.next('validity', DerTag.SEQUENCE).value)
+  const notBefore = decodeTime(validity.next('notBefore'))
+  const notAfter = decodeTime(validity.next('notAfter'))
+  validity.end('Validity')
+  const subject = readName(tbs.next('subject', DerTag.SEQUENCE))
+  const subjectPublicKeyInfo = tbs.next('subjectPublicKeyInfo', DerTag.SEQUENCE)
+  // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
+  const spki = new DerReader(subjectPublicKeyInfo.value)
+  readAlgorithmIdentifier(
+    spki.next('subjectPublicKeyInfo.algorithm', DerTag.SEQUENCE),
+    'subjectPublicKeyInfo',
+  )
+  decodeBitString(spki.next('subjectPublicKey', DerTag.BIT_STRING).value)
+  spki.end('SubjectPublicKeyInfo')
+  // issuerUniqueID [1] IMPLICIT and subjectUniqueID [2] IMPLICIT BIT STRING (skipped), extensions [3] EXPLICIT.
+  tbs.optional(0x81, 'issuerUniqueID')
+  tbs.optional(0x82, 'subjectUniqueID')
+  const extensions = tbs.optional(0xa3, 'extensions')
+  tbs.end('TBSCertificate')
 
   const parsed: ParsedCertificate = {
     der,
-    serialNumber: serialHex(raw.serialNumber),
-    serialNumberBytes: raw.serialNumber.slice(),
-    subject: distinguishedName(tbs.subject),
-    issuer: distinguishedName(tbs.issuer),
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
+    serialNumber: serialHex(serialNumber),
+    serialNumberBytes: serialNumber.slice(),
+    subject,
+    issuer,
+    notBefore,
+    notAfter,
     dnsNames: [],
     ipAddresses: [],
-    subjectPublicKeyInfo: raw.subjectPublicKeyInfo.slice(),
+    subjectPublicKeyInfo: subjectPublicKeyInfo.raw.slice(),
   }
-  for (const extension of tbs.extensions ?? []) {
-    const value = new Uint8Array(extension.extnValue.buffer)
-    if (extension.extnID === id_ce_subjectAltName) {
-      readSubjectAltName(value, parsed)
-    } else if (extension.extnID === id_ce_authorityKeyIdentifier) {
-      const keyIdentifier = AsnConvert.parse(value, AuthorityKeyIdentifier).keyIdentifier
-      if (keyIdentifier) parsed.authorityKeyIdentifier = new Uint8Array(keyIdentifier.buffer)
-    } else if (extension.extnID === id_ce_subjectKeyIdentifier) {
-      parsed.subjectKeyIdentifier = new Uint8Array(AsnConvert.parse(value, SubjectKeyIdentifier).buffer)
-    } else if (extension.extnID === id_ce_basicConstraints) {
-      parsed.isCA = AsnConvert.parse(value, BasicConstraints).cA
-    }
-  }
+  if (extensions) readExtensions(readDer(extensions.value, DerTag.SEQUENCE).value, parsed)
   return parsed
 }
 
+/** AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL } (checked, not kept). */
+function readAlgorithmIdentifier(tlv: Tlv, field: string): void {
+  const algorithm = new DerReader(tlv.value)
+  decodeOid(algorithm.next(`${field}.algorithm`, DerTag.OID).value)
+  if (!algorithm.done) algorithm.next(`${field}.parameters`)
+  algorithm.end(`${field} AlgorithmIdentifier`)
+}
 /**
  * Whether a certificate is for a key: compares its SubjectPublicKeyInfo with the key's. A private key on its
  * own must be extractable, since WebCrypto can only reach its public key through a JWK export.
@@ -151,24 +188,53 @@ export async function certificateMatchesKey(
   return equalBytes(spki, parsed.subjectPublicKeyInfo)
 }
 
-/** The serial number and SubjectPublicKeyInfo exactly as encoded, which a schema-based parse does not keep. */
-function rawTbsFields(der: Uint8Array): { serialNumber: Uint8Array; subjectPublicKeyInfo: Uint8Array } {
-  const [tbs] = readChildren(readDer(der, DerTag.SEQUENCE).value)
-  const fields = readChildren(tbs?.value ?? new Uint8Array())
-  // RFC 5280 §4.1: [0] version (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-  const first = fields[0]?.tag === 0xa0 ? 1 : 0
-  const serialNumber = fields[first]
-  const subjectPublicKeyInfo = fields[first + 5]
-  if (serialNumber?.tag !== DerTag.INTEGER || subjectPublicKeyInfo?.tag !== DerTag.SEQUENCE) {
-    throw new InvalidArgumentError('malformed TBSCertificate')
-  }
-  return { serialNumber: serialNumber.value, subjectPublicKeyInfo: subjectPublicKeyInfo.raw }
-}
-
 function serialHex(content: Uint8Array): string {
   let start = 0
   while (start < content.length - 1 && content[start] === 0) start++
   return toHex(content.subarray(start))
+}
+
+/**
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, where Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER,
+ * critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. Reads the extensions ParsedCertificate has and checks
+ * the form of all; a certificate must not carry an extension twice (RFC 5280 §4.2).
+ */
+function readExtensions(content: Uint8Array, into: ParsedCertificate): void {
+  const seen = new Set<string>()
+  const list = new DerReader(content)
+  if (list.done) throw new InvalidArgumentError('empty extensions')
+  while (!list.done) {
+    const extension = new DerReader(list.next('Extension', DerTag.SEQUENCE).value)
+    const id = decodeOid(extension.next('extnID', DerTag.OID).value)
+    const critical = extension.optional(DerTag.BOOLEAN, 'critical')
+    if (critical) decodeBoolean(critical.value)
+    const value = extension.next('extnValue', DerTag.OCTET_STRING).value
+    extension.end('Extension')
+    if (seen.has(id)) throw new InvalidArgumentError(`extension ${id} appears more than once`)
+    seen.add(id)
+    if (id === OID_SUBJECT_ALT_NAME) {
+      readSubjectAltName(value, into)
+    } else if (id === OID_AUTHORITY_KEY_IDENTIFIER) {
+      // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL,
+      //   authorityCertIssuer [1] GeneralNames OPTIONAL, authorityCertSerialNumber [2] INTEGER OPTIONAL }
+      const aki = new DerReader(readDer(value, DerTag.SEQUENCE).value)
+      const keyIdentifier = aki.optional(0x80, 'keyIdentifier')
+      aki.optional(0xa1, 'authorityCertIssuer')
+      aki.optional(0x82, 'authorityCertSerialNumber')
+      aki.end('AuthorityKeyIdentifier')
+      if (keyIdentifier) into.authorityKeyIdentifier = keyIdentifier.value.slice()
+    } else if (id === OID_SUBJECT_KEY_IDENTIFIER) {
+      // SubjectKeyIdentifier ::= KeyIdentifier ::= OCTET STRING
+      into.subjectKeyIdentifier = readDer(value, DerTag.OCTET_STRING).value.slice()
+    } else if (id === OID_BASIC_CONSTRAINTS) {
+      // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }
+      const constraints = new DerReader(readDer(value, DerTag.SEQUENCE).value)
+      const cA = constraints.optional(DerTag.BOOLEAN, 'cA')
+      constraints.optional(DerTag.INTEGER, 'pathLenConstraint')
+      constraints.end('BasicConstraints')
+      into.isCA = cA ? decodeBoolean(cA.value) : false
+    }
+  }
 }
 
 /** Collects dNSName [2] and iPAddress [7] entries of GeneralNames (RFC 5280 §4.2.1.6); other forms are skipped. */
@@ -182,39 +248,37 @@ function readSubjectAltName(value: Uint8Array, into: ParsedCertificate): void {
   }
 }
 
-function distinguishedName(name: Name): DistinguishedName {
+/**
+ * Name ::= RDNSequence ::= SEQUENCE OF RelativeDistinguishedName ::= SET SIZE (1..MAX) OF
+ * AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }, as RFC 4514 text. Values that are
+ * not character strings are written as `#` and the hex of their DER (RFC 4514 §2.4).
+ */
+function readName(name: Tlv): DistinguishedName {
   let commonName: string | undefined
   const rdns: string[] = []
-  for (const rdn of name) {
+  for (const rdn of readChildren(name.value)) {
+    if (rdn.tag !== DerTag.SET) throw new InvalidArgumentError('a Name must be a SEQUENCE of SETs')
     const parts: string[] = []
-    for (const attribute of rdn) {
-      const text = attributeText(attribute.value)
-      if (attribute.type === OID_COMMON_NAME && commonName === undefined && text !== undefined) {
-        commonName = text
+    for (const attribute of readChildren(rdn.value)) {
+      if (attribute.tag !== DerTag.SEQUENCE) {
+        throw new InvalidArgumentError('AttributeTypeAndValue must be a SEQUENCE')
       }
-      const type = SHORT_NAMES[attribute.type] ?? attribute.type
+      const fields = new DerReader(attribute.value)
+      const type = decodeOid(fields.next('AttributeTypeAndValue.type', DerTag.OID).value)
+      const value = fields.next('AttributeTypeAndValue.value')
+      fields.end('AttributeTypeAndValue')
+      const text = decodeString(value)
+      if (type === OID_COMMON_NAME && commonName === undefined && text !== undefined) commonName = text
       parts.push(
-        `${type}=${text === undefined ? `#${toHex(new Uint8Array(attribute.value.anyValue!))}` : escapeDn(text)}`,
+        `${SHORT_NAMES[type] ?? type}=${text === undefined ? `#${toHex(value.raw)}` : escapeDn(text)}`,
       )
     }
+    if (parts.length === 0) throw new InvalidArgumentError('empty RelativeDistinguishedName')
     rdns.push(parts.join('+'))
   }
   // RFC 4514 §2.1: the RDNSequence is written last element first.
   const dn = rdns.reverse().join(',')
   return commonName === undefined ? { dn } : { commonName, dn }
-}
-
-function attributeText(value: AttributeValue): string | undefined {
-  if (value.anyValue) return undefined
-  return (
-    value.utf8String ??
-    value.printableString ??
-    value.ia5String ??
-    value.bmpString ??
-    value.universalString ??
-    value.teletexString ??
-    ''
-  )
 }
 
 /** RFC 4514 §2.4 escaping. */

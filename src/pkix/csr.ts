@@ -6,18 +6,6 @@
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.4
  */
 
-import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr'
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
-import {
-  Attribute,
-  AttributeTypeAndValue,
-  AttributeValue,
-  Extension,
-  Extensions,
-  Name,
-  RelativeDistinguishedName,
-  SubjectPublicKeyInfo,
-} from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
 import { utf8 } from '../lib/bytes.ts'
 import type { CryptoKeyPair } from '../lib/web-types.ts'
@@ -29,9 +17,19 @@ import {
   tryParseIpAddress,
 } from '../protocol/identifiers.ts'
 import type { Identifier } from '../protocol/resources.ts'
-import { derSequence, encodeTlv } from './der.ts'
+import {
+  derBoolean,
+  derContext,
+  derInteger,
+  derOctetString,
+  derOid,
+  derSequence,
+  derSet,
+  derUtf8String,
+  encodeTlv,
+} from './der.ts'
 import { encodePem } from './pem.ts'
-import { signX509, x509SignatureAlgorithm } from './signature.ts'
+import { signedDer, x509SignatureAlgorithm } from './signature.ts'
 
 /** An identifier a certificate is requested for (RFC 8555 §9.7.7, RFC 8738 §3). */
 export type CsrIdentifier = OrderIdentifier
@@ -81,40 +79,26 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
   const commonName = pickCommonName(identifiers, options.commonName)
   const signature = x509SignatureAlgorithm(keys.privateKey)
 
-  const subject = new Name(
+  // RFC 5280 §4.1.2.4 Name: an RDNSequence, here empty or one RDN holding one commonName as UTF8String.
+  const subject =
     commonName === undefined
-      ? []
-      : [
-          new RelativeDistinguishedName([
-            new AttributeTypeAndValue({
-              type: OID_COMMON_NAME,
-              value: new AttributeValue({ utf8String: commonName }),
-            }),
-          ]),
-        ],
-  )
+      ? derSequence()
+      : derSequence(derSet(derSequence(derOid(OID_COMMON_NAME), derUtf8String(commonName))))
   // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName MUST be critical; request it that way.
-  const san = new Extension({
-    extnID: OID_SUBJECT_ALT_NAME,
-    critical: commonName === undefined,
-    extnValue: new OctetString(encodeGeneralNames(identifiers)),
-  })
+  // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (so left out when false), extnValue }.
+  const san = derSequence(
+    derOid(OID_SUBJECT_ALT_NAME),
+    ...(commonName === undefined ? [derBoolean(true)] : []),
+    derOctetString(encodeGeneralNames(identifiers)),
+  )
   const spki = new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey))
-  const info = new CertificationRequestInfo({
-    version: 0,
-    subject,
-    subjectPKInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
-    attributes: new Attributes([
-      new Attribute({ type: OID_EXTENSION_REQUEST, values: [AsnConvert.serialize(new Extensions([san]))] }),
-    ]),
-  })
+  // RFC 2986 §4.1: CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
+  // subjectPKInfo, attributes [0] IMPLICIT SET OF Attribute }; RFC 2985 §5.4.2: the extensionRequest
+  // attribute's single value is the Extensions SEQUENCE.
+  const extensionRequest = derSequence(derOid(OID_EXTENSION_REQUEST), derSet(derSequence(san)))
+  const info = derSequence(derInteger(0), subject, spki, derContext(0, extensionRequest))
   // A mismatched pair fails in signX509 rather than as a badCSR from the server.
-  const request = new CertificationRequest({
-    certificationRequestInfo: info,
-    signatureAlgorithm: signature.identifier,
-    signature: await signX509(keys, signature, AsnConvert.serialize(info)),
-  })
-  return new Uint8Array(AsnConvert.serialize(request))
+  return signedDer(keys, signature, info)
 }
 
 /**
