@@ -102,8 +102,11 @@ function driver(
   }
 }
 
+// Pebble rejects 5 % of nonces; the client retries those newOrder attempts by design, so they are not orders.
 const ordersFor = (p: AriProxy, name: string) =>
-  p.newOrders.filter((o) => JSON.stringify(o.identifiers).includes(`"${name}"`))
+  p.newOrders.filter(
+    (o) => JSON.stringify(o.identifiers).includes(`"${name}"`) && !o.outcome.endsWith(':badNonce'),
+  )
 
 describe('renewDue with ARI (Pebble behind the ARI proxy)', () => {
   it('is not due before the picked instant, renews with replaces after it, and checks the new certificate at once', async () => {
