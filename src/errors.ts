@@ -57,11 +57,21 @@ export type WebAcmeErrorCode =
   | 'ERR_AUTHORIZATION_INVALID'
   | 'ERR_CHALLENGE_INVALID'
   | 'ERR_WAIT_TIMEOUT'
+  | DnsErrorCode
+
+/** Codes of `DnsProviderError` (DNS adapters and resolvers). */
+export type DnsErrorCode =
+  /** The credentials were refused (wrong token or key, expired, missing permission). */
   | 'ERR_DNS_AUTH'
+  /** The provider throttled the request; `retryAfter` says when to try again when the provider said so. */
   | 'ERR_DNS_RATE_LIMITED'
+  /** The change conflicts with the provider's state (record exists, rrset changed meanwhile, CNAME at the name). */
   | 'ERR_DNS_CONFLICT'
+  /** No zone for the name (or the zone/record vanished). */
   | 'ERR_DNS_NOT_FOUND'
+  /** Any other provider failure: a 5xx, a malformed answer, a network failure. */
   | 'ERR_DNS_PROVIDER'
+  /** A DNS query failed: the DoH server answered an HTTP error, SERVFAIL/REFUSED, or a malformed message. */
   | 'ERR_DNS_QUERY'
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:'

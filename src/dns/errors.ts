@@ -3,23 +3,11 @@
  * provider maps its own failure shapes (HTTP status, Cloudflare error codes, Route53 XML error codes, Google
  * error reasons, ...) onto one small code union, so callers `switch (err.code)` without knowing the provider.
  */
-import { AcmeError } from '../errors.ts'
+import { AcmeError, type DnsErrorCode } from '../errors.ts'
 import type { ResponseLike } from '../lib/web-types.ts'
 
-/** Every `code` a {@link DnsProviderError} can have. */
-export type DnsErrorCode =
-  /** The credentials were refused (wrong token or key, expired, missing permission). */
-  | 'ERR_DNS_AUTH'
-  /** The provider throttled the request; `retryAfter` says when to try again when the provider said so. */
-  | 'ERR_DNS_RATE_LIMITED'
-  /** The change conflicts with the provider's state (record exists, rrset changed meanwhile, CNAME at the name). */
-  | 'ERR_DNS_CONFLICT'
-  /** No zone for the name (or the zone/record vanished). */
-  | 'ERR_DNS_NOT_FOUND'
-  /** Any other provider failure: a 5xx, a malformed answer, a network failure. */
-  | 'ERR_DNS_PROVIDER'
-  /** A DNS query failed: the DoH server answered an HTTP error, SERVFAIL/REFUSED, or a malformed message. */
-  | 'ERR_DNS_QUERY'
+/** Every `code` a {@link DnsProviderError} can have (declared with the other codes in `src/errors.ts`). */
+export type { DnsErrorCode }
 
 /** A DNS provider or resolver failed. The `Response`, when there was one, is kept non-enumerable. */
 export class DnsProviderError extends AcmeError {

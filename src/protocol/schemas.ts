@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot'
 import { AcmeResponseError, type ProblemDocument } from '../errors.ts'
+import { validate } from '../lib/validate.ts'
 import type { AccountObject, AuthorizationObject, Challenge, Directory, OrderObject } from './resources.ts'
 
 const url = v.pipe(v.string(), v.url())
@@ -103,12 +104,11 @@ export function parseResource<T>(
   body: unknown,
   context: { what: string; url: string; status: number },
 ): T {
-  const result = v.safeParse(schema, body)
-  if (result.success) return result.output
-  const issue = result.issues[0]
-  const field = v.getDotPath(issue) ?? undefined
-  throw new AcmeResponseError(
-    `invalid ${context.what} from ${context.url}: ${field ? `${field}: ` : ''}${issue.message}`,
-    { url: context.url, status: context.status, field },
-  )
+  return validate(schema, body, ({ field, message }) => {
+    throw new AcmeResponseError(`invalid ${context.what} from ${context.url}: ${message}`, {
+      url: context.url,
+      status: context.status,
+      field,
+    })
+  })
 }

@@ -7,6 +7,7 @@ import * as v from 'valibot'
 import { AcmeClient, type AcmeClientOptions } from '../client.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { IssuedCertificate } from '../issue.ts'
+import { validate } from '../lib/validate.ts'
 import { type ParsedCertificate, parseCertificate } from '../pkix/certificate.ts'
 import { exportPrivateKeyPem, importPrivateKeyPem } from '../pkix/private-key.ts'
 import type { Identifier } from '../protocol/resources.ts'
@@ -140,15 +141,9 @@ const accountSchema: v.GenericSchema<unknown, AccountRecord> = v.looseObject({
 })
 
 function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, key: string): T {
-  const result = v.safeParse(schema, value)
-  if (result.success) return result.output
-  const issue = result.issues[0]
-  const field = v.getDotPath(issue)
-  throw new StorageError(
-    'ERR_STORAGE_CORRUPT',
-    key,
-    `record ${key} is invalid: ${field ? `${field}: ` : ''}${issue.message}`,
-  )
+  return validate(schema, value, ({ message }) => {
+    throw new StorageError('ERR_STORAGE_CORRUPT', key, `record ${key} is invalid: ${message}`)
+  })
 }
 
 async function read<T>(

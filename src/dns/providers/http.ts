@@ -4,8 +4,9 @@
  * {@link DnsProviderError}s by the provider's own rules, retries after throttling that never undercut the
  * provider's `Retry-After`, and valibot checks of response bodies that name the bad field.
  */
-import * as v from 'valibot'
+import type * as v from 'valibot'
 import { sleep } from '../../lib/abort.ts'
+import { validate } from '../../lib/validate.ts'
 import type { AbortSignalLike, HeadersLike, ResponseLike } from '../../lib/web-types.ts'
 import { parseRetryAfter } from '../../protocol/headers.ts'
 import { type DnsErrorCode, DnsProviderError } from '../errors.ts'
@@ -141,15 +142,18 @@ export function parseBody<T>(
   res: ProviderResponse,
 ): T {
   const body = res.text === '' ? undefined : jsonBody(res)
-  const result = v.safeParse(schema, body)
-  if (result.success) return result.output
-  const issue = result.issues[0]
-  const field = v.getDotPath(issue)
-  throw new DnsProviderError(
-    'ERR_DNS_PROVIDER',
-    `${provider}: unexpected response from ${res.url}: ${field ? `${field}: ` : ''}${issue.message}`,
-    { provider, status: res.status, url: res.url, response: res.response },
-  )
+  return validate(schema, body, ({ message }) => {
+    throw new DnsProviderError(
+      'ERR_DNS_PROVIDER',
+      `${provider}: unexpected response from ${res.url}: ${message}`,
+      {
+        provider,
+        status: res.status,
+        url: res.url,
+        response: res.response,
+      },
+    )
+  })
 }
 
 /** The code an HTTP status maps to when the provider's body says nothing more specific. */
