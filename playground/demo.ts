@@ -12,10 +12,8 @@ import { createServer } from 'node:http'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { AcmeClient, dns01RecordName, generateKeyPair, http01Path, isProblem } from '../src/index.ts'
-import { parseCertificate } from '../src/pkix/certificate.ts'
+import { AcmeClient, generateKeyPair, http01Solver, issueCertificate } from '../src/index.ts'
 import { splitPemChain } from '../src/pkix/chain.ts'
-import { createCsr } from '../src/pkix/csr.ts'
 import { exportPrivateKeyPem } from '../src/pkix/private-key.ts'
 import { CA_DIR_ENV, caEnv, getTestCa } from '../test/harness/ca.ts'
 import { freePorts } from '../test/harness/ports.ts'
@@ -113,12 +111,11 @@ async function main(): Promise<void> {
     return fetch(input, init)
   }
 
-  // The http-01 responder: a token store behind a plain Node server.
-  const tokens = new Map<string, string>()
+  // The http-01 responder: the library's solver behind a plain Node server.
+  const http01 = http01Solver()
   const httpPort = options.httpPort ?? (options.directory ? 80 : (await freePorts(1))[0]!)
-  const server = createServer((req, res) => {
-    const token = req.url?.startsWith(http01Path('')) ? req.url.slice(http01Path('').length) : undefined
-    const body = token ? tokens.get(token) : undefined
+  const server = createServer(async (req, res) => {
+    const body = await http01.lookup(req.url ?? '/')
     res.writeHead(body ? 200 : 404, { 'content-type': 'text/plain' }).end(body ?? 'not found')
   })
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(httpPort, ok))
@@ -143,42 +140,31 @@ async function main(): Promise<void> {
     })
     console.log(`Account:  ${account.url}`)
 
-    const order = await client.createOrder({ identifiers: options.domains })
-    console.log(`Order:    ${order.url} for ${order.identifiers.map((i) => i.value).join(', ')}`)
-    for (const url of order.authorizations) {
-      const authz = await client.getAuthorization(url)
-      if (authz.status === 'valid') continue // the CA reused an earlier validation
-      const challenge = authz.challenges.find((c) => c.type === 'http-01')
-      if (!challenge?.token) {
-        throw new Error(
-          `no http-01 challenge for ${authz.identifier.value} (try dns-01 at ${dns01RecordName(authz.identifier)})`,
-        )
-      }
-      tokens.set(challenge.token, await client.keyAuthorization(challenge))
-      await client.respondToChallenge(challenge)
-      await client.waitForAuthorization(authz)
-      tokens.delete(challenge.token)
-    }
-
-    const certificateKey = await generateKeyPair('ES256')
-    const csr = await createCsr({
-      keys: certificateKey,
-      identifiers: order.identifiers,
+    const {
+      certificate,
+      certificateKey,
+      parsed: leaf,
+      chains,
+    } = await issueCertificate({
+      client,
+      identifiers: options.domains,
+      solvers: [http01],
+      onEvent: (event) => {
+        if (event.type === 'order') {
+          console.log(
+            `Order:    ${event.order.url} for ${event.order.identifiers.map((i) => i.value).join(', ')}`,
+          )
+        } else if (event.type === 'authorization') {
+          console.log(`          ${event.identifier.value}: ${event.status}`)
+        }
+      },
     })
-    let final = await client.finalizeOrder(order, csr).catch(async (err) => {
-      if (!isProblem(err, 'orderNotReady')) throw err
-      return client.finalizeOrder(await client.waitForOrder(order), csr)
-    })
-    if (final.status !== 'valid') final = await client.waitForOrder(final)
-    const chain = await client.getCertificate(final)
-
     await mkdir(options.out, { recursive: true })
     const keyPath = resolve(options.out, 'privkey.pem')
     const chainPath = resolve(options.out, 'fullchain.pem')
     await writeFile(keyPath, await exportPrivateKeyPem(certificateKey.privateKey), { mode: 0o600 })
-    await writeFile(chainPath, chain.pem)
+    await writeFile(chainPath, certificate)
 
-    const leaf = parseCertificate(chain.pem)
     console.log(`
 Certificate issued in ${Math.round(performance.now() - started)} ms with ${requests} requests to the CA
   subject:   ${leaf.subject.dn || '(empty)'}
@@ -186,7 +172,7 @@ Certificate issued in ${Math.round(performance.now() - started)} ms with ${reque
   issuer:    ${leaf.issuer.dn}
   valid:     ${leaf.notBefore.toISOString()} .. ${leaf.notAfter.toISOString()}
   serial:    ${leaf.serialNumber}
-  chain:     ${splitPemChain(chain.pem).length} certificates${chain.alternates.length ? `, ${chain.alternates.length} alternate chain(s)` : ''}
+  chain:     ${splitPemChain(certificate).length} certificates${chains.length > 1 ? `, ${chains.length - 1} alternate chain(s)` : ''}
   key:       ${keyPath}
   chain:     ${chainPath}`)
   } finally {
