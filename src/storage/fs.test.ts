@@ -1,3 +1,4 @@
+import * as nodeFs from 'node:fs/promises'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +21,7 @@ const mode = async (path: string) => (await stat(path)).mode & 0o777
 
 describe('FsStorage', () => {
   it('writes one JSON file per record, 0600 in 0700 directories', async () => {
-    const s = new FsStorage(`${root}/store/`)
+    const s = new FsStorage(`${root}/store/`, { fs: nodeFs })
     await s.put('accounts/main', { privateKey: 'secret' })
     await s.put('certificates/example.com', { certificate: 'pem' })
     expect(JSON.parse(await readFile(join(root, 'store/accounts/main.json'), 'utf8'))).toEqual({
@@ -36,7 +37,7 @@ describe('FsStorage', () => {
   })
 
   it('replaces records by rename and leaves no temporary file', async () => {
-    const s = new FsStorage(root)
+    const s = new FsStorage(root, { fs: nodeFs })
     await s.put('renewal/a', { v: 1 })
     const inode = (await stat(join(root, 'renewal/a.json'))).ino
     await s.put('renewal/a', { v: 2 })
@@ -51,7 +52,7 @@ describe('FsStorage', () => {
   })
 
   it('ignores what a crash leaves behind: temporary files and a stale lock', async () => {
-    const s = new FsStorage(root, { staleLockAge: 1000 })
+    const s = new FsStorage(root, { fs: nodeFs, staleLockAge: 1000 })
     await s.put('certificates/a', { v: 1 })
     await writeFile(join(root, 'certificates/.a.json.0123456789abcdef.tmp'), '{"v": 2, "trunc')
     await writeFile(join(root, 'certificates/.a.json.lock'), 'dead-process')
@@ -64,7 +65,7 @@ describe('FsStorage', () => {
   })
 
   it('waits for a live lock and gives up with ERR_STORAGE_LOCKED', async () => {
-    const s = new FsStorage(root, { lockTimeout: 200 })
+    const s = new FsStorage(root, { fs: nodeFs, lockTimeout: 200 })
     await s.put('renewal/a', { v: 1 })
     await writeFile(join(root, 'renewal/.a.json.lock'), 'other-process')
     const err = await s.compareAndSwap('renewal/a', { v: 1 }, { v: 2 }).catch((e: unknown) => e)
@@ -74,8 +75,8 @@ describe('FsStorage', () => {
   })
 
   it('serialises swaps between two instances on one directory (two processes)', async () => {
-    const a = new FsStorage(root)
-    const b = new FsStorage(root)
+    const a = new FsStorage(root, { fs: nodeFs })
+    const b = new FsStorage(root, { fs: nodeFs })
     await a.put('renewal/counter', { n: 0 })
     const increment = async (s: FsStorage) => {
       for (;;) {
@@ -92,7 +93,7 @@ describe('FsStorage', () => {
   })
 
   it('reports a record that is not JSON as ERR_STORAGE_CORRUPT', async () => {
-    const s = new FsStorage(root)
+    const s = new FsStorage(root, { fs: nodeFs })
     await mkdir(join(root, 'renewal'), { recursive: true })
     await writeFile(join(root, 'renewal/broken.json'), '{not json')
     const err = await s.get('renewal/broken').catch((e: unknown) => e)
@@ -102,9 +103,10 @@ describe('FsStorage', () => {
   })
 
   it('lists nothing for a missing directory or an invalid prefix', async () => {
-    const s = new FsStorage(join(root, 'not-yet'))
+    const s = new FsStorage(join(root, 'not-yet'), { fs: nodeFs })
     expect(await s.list('certificates/')).toEqual([])
     expect(await s.list('../')).toEqual([])
-    expect(() => new FsStorage('')).toThrow(InvalidArgumentError)
+    expect(() => new FsStorage('', { fs: nodeFs })).toThrow(InvalidArgumentError)
+    expect(() => new FsStorage('/tmp/x', {} as never)).toThrow(/needs \{ fs \}/)
   })
 })

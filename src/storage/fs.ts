@@ -1,7 +1,7 @@
 /**
- * A file-system {@link Storage} for scripts run by Node, Deno or Bun (a cron job, a systemd timer). It is the one
- * part of webacme that uses `node:*`, which is why it lives behind its own entry point, `webacme/storage/fs`; the
- * core stays Web-only.
+ * A file-system {@link Storage} for scripts run by Node, Deno or Bun (a cron job, a systemd timer). The caller hands
+ * it a `node:fs/promises`-shaped module, so this file imports no Node API; it still lives behind its own entry point,
+ * `webacme/storage/fs`, because only scripts with a file system want it.
  *
  * Each record is one file, `<directory>/<key>.json`. Writes go to a temporary file in the same directory, are
  * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
@@ -9,12 +9,38 @@
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
  */
 
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { InvalidArgumentError } from '../errors.ts'
 import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from './storage.ts'
 
+/** An open file, as `node:fs/promises` `FileHandle` has it. */
+export interface FileHandleLike {
+  writeFile(data: string, encoding: 'utf8'): Promise<void>
+  chmod(mode: number): Promise<void>
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The file-system calls FsStorage makes: the shape of `node:fs/promises`, which Node, Deno and Bun all provide.
+ * Injected, so that this module itself needs no Node API and can be given any implementation.
+ */
+export interface FileSystemLike {
+  mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>
+  open(path: string, flags: string, mode?: number): Promise<FileHandleLike>
+  readdir(
+    path: string,
+    options: { withFileTypes: true },
+  ): Promise<Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>>
+  readFile(path: string, encoding: 'utf8'): Promise<string>
+  rename(from: string, to: string): Promise<void>
+  rm(path: string, options: { force: true }): Promise<void>
+  stat(path: string): Promise<{ mtimeMs: number }>
+}
+
 /** Options of {@link FsStorage}. */
 export interface FsStorageOptions {
+  /** The file system: `await import('node:fs/promises')` in Node, Deno and Bun. */
+  fs: FileSystemLike
   /** Mode of record files (default `0o600`). */
   fileMode?: number
   /** Mode of the directories it creates (default `0o700`). Existing directories are left alone. */
@@ -33,7 +59,7 @@ export interface FsStorageOptions {
  * ```ts
  * import { FsStorage } from 'webacme/storage/fs'
  *
- * const storage = new FsStorage('/var/lib/webacme')
+ * const storage = new FsStorage('/var/lib/webacme', { fs: await import('node:fs/promises') })
  * console.log(await storage.list('certificates/'))
  * ```
  */
@@ -44,11 +70,16 @@ export class FsStorage implements Storage {
   readonly #directoryMode: number
   readonly #lockTimeout: number
   readonly #staleLockAge: number
+  readonly #fs: FileSystemLike
 
-  constructor(directory: string, options: FsStorageOptions = {}) {
+  constructor(directory: string, options: FsStorageOptions) {
     if (typeof directory !== 'string' || directory === '') {
       throw new InvalidArgumentError('FsStorage needs a directory path')
     }
+    if (typeof options?.fs?.open !== 'function') {
+      throw new InvalidArgumentError("FsStorage needs { fs }: pass `await import('node:fs/promises')`")
+    }
+    this.#fs = options.fs
     this.directory = directory.length > 1 ? directory.replace(/[/\\]+$/, '') : directory
     this.#fileMode = options.fileMode ?? 0o600
     this.#directoryMode = options.directoryMode ?? 0o700
@@ -60,7 +91,7 @@ export class FsStorage implements Storage {
     const path = this.#path(key)
     let text: string
     try {
-      text = await readFile(path, 'utf8')
+      text = await this.#fs.readFile(path, 'utf8')
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined
       throw new StorageError('ERR_STORAGE', key, `cannot read ${path}`, { cause: err })
@@ -92,7 +123,7 @@ export class FsStorage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.#path(key), { force: true })
+    await this.#fs.rm(this.#path(key), { force: true })
   }
 
   async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
@@ -106,7 +137,7 @@ export class FsStorage implements Storage {
           ? expected === undefined
           : expected !== undefined && canonicalJson(current) === canonicalJson(expected)
       if (!same) return false
-      if (text === undefined) await rm(path, { force: true })
+      if (text === undefined) await this.#fs.rm(path, { force: true })
       else await this.#write(path, text)
       return true
     } finally {
@@ -120,11 +151,11 @@ export class FsStorage implements Storage {
 
   async #write(path: string, text: string): Promise<void> {
     const { dir, base } = split(path)
-    await mkdir(dir, { recursive: true, mode: this.#directoryMode })
+    await this.#fs.mkdir(dir, { recursive: true, mode: this.#directoryMode })
     const temp = `${dir}/.${base}.${randomHex()}.tmp`
-    let handle: Awaited<ReturnType<typeof open>> | undefined
+    let handle: FileHandleLike | undefined
     try {
-      handle = await open(temp, 'wx', this.#fileMode)
+      handle = await this.#fs.open(temp, 'wx', this.#fileMode)
       await handle.writeFile(text, 'utf8')
       // The umask may have narrowed the mode; set it exactly. A runtime that cannot (some node:fs ports) keeps
       // the mode `open` gave, which is never wider than asked.
@@ -132,19 +163,19 @@ export class FsStorage implements Storage {
       await handle.sync()
       await handle.close()
       handle = undefined
-      await rename(temp, path)
+      await this.#fs.rename(temp, path)
     } catch (err) {
       await handle?.close().catch(() => {})
-      await rm(temp, { force: true })
+      await this.#fs.rm(temp, { force: true })
       throw err
     }
-    await syncDirectory(dir)
+    await syncDirectory(this.#fs, dir)
   }
 
   async #walk(dir: string, keyPrefix: string, into: string[]): Promise<void> {
     let entries: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>
     try {
-      entries = await readdir(dir, { withFileTypes: true })
+      entries = await this.#fs.readdir(dir, { withFileTypes: true })
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return
       throw err
@@ -161,26 +192,26 @@ export class FsStorage implements Storage {
   /** Takes the lock of one record; resolves to its release. */
   async #lock(key: string, path: string): Promise<() => Promise<void>> {
     const { dir, base } = split(path)
-    await mkdir(dir, { recursive: true, mode: this.#directoryMode })
+    await this.#fs.mkdir(dir, { recursive: true, mode: this.#directoryMode })
     const lock = `${dir}/.${base}.lock`
     const token = randomHex()
     const deadline = Date.now() + this.#lockTimeout
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
       try {
-        const handle = await open(lock, 'wx', this.#fileMode)
+        const handle = await this.#fs.open(lock, 'wx', this.#fileMode)
         await handle.writeFile(token, 'utf8')
         await handle.close()
         return async () => {
           // Remove only our own lock: a stale-lock breaker may have taken it over.
-          const owner = await readFile(lock, 'utf8').catch(() => undefined)
-          if (owner === token) await rm(lock, { force: true })
+          const owner = await this.#fs.readFile(lock, 'utf8').catch(() => undefined)
+          if (owner === token) await this.#fs.rm(lock, { force: true })
         }
       } catch (err) {
         if (!isCode(err, 'EEXIST')) throw err
       }
-      const info = await stat(lock).catch(() => undefined)
+      const info = await this.#fs.stat(lock).catch(() => undefined)
       if (info && Date.now() - info.mtimeMs > this.#staleLockAge) {
-        await rm(lock, { force: true })
+        await this.#fs.rm(lock, { force: true })
         continue
       }
       if (Date.now() > deadline) {
@@ -206,9 +237,9 @@ function isCode(err: unknown, code: string): boolean {
 }
 
 /** Makes a rename durable (POSIX); some platforms cannot open a directory, which is fine to skip. */
-async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(fs: FileSystemLike, dir: string): Promise<void> {
   try {
-    const handle = await open(dir, 'r')
+    const handle = await fs.open(dir, 'r')
     try {
       await handle.sync()
     } finally {

@@ -1,3 +1,4 @@
+import * as nodeFs from 'node:fs/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,7 +20,7 @@ const backends: Array<[string, () => Promise<Storage>]> = [
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'webacme-storage-'))
       dirs.push(dir)
-      return new FsStorage(join(dir, 'store'))
+      return new FsStorage(join(dir, 'store'), { fs: nodeFs })
     },
   ],
 ]

@@ -1,3 +1,4 @@
+import * as nodeFs from 'node:fs/promises'
 /**
  * Renewal end to end: Pebble 2.4 (real issuance) behind the ARI proxy fixture (renewalInfo, profiles, `replaces`),
  * certificates stored in MemoryStorage / FsStorage, and `renewDue` driven by a controllable clock through every
@@ -292,7 +293,7 @@ describe('renewDue with ARI (Pebble behind the ARI proxy)', () => {
   it('survives a crash between issuance and store: the old certificate stays, the next run resumes the order', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'webacme-renewal-'))
     tmp.push(dir)
-    const files = new FsStorage(join(dir, 'state'))
+    const files = new FsStorage(join(dir, 'state'), { fs: nodeFs })
     const name = domain()
     const old = await issueStored(files, name)
     let crash = true
