@@ -172,7 +172,7 @@ Certificate issued in ${Math.round(performance.now() - started)} ms with ${reque
   issuer:    ${leaf.issuer.dn}
   valid:     ${leaf.notBefore.toISOString()} .. ${leaf.notAfter.toISOString()}
   serial:    ${leaf.serialNumber}
-  chain:     ${splitPemChain(certificate).length} certificates${chains.length > 1 ? `, ${chains.length - 1} alternate chain(s)` : ''}
+  chain:     ${splitPemChain(certificate).length} certificates${chains[0]!.alternates.length ? `, ${chains[0]!.alternates.length} alternate chain(s)` : ''}
   key:       ${keyPath}
   chain:     ${chainPath}`)
   } finally {

@@ -73,7 +73,10 @@ export interface IssuedCertificate {
   parsed: ParsedCertificate
   /** The order, `valid`. */
   order: Order
-  /** Every chain the CA offered (default first). */
+  /**
+   * The chains downloaded: the default one, then every alternate when `preferredChain` was given. The default's
+   * `alternates` lists the alternate URLs either way.
+   */
   chains: CertificateChain[]
 }
 
@@ -82,7 +85,7 @@ export interface IssuedCertificate {
  *
  * Authorizations the CA already considers valid are skipped. A failed authorization throws an
  * `AcmeStateError` (`ERR_AUTHORIZATION_INVALID`) naming the identifier, the challenge type and the CA's
- * problem. Cleanup runs on success, failure and abort; its failures are reported as `cleanup-error` events
+ * problem. Alternate chains are downloaded only to honour `preferredChain`. Cleanup runs on success, failure and abort; its failures are reported as `cleanup-error` events
  * and never replace the original error. The certificate is checked before it is returned: its public key must
  * be the CSR's and its SANs exactly the ordered identifiers (`ERR_INVALID_RESPONSE` otherwise).
  *
@@ -136,7 +139,10 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
   if (order.status !== 'valid') order = await client.waitForOrder(order, { ...poll, delayFirstRead: true })
   emit({ type: 'certificate', order })
 
-  const chains = await client.getCertificateChains(order, call)
+  // Alternate chains cost a request each: fetch them only when the caller wants to choose among them.
+  const chains = options.preferredChain
+    ? await client.getCertificateChains(order, call)
+    : [await client.getCertificate(order, call)]
   const certificate = options.preferredChain
     ? selectPreferredChain(
         chains.map((c) => c.pem),

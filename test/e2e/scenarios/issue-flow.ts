@@ -7,6 +7,8 @@ import {
   http01Solver,
   type IssueEvent,
   issueCertificate,
+  parseCertificate,
+  splitPemChain,
 } from '../../../src/index.ts'
 import { assert, equal, rejectsWith } from '../assert.ts'
 import { challtestAdapter } from '../challtest-adapter.ts'
@@ -189,6 +191,36 @@ export const issueFlowScenarios: Scenario[] = [
       ctx.report('issueCertificate requests', steps)
       assert(ONE_REQUEST_PER_STEP.test(steps), `one request per protocol step, no HEAD newNonce: ${steps}`)
       equal(result.chains.length, 1, 'one chain (no alternates on this profile)')
+    },
+  },
+  {
+    name: 'issueCertificate: alternate chains are downloaded only to pick a preferred chain',
+    server: 'chains',
+    async run(ctx) {
+      const c = await newClient(ctx)
+      const plain = await issueCertificate({
+        client: c,
+        identifiers: [`alt.${ctx.domain}`],
+        solvers: [runnerHttp01(ctx)],
+      })
+      equal(plain.chains.length, 1, 'only the default chain downloaded')
+      equal(plain.chains[0]!.alternates.length, 2, 'the two alternates are listed')
+      const defaultTop = parseCertificate(splitPemChain(plain.certificate).at(-1)!).issuer.commonName
+      const alternate = await c.getCertificate(plain.chains[0]!.alternates[1]!)
+      const wanted = parseCertificate(splitPemChain(alternate.pem).at(-1)!).issuer.commonName!
+      assert(wanted !== defaultTop, 'the alternate has another root')
+      const picked = await issueCertificate({
+        client: c,
+        identifiers: [`alt2.${ctx.domain}`],
+        solvers: [runnerHttp01(ctx)],
+        preferredChain: wanted,
+      })
+      equal(picked.chains.length, 3, 'default + 2 alternates downloaded to choose')
+      equal(
+        parseCertificate(splitPemChain(picked.certificate).at(-1)!).issuer.commonName,
+        wanted,
+        'preferred chain returned',
+      )
     },
   },
 ]
