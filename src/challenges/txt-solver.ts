@@ -5,8 +5,8 @@
 import type { DnsCallOptions } from '../dns/adapter.ts'
 import type { DnsResolver } from '../dns/resolver.ts'
 import { AcmeStateError, isAcmeError } from '../errors.ts'
-import { sleep } from '../lib/abort.ts'
 import type { AbortSignalLike } from '../lib/web-types.ts'
+import { poll } from '../protocol/poll.ts'
 import type { Identifier } from '../protocol/resources.ts'
 import type { Dns01SolverOptions } from './dns-01.ts'
 import type { ChallengeContext, ChallengeSolver } from './solver.ts'
@@ -73,19 +73,28 @@ export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverO
       const call = context.signal ? { signal: context.signal } : {}
       await adapter.waitForChange?.(record.name, record.value, call)
       if (!propagation || !resolver) return
-      const deadline = Date.now() + (propagation.timeout ?? 120_000)
-      for (let interval = propagation.interval ?? 1_000; ; ) {
-        if ((await visibleValues(resolver, record.name, call)).includes(record.value)) return
-        if (Date.now() + interval > deadline) {
-          throw new AcmeStateError(
-            'ERR_WAIT_TIMEOUT',
-            `TXT ${record.name} did not show ${record.value} in time`,
-            { url: context.challenge.url },
-          )
-        }
-        await sleep(interval, context.signal)
-        interval = Math.min(interval * 1.5, 10_000)
-      }
+      await poll(
+        {
+          kind: 'TXT propagation',
+          url: context.challenge.url,
+          timeoutError: () =>
+            new AcmeStateError(
+              'ERR_WAIT_TIMEOUT',
+              `TXT ${record.name} did not show ${record.value} in time`,
+              {
+                url: context.challenge.url,
+              },
+            ),
+        },
+        async () => ({ value: await visibleValues(resolver, record.name, call), retryAfter: undefined }),
+        (values) => values.includes(record.value),
+        {
+          interval: propagation.interval ?? 1_000,
+          maxInterval: 10_000,
+          timeout: propagation.timeout ?? 120_000,
+          ...(context.signal && { signal: context.signal }),
+        },
+      )
     },
     async cleanup(context) {
       const record = written.get(context.challenge.url)

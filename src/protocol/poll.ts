@@ -56,9 +56,12 @@ export class FirstReadPacer {
   }
 }
 
-/** Polls `read` until `done` holds for its value; `read` returns the value and the response's Retry-After. */
+/**
+ * Polls `read` until `done` holds for its value; `read` returns the value and the response's Retry-After. Past
+ * the deadline it throws `what.timeoutError()` when given, else an `ERR_WAIT_TIMEOUT` `AcmeStateError`.
+ */
 export async function poll<T>(
-  what: { kind: string; url: string },
+  what: { kind: string; url: string; timeoutError?: () => Error },
   read: (signal: AbortSignalLike | undefined) => Promise<{ value: T; retryAfter: Date | undefined }>,
   done: (value: T) => boolean,
   options: PollOptions = {},
@@ -85,6 +88,7 @@ export async function poll<T>(
     }
     const delay = Math.max(interval, retryAfter ? retryAfter.getTime() - Date.now() : 0)
     if (Date.now() + delay > deadline) {
+      if (what.timeoutError) throw what.timeoutError()
       throw new AcmeStateError(
         'ERR_WAIT_TIMEOUT',
         `${what.kind} ${what.url} is still not done; gave up waiting`,

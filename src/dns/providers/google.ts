@@ -11,8 +11,8 @@
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
-import { sleep } from '../../lib/abort.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
+import { poll } from '../../protocol/poll.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
@@ -194,23 +194,33 @@ export function googleCloudDnsAdapter(options: GoogleCloudDnsAdapterOptions): Dn
     async waitForChange(name: string, value: string, call: DnsCallOptions = {}) {
       const change = changes.get(key(name, value))
       if (!change) return
+      const url = `${base}/managedZones/${encodeURIComponent(change.zone)}/changes/${encodeURIComponent(change.id)}`
       const interval = options.changePollInterval ?? 2_000
-      const deadline = Date.now() + (options.changeTimeout ?? 300_000)
-      for (;;) {
-        const url = `${base}/managedZones/${encodeURIComponent(change.zone)}/changes/${encodeURIComponent(change.id)}`
-        const body = await http.json({ method: 'GET', url, signal: call.signal }, changeSchema)
-        if (body.status === 'done') return
-        if (Date.now() + interval > deadline) {
-          throw new DnsProviderError(
-            'ERR_DNS_PROVIDER',
-            `google: change ${change.id} for ${name} not done in time`,
-            {
-              provider: PROVIDER,
-            },
-          )
-        }
-        await sleep(interval, call.signal)
-      }
+      await poll(
+        {
+          kind: 'google change',
+          url,
+          timeoutError: () =>
+            new DnsProviderError(
+              'ERR_DNS_PROVIDER',
+              `google: change ${change.id} for ${name} not done in time`,
+              {
+                provider: PROVIDER,
+              },
+            ),
+        },
+        async () => ({
+          value: (await http.json({ method: 'GET', url, signal: call.signal }, changeSchema)).status,
+          retryAfter: undefined,
+        }),
+        (status) => status === 'done',
+        {
+          interval,
+          maxInterval: interval,
+          timeout: options.changeTimeout ?? 300_000,
+          ...(call.signal && { signal: call.signal }),
+        },
+      )
     },
   }
 }

@@ -9,8 +9,8 @@
  * @see {@link https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html ChangeResourceRecordSets}
  */
 import { InvalidArgumentError } from '../../errors.ts'
-import { sleep } from '../../lib/abort.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
+import { poll } from '../../protocol/poll.ts'
 import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
@@ -224,26 +224,33 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
     async waitForChange(name: string, value: string, call: DnsCallOptions = {}) {
       const id = changes.get(`${toFqdn(name)} ${value}`)
       if (!id) return // nothing was written by this adapter (the value was already there)
+      const url = `${api}/change/${encodeURIComponent(id)}`
       const interval = options.changePollInterval ?? 2_000
-      const deadline = Date.now() + (options.changeTimeout ?? 300_000)
-      for (;;) {
-        const body = await xml({
-          method: 'GET',
-          url: `${api}/change/${encodeURIComponent(id)}`,
-          signal: call.signal,
-        })
-        if (textAt(body, 'ChangeInfo', 'Status') === 'INSYNC') return
-        if (Date.now() + interval > deadline) {
-          throw new DnsProviderError(
-            'ERR_DNS_PROVIDER',
-            `route53: change ${id} for ${name} is not INSYNC in time`,
-            {
-              provider: PROVIDER,
-            },
-          )
-        }
-        await sleep(interval, call.signal)
-      }
+      await poll(
+        {
+          kind: 'route53 change',
+          url,
+          timeoutError: () =>
+            new DnsProviderError(
+              'ERR_DNS_PROVIDER',
+              `route53: change ${id} for ${name} is not INSYNC in time`,
+              {
+                provider: PROVIDER,
+              },
+            ),
+        },
+        async () => ({
+          value: textAt(await xml({ method: 'GET', url, signal: call.signal }), 'ChangeInfo', 'Status'),
+          retryAfter: undefined,
+        }),
+        (status) => status === 'INSYNC',
+        {
+          interval,
+          maxInterval: interval,
+          timeout: options.changeTimeout ?? 300_000,
+          ...(call.signal && { signal: call.signal }),
+        },
+      )
     },
   }
 }
