@@ -19,7 +19,7 @@ import {
 } from './errors.ts'
 import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
-import type { AbortSignalLike, CryptoKeyPair, UrlLike } from './lib/web-types.ts'
+import type { AbortSignalLike, CryptoKey, CryptoKeyPair, UrlLike } from './lib/web-types.ts'
 import { decodePem } from './pkix/pem.ts'
 import { type ExternalAccountBinding, externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
@@ -238,15 +238,16 @@ export class AcmeClient {
     checkKeyPair(newKey, 'newKey')
     const url = this.#kid()
     const { keyChange } = await this.directory(options)
-    const inner = await keyChangeInnerJws(newKey, url, await this.#jwk, keyChange)
-    const newJwk = exportPublicJwk(newKey.publicKey)
+    // Exported once: it signs the inner JWS, probes the CA after a failure, and becomes the client's JWK.
+    const newSigner = { privateKey: newKey.privateKey, jwk: await exportPublicJwk(newKey.publicKey) }
+    const inner = await keyChangeInnerJws(newSigner, url, await this.#jwk, keyChange)
     try {
       await this.#post(keyChange, inner, options)
     } catch (err) {
       // RFC 8555 §7.3.5 answers 409 + Location when the new key has an account; some servers (Pebble 2.4)
       // answer 500 instead, and a lost response makes a replay fail. Asking the CA whom the new key belongs to
       // settles all three.
-      const holder = await this.#accountOfKey(newKey, options)
+      const holder = await this.#accountOfKey(newSigner, options)
       if (holder !== url) {
         if (holder === undefined) throw err
         throw new AcmeStateError('ERR_KEY_IN_USE', `the new key already belongs to account ${holder}`, {
@@ -256,14 +257,16 @@ export class AcmeClient {
       }
     }
     this.#accountKey = newKey
-    this.#jwk = newJwk
+    this.#jwk = Promise.resolve(newSigner.jwk)
     return this.getAccount(options)
   }
 
   /** The URL of the account `key` belongs to, or `undefined` when it has none. */
-  async #accountOfKey(key: CryptoKeyPair, options: CallOptions): Promise<string | undefined> {
+  async #accountOfKey(
+    signer: { privateKey: CryptoKey; jwk: PublicJwk },
+    options: CallOptions,
+  ): Promise<string | undefined> {
     const { newAccount } = await this.directory(options)
-    const signer = { privateKey: key.privateKey, jwk: await exportPublicJwk(key.publicKey) }
     try {
       return (await this.transport.post(newAccount, { onlyReturnExisting: true }, signer, options)).location
     } catch (err) {

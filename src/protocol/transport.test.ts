@@ -151,6 +151,21 @@ describe('Transport', () => {
     controller.abort(new Error('shutting down'))
     await expect(pending).rejects.toThrow('shutting down')
     await expect(t.post(ORDER, '', await signer())).rejects.toThrow('shutting down')
+
+    // With a nonce in hand no HEAD is needed: the POST itself must stop with the transport-wide signal.
+    const postHangs = scriptedFetch({
+      [`POST ${ORDER}`]: (call) =>
+        new Promise<Response>((_, reject) =>
+          call.signal?.addEventListener('abort', () => reject(call.signal?.reason)),
+        ),
+    })
+    const stop = new AbortController()
+    const t2 = new Transport('https://ca.test/dir', { fetch: postHangs, signal: stop.signal, timeout: 0 })
+    await t2.directory() // its response carries a Replay-Nonce, which the POST will use
+    const posting = t2.post(ORDER, '', await signer())
+    setTimeout(() => stop.abort(new Error('client closed')), 20)
+    await expect(posting).rejects.toThrow('client closed')
+    expect(postHangs.calls.map((c) => c.method)).toEqual(['GET', 'POST'])
   })
 
   it('parses problem documents with subproblems and algorithms', async () => {

@@ -154,10 +154,13 @@ export class Transport {
 
   /** The directory, fetched once and cached (a failed fetch is not cached). */
   directory(signal?: AbortSignalLike): Promise<Directory> {
+    return this.#loadDirectory(this.signal(signal))
+  }
+
+  /** {@link Transport.directory} with the transport-wide signal already combined in. */
+  #loadDirectory(signal: AbortSignalLike | undefined): Promise<Directory> {
     if (!this.#directory) {
-      this.#directory = this.request('GET', this.directoryUrl, undefined, {
-        signal: this.signal(signal),
-      }).then((res) =>
+      this.#directory = this.request('GET', this.directoryUrl, undefined, { signal }).then((res) =>
         parseResource(directorySchema, res.body, {
           what: 'directory',
           url: this.directoryUrl,
@@ -172,11 +175,16 @@ export class Transport {
   }
 
   /** A nonce from the pool, or a fresh one from `newNonce` when the pool is empty (RFC 8555 §7.2). */
-  async nonce(signal?: AbortSignalLike): Promise<string> {
+  nonce(signal?: AbortSignalLike): Promise<string> {
+    return this.#nonce(this.signal(signal))
+  }
+
+  /** {@link Transport.nonce} with the transport-wide signal already combined in. */
+  async #nonce(signal: AbortSignalLike | undefined): Promise<string> {
     const pooled = this.#nonces.pop()
     if (pooled) return pooled
-    const { newNonce } = await this.directory(signal)
-    const res = await this.request('HEAD', newNonce, undefined, { signal: this.signal(signal) })
+    const { newNonce } = await this.#loadDirectory(signal)
+    const res = await this.request('HEAD', newNonce, undefined, { signal })
     const nonce = this.#nonces.pop()
     if (!nonce) {
       throw new AcmeResponseError(`no Replay-Nonce header from ${newNonce}`, {
@@ -197,12 +205,14 @@ export class Transport {
     url: string,
     payload: unknown,
     signer: Signer,
-    options: RequestOptions = {},
+    requestOptions: RequestOptions = {},
   ): Promise<AcmeResponse> {
+    // Combined once: the request, its nonce, and the waits between retries all stop with either signal.
+    const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
     let badNonces = 0
     return this.#withRetries(options.signal, async () => {
       for (;;) {
-        const nonce = await this.nonce(options.signal)
+        const nonce = await this.#nonce(options.signal)
         const header =
           signer.kid !== undefined ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk }
         const jws = await signJws(header, payload, signer.privateKey)
