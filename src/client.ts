@@ -370,8 +370,9 @@ export class AcmeClient {
     const url = typeof order === 'string' ? order : order.url
     const result = await poll(
       { kind: 'order', url },
-      async (signal) => {
-        const res = await this.#post(url, '', signal ? { signal } : {})
+      // The caller's own signal: the transport adds its client-wide one itself.
+      async () => {
+        const res = await this.#post(url, '', options.signal ? { signal: options.signal } : {})
         return { value: this.#order(res, url), retryAfter: res.retryAfter }
       },
       (o) => o.status !== 'pending' && o.status !== 'processing',
@@ -459,8 +460,8 @@ export class AcmeClient {
     const url = typeof authorization === 'string' ? authorization : authorization.url
     const result = await poll(
       { kind: 'authorization', url },
-      async (signal) => {
-        const res = await this.#post(url, '', signal ? { signal } : {})
+      async () => {
+        const res = await this.#post(url, '', options.signal ? { signal: options.signal } : {})
         return { value: this.#authorization(res, url), retryAfter: res.retryAfter }
       },
       (a) => a.status !== 'pending',
