@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest'
 import { adapterContract } from '../../../test/fixtures/dns/adapter-contract.ts'
 import { GOOGLE_TOKEN_URI, googleError, googleFixture } from '../../../test/fixtures/dns/google.ts'
 import { isDnsProviderError, isDnsRateLimited } from '../errors.ts'
-import { parseTxt } from '../txt.ts'
 import { googleCloudDnsAdapter } from './google.ts'
 import { serviceAccountTokenSource, signServiceAccountJwt } from './google-jwt.ts'
 
@@ -36,7 +35,8 @@ describe('googleCloudDnsAdapter: DnsAdapter contract', () => {
     return {
       adapter,
       zone: 'example.com',
-      values: async (name) => fixture.txt(`${name}.`).map(parseTxt).sort(),
+      // Decoded by the fixture (RFC 1035, its own reader), not by src/dns/txt.ts: a shared bug cannot pass.
+      values: async (name) => fixture.texts(`${name}.`).sort(),
       requestCount: () => fixture.fetch.requests.length,
     }
   })
@@ -133,6 +133,23 @@ describe('googleCloudDnsAdapter requests', () => {
     })
     expect(dnsCalls.every((r) => /^Bearer ya29\.fixture-/.test(r.headers.authorization ?? ''))).toBe(true)
     expect(fixture.tokensIssued).toBe(1)
+  })
+
+  it('writes TXT rrdatas in RFC 1035 format: quoted, escaped, split into 255-byte strings', async () => {
+    const { fixture, adapter } = setup()
+    const long = 'L'.repeat(300)
+    const odd = 'say "hi" \\ there'
+    await adapter.createTxt('_acme-challenge.example.com', long)
+    await adapter.createTxt('_acme-challenge.example.com', odd)
+    expect(fixture.txt('_acme-challenge.example.com.')).toEqual([
+      `"${'L'.repeat(255)}" "${'L'.repeat(45)}"`,
+      '"say \\"hi\\" \\\\ there"',
+    ])
+    expect(fixture.texts('_acme-challenge.example.com.')).toEqual([long, odd])
+    const post = fixture.fetch.requests.filter(
+      (r) => r.method === 'POST' && r.url.pathname.endsWith('/changes'),
+    )
+    expect(post.map((r) => r.headers['content-type'])).toEqual(['application/json', 'application/json'])
   })
 
   it('recomputes a change refused with 412 conditionNotMet; waitForChange polls until done', async () => {
