@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest'
 import { adapterContract } from '../../../test/fixtures/dns/adapter-contract.ts'
 import { CLOUDFLARE_API, cfError, cloudflareFixture } from '../../../test/fixtures/dns/cloudflare.ts'
 import { DnsProviderError, isDnsProviderError, isDnsRateLimited } from '../errors.ts'
-import { parseTxt } from '../txt.ts'
 import { cloudflareAdapter } from './cloudflare.ts'
 
 const TOKEN = 'cf-token-123'
@@ -22,7 +21,8 @@ describe('cloudflareAdapter: DnsAdapter contract', () => {
     return {
       adapter,
       zone: 'example.com',
-      values: async (name) => fixture.txt(name).map(parseTxt).sort(),
+      // Decoded by the fixture (RFC 1035, its own reader), not by src/dns/txt.ts: a shared bug cannot pass.
+      values: async (name) => fixture.texts(name).sort(),
       requestCount: () => fixture.fetch.requests.length,
     }
   })
@@ -65,7 +65,7 @@ describe('cloudflareAdapter requests', () => {
       fixture.fetch.requests.slice(before).map((r) => `${r.method} ${r.url.searchParams.get('page')}`),
     ).toEqual(['GET 1', 'GET 2', 'GET 3'])
     await adapter.removeTxt(name, V1)
-    expect(fixture.txt(name).map(parseTxt)).toEqual(['a', 'b', 'c', 'd'].map((v) => v.repeat(43)))
+    expect(fixture.texts(name)).toEqual(['a', 'b', 'c', 'd'].map((v) => v.repeat(43)))
     expect(fixture.fetch.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1)
   })
 
