@@ -65,7 +65,8 @@ describe('FsStorage', () => {
   })
 
   it('waits for a live lock and gives up with ERR_STORAGE_LOCKED', async () => {
-    const s = new FsStorage(root, { fs: nodeFs, lockTimeout: 200 })
+    // The lock is live for an hour: it cannot turn stale while the 200 ms lock wait runs, however slow the machine.
+    const s = new FsStorage(root, { fs: nodeFs, lockTimeout: 200, staleLockAge: 3_600_000 })
     await s.put('renewal/a', { v: 1 })
     await writeFile(join(root, 'renewal/.a.json.lock'), 'other-process')
     const err = await s.compareAndSwap('renewal/a', { v: 1 }, { v: 2 }).catch((e: unknown) => e)
