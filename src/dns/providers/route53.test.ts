@@ -70,6 +70,17 @@ describe('route53Adapter requests', () => {
     expect(fixture.texts('_acme-challenge.example.com.')).toEqual([odd])
   })
 
+  it('escapes bytes outside printable ASCII as three-digit octal, as Route 53 documents', async () => {
+    const { fixture, adapter } = setup()
+    const unicode = 'caf\u00e9\ttab'
+    await adapter.createTxt('_acme-challenge.example.com', unicode)
+    // é is 0xC3 0xA9 in UTF-8 (octal 303 251), the tab 0x09 (octal 011).
+    expect(fixture.txt('_acme-challenge.example.com.')).toEqual(['"caf\\303\\251\\011tab"'])
+    expect(fixture.texts('_acme-challenge.example.com.')).toEqual([unicode])
+    await adapter.removeTxt('_acme-challenge.example.com', unicode)
+    expect(fixture.texts('_acme-challenge.example.com.')).toEqual([])
+  })
+
   it('DELETEs the set with its exact values and TTL when the last value goes', async () => {
     const { fixture, adapter } = setup()
     fixture.zones[0]!.sets.push({
