@@ -70,6 +70,7 @@ export type {
   Subproblem,
   WebAcmeError,
   WebAcmeErrorCode,
+  WebAcmeErrorWithCode,
 } from './errors.ts'
 export {
   AcmeError,
