@@ -40,6 +40,38 @@ function checkIssued(pem: string, names: string[]): ReturnType<typeof parseCerti
 
 export const issuanceScenarios: Scenario[] = [
   {
+    name: 'errors explain themselves: nothing listening names the cause; a non-directory URL says so',
+    server: 'default',
+    async run(ctx) {
+      const at = (url: string) =>
+        new AcmeClient({ directoryUrl: url, accountKey: keys, fetch: ctx.fetch, retry: { retries: 0 } })
+      const keys = await generateKeyPair('ES256')
+      // Port 2 on loopback: not a fetch "bad port", and nothing listens there.
+      const closed = `https://127.0.0.1:2/dir`
+      const refused = await rejectsWith<{ reason: string; url: string; message: string }>(
+        at(closed).directory(),
+        'ERR_NETWORK',
+        'a closed port',
+      )
+      equal(refused.url, closed, 'the error names the URL')
+      // Browsers say only "Failed to fetch"; workerd says little more. Where the runtime tells, the reason is named.
+      const tells =
+        typeof navigator === 'undefined' || !/^Mozilla|Cloudflare-Workers/.test(navigator.userAgent)
+      assert(
+        refused.reason === 'connection-refused' || (!tells && refused.reason !== 'tls'),
+        `reason: ${refused.reason} (${refused.message})`,
+      )
+      ctx.report('connection refused reported as', refused.reason)
+      const notFound = await rejectsWith<{ message: string; status: number }>(
+        at(ctx.directoryUrl.replace(/\/dir$/, '/no-such-directory')).directory(),
+        'ERR_INVALID_RESPONSE',
+        'a URL that is not the directory',
+      )
+      assert(/does not look like an ACME directory/.test(notFound.message), notFound.message)
+      equal(notFound.status, 404, 'the HTTP status')
+    },
+  },
+  {
     name: 'http-01: one name, answered by the test responder; the key matches the CSR',
     server: 'default',
     async run(ctx) {
