@@ -57,6 +57,12 @@ export interface AcmeClientOptions extends TransportOptions {
   accountUrl?: string
   /** Default polling for the `waitFor*` methods. */
   poll?: Omit<PollOptions, 'signal'>
+  /**
+   * `issueCertificate` calls on this client that run at once (default 50); more wait their turn before placing
+   * their order. Bounds the validations the CA runs against your servers at once, the pending authorizations
+   * counted against your account, and the memory of a process handed a thousand names.
+   */
+  maxConcurrentIssuances?: number
 }
 
 /** Per-call options. */
@@ -136,6 +142,8 @@ export class AcmeClient {
   readonly #poll: Omit<PollOptions, 'signal'>
   /** How long this CA takes to validate and to issue, learned from earlier waits. */
   readonly #pacer = new FirstReadPacer()
+  /** Issuances at once on this client: see {@link AcmeClientOptions.maxConcurrentIssuances}. */
+  readonly maxConcurrentIssuances: number
 
   constructor(options: AcmeClientOptions) {
     if (typeof options !== 'object' || options === null)
@@ -146,6 +154,7 @@ export class AcmeClient {
     this.#jwk.catch(() => {})
     this.#accountUrl = options.accountUrl
     this.#poll = options.poll ?? {}
+    this.maxConcurrentIssuances = Math.max(1, options.maxConcurrentIssuances ?? 50)
   }
 
   /** The account URL (`kid`), once known. */

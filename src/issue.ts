@@ -20,6 +20,7 @@ import type { AcmeClient, CertificateChain, NewAccountOptions } from './client.t
 import { AcmeResponseError, AcmeStateError, InvalidArgumentError, isProblem } from './errors.ts'
 import { checkSigningKey, generateKeyPair } from './jose/algorithms.ts'
 import { raceSignal, throwIfAborted } from './lib/abort.ts'
+import { Limiter } from './lib/limiter.ts'
 import type { AbortSignalLike, CryptoKeyPair } from './lib/web-types.ts'
 import { certificateMatchesKey, type ParsedCertificate, parseCertificate } from './pkix/certificate.ts'
 import { selectPreferredChain } from './pkix/chain.ts'
@@ -163,8 +164,39 @@ interface Flow {
  * @see {@link https://www.rfc-editor.org/rfc/rfc8555#section-7.4 RFC 8555 §7.4}
  */
 export async function issueCertificate(options: IssueCertificateOptions): Promise<IssuedCertificate> {
-  const { client, signal } = options
   const identifiers = checkOptions(options)
+  const { client, signal } = options
+  // One account for every concurrent issuance of a client that has none yet.
+  if (!client.accountUrl) await createAccountOnce(client, options)
+  let slots = issuanceSlots.get(client)
+  if (!slots) issuanceSlots.set(client, (slots = new Limiter(client.maxConcurrentIssuances)))
+  return slots.run(() => issue(options, identifiers), signal)
+}
+
+/** Issuances running per client: at most `client.maxConcurrentIssuances`, first come first served. */
+const issuanceSlots = new WeakMap<AcmeClient, Limiter>()
+/** Account creations in flight per client, shared by the issuances that need one. */
+const accountCreations = new WeakMap<AcmeClient, Promise<unknown>>()
+
+function createAccountOnce(client: AcmeClient, options: IssueCertificateOptions): Promise<unknown> {
+  let creating = accountCreations.get(client)
+  if (!creating) {
+    // Under the transport-wide signal only: one caller's abort must not fail the others' account.
+    creating = client.createAccount({ ...(options.account as NewAccountOptions) })
+    accountCreations.set(client, creating)
+    creating.then(
+      () => accountCreations.delete(client),
+      () => accountCreations.delete(client),
+    )
+  }
+  return raceSignal(creating, options.signal)
+}
+
+async function issue(
+  options: IssueCertificateOptions,
+  identifiers: OrderIdentifier[],
+): Promise<IssuedCertificate> {
+  const { client, signal } = options
   const call = signal ? { signal } : {}
   const poll = { ...options.poll, ...call }
   const flow: Flow = {
@@ -177,9 +209,6 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
   }
   const hooks = options.hooks ?? {}
 
-  if (!client.accountUrl) {
-    await client.createAccount({ ...(options.account as NewAccountOptions), ...call })
-  }
   let order = await openOrder(flow)
   await flow.user(() => hooks.order?.(order))
 

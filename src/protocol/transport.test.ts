@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { occurrence, turnsUntil } from '../../test/fixtures/events.ts'
+import { occurrence, turns, turnsUntil } from '../../test/fixtures/events.ts'
 import { DIRECTORY, json, problem, scriptedFetch } from '../../test/fixtures/scripted-fetch.ts'
 import { AcmeNetworkError, AcmeProblemError, AcmeResponseError, InvalidArgumentError } from '../errors.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
@@ -103,6 +103,34 @@ describe('Transport', () => {
     }
     const [a, b] = posts()
     expect(headerOf(a!.body).nonce).not.toBe(headerOf(b!.body).nonce)
+  })
+
+  it("holds every caller's request to a URL until the Retry-After the server gave for it", async () => {
+    const fetch = scriptedFetch({
+      [`POST ${ORDER}`]: [
+        () => problem(503, 'serverInternal', 'busy', { 'retry-after': '1' }),
+        () => json(200, { n: 1 }),
+      ],
+    })
+    const t = new Transport('https://ca.test/dir', { fetch })
+    const s = await signer()
+    const posts = () => fetch.calls.filter((c) => c.method === 'POST')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const first = t.post(ORDER, '', s)
+      await turnsUntil(() => posts().length === 1 && vi.getTimerCount() === 1, 'the 503 is answered')
+      // Another caller, after the 503: its first attempt waits too.
+      const second = t.post(ORDER, '', s)
+      await turns()
+      vi.advanceTimersByTime(999)
+      await turns()
+      expect(posts()).toHaveLength(1)
+      vi.advanceTimersByTime(1)
+      await Promise.all([first, second])
+      expect(posts()).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('throws a rate limit at once when Retry-After exceeds the wait budget, with retryAfter and help link', async () => {

@@ -203,6 +203,8 @@ export class Transport {
   readonly #maxBytes: number
   readonly #slots: Limiter
   readonly #onHttp: ((event: HttpEvent) => void) | undefined
+  /** Requests the server asked us to hold until a time (`Retry-After` on an error), with that error. */
+  readonly #notBefore = new Map<string, { until: number; error: unknown }>()
   #directory: Promise<Directory> | undefined
 
   constructor(directoryUrl: string | UrlLike, options: TransportOptions = {}) {
@@ -312,9 +314,13 @@ export class Transport {
     const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
     await this.directory(options.signal) // the URL policy knows the CA's origins from here on
     const target = this.#urls.check(url, 'request URL')
+    // A Retry-After answers this request: newOrder for these names, not every newOrder (Let's Encrypt's limits
+    // are per name set and per domain). POST-as-GET has the empty payload: the key is the resource itself.
+    const gateKey = `POST ${target} ${JSON.stringify(payload)}`
     let badNonces = 0
     return this.#withRetries(options.signal, async (attempt) => {
       for (;;) {
+        await this.#gate(gateKey, options.signal) // before the nonce and the signature, which a wait would age
         const nonce = await this.nonce(options.signal)
         const header =
           signer.kid !== undefined
@@ -322,7 +328,14 @@ export class Transport {
             : { url: target, nonce, jwk: signer.jwk }
         const jws = await signJws(header, payload, signer.privateKey)
         try {
-          return await this.#exchange('POST', target, JSON.stringify(jws), options, attempt + badNonces)
+          return await this.#exchange(
+            'POST',
+            target,
+            JSON.stringify(jws),
+            options,
+            attempt + badNonces,
+            gateKey,
+          )
         } catch (err) {
           if (isBadNonce(err) && badNonces++ < this.#retry.badNonceRetries) continue
           throw err
@@ -394,11 +407,14 @@ export class Transport {
     body: string | undefined,
     options: RequestOptions,
     attempt: number,
+    gateKey?: string,
   ): Promise<AcmeResponse> {
     let target = this.#urls.check(url, 'request URL')
     for (let redirects = 0; ; redirects++) {
+      const key = gateKey ?? `${method} ${target}`
+      await this.#gate(key, options.signal)
       const result = await this.#slots.run(
-        () => this.#attempt(method, target, body, options, attempt),
+        () => this.#attempt(method, target, body, options, attempt, key),
         options.signal,
       )
       if (result.status < 300 || result.status >= 400) return result
@@ -421,6 +437,23 @@ export class Transport {
     }
   }
 
+  /**
+   * Waits out a `Retry-After` the server gave on an earlier error for the same request (method, URL and, for a
+   * signed POST, payload), whichever caller sent it: concurrent callers must not send what the server asked to be
+   * left alone (RFC 9110 §10.2.3). A wait longer than the retry budget rethrows that error at once.
+   */
+  async #gate(key: string, signal: AbortSignalLike | undefined): Promise<void> {
+    const entry = this.#notBefore.get(key)
+    if (!entry) return
+    const wait = entry.until - Date.now()
+    if (wait <= 0) {
+      this.#notBefore.delete(key)
+      return
+    }
+    if (wait > this.#retry.maxWait) throw entry.error
+    await sleep(wait, signal)
+  }
+
   /** One attempt: fetch, read, classify. Reports to `onHttp`. */
   async #attempt(
     method: 'GET' | 'HEAD' | 'POST',
@@ -428,6 +461,7 @@ export class Transport {
     body: string | undefined,
     options: RequestOptions,
     attempt: number,
+    gateKey: string,
   ): Promise<AcmeResponse> {
     const started = Date.now()
     let status: number | undefined
@@ -440,6 +474,14 @@ export class Transport {
     } catch (error) {
       if (error instanceof AcmeError) {
         this.#report({ method, url, status, duration: Date.now() - started, attempt, error })
+      }
+      const until = retryAfterOf(error)?.getTime()
+      if (until !== undefined && until > (this.#notBefore.get(gateKey)?.until ?? 0)) {
+        if (this.#notBefore.size >= 256) {
+          const now = Date.now()
+          for (const [key, entry] of this.#notBefore) if (entry.until <= now) this.#notBefore.delete(key)
+        }
+        this.#notBefore.set(gateKey, { until, error })
       }
       throw error
     }

@@ -295,7 +295,14 @@ describe('renewDue with ARI (Pebble behind the ARI proxy)', () => {
     result = await d.run({ names: [a] })
     expect(result.skipped[0]).toMatchObject({ name: a, reason: 'backoff' })
     d.at(d.start + 2 * HOUR)
-    result = await d.run({ names: [a] })
+    // Two hours later, in a new process: the old client itself holds that exact newOrder for the real two hours
+    // the CA asked for, and this test's clock is not real time.
+    const later = new AcmeClient({
+      directoryUrl: proxy.directoryUrl,
+      accountKey,
+      accountUrl: client.accountUrl!,
+    })
+    result = await d.run({ names: [a], client: later })
     expect(result.renewed.map((r) => r.name)).toEqual([a])
     expect((await readRenewalState(storage, a))?.failures).toBe(0)
   })

@@ -316,6 +316,44 @@ export const issueFlowScenarios: Scenario[] = [
     },
   },
   {
+    name: 'issueCertificate: concurrent calls share one account creation and run at most maxConcurrentIssuances at once',
+    server: 'counting',
+    async run(ctx) {
+      let active = 0
+      let most = 0
+      let newAccounts = 0
+      const watching: typeof fetch = async (input, init) => {
+        const path = new URL(String(input)).pathname
+        if (init?.method === 'POST' && path.startsWith('/sign-me-up')) newAccounts++
+        if (init?.method === 'POST' && path.startsWith('/order-plz')) most = Math.max(most, ++active)
+        const response = await ctx.fetch(input, init)
+        if (init?.method === 'POST' && path.startsWith('/certZ/')) active--
+        return response
+      }
+      const c = new AcmeClient({
+        directoryUrl: ctx.directoryUrl,
+        accountKey: await generateKeyPair('ES256'),
+        fetch: watching,
+        maxConcurrentIssuances: 2,
+        poll: { interval: 50, maxInterval: 200, timeout: 60_000 },
+      })
+      const names = Array.from({ length: 6 }, (_, i) => `par${i}.${ctx.domain}`)
+      const issued = await Promise.all(
+        names.map((name) =>
+          issueCertificate({
+            client: c,
+            account: { termsOfServiceAgreed: true },
+            identifiers: [name],
+            solvers: [runnerHttp01(ctx)],
+          }),
+        ),
+      )
+      equal(issued.length, 6, 'all six issued')
+      equal(newAccounts, 1, 'one newAccount for six concurrent calls')
+      equal(most, 2, 'never more than two issuances between newOrder and download')
+    },
+  },
+  {
     name: 'issueCertificate: requests per certificate (one name, http-01, after account creation)',
     server: 'counting',
     async run(ctx) {
