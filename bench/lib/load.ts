@@ -1,0 +1,43 @@
+// What bench/load.ts and its worker (bench/load-worker.ts) exchange.
+
+/** What bench/load.ts passes (JSON in LOAD_CONFIG). */
+export interface LoadConfig {
+  directoryUrl: string
+  /** Port Pebble's VA dials for http-01: this process listens there. */
+  httpPort: number
+  /** Names issued at once. */
+  n: number
+  runId: string
+}
+
+/** The result line (prefixed with {@link LOAD_RESULT_PREFIX}). */
+export interface LoadResult {
+  n: number
+  issued: number
+  failures: number
+  failuresBy: Record<string, number>
+  errors: string[]
+  /** Wall time from the first call to the last settled issuance, ms. */
+  wallMs: number
+  certsPerSec: number
+  /** `process.resourceUsage().maxRSS` at the end (the process's peak), MB. */
+  peakRssMb: number
+  /** Highest heapUsed seen (sampled every 250 ms), MB. */
+  peakHeapMb: number
+  /** Event-loop delay during the issuance phase, ms: how late a 10 ms timer fired (histogram value - 10 ms). */
+  loopDelay: { p50: number; p99: number; max: number; mean: number }
+  /** ACME requests of the issuance phase, and those answered with status >= 400. */
+  requests: number
+  errorResponses: number
+  /** http-01 requests the in-process server answered (Pebble's VA). */
+  http01Requests: number
+  /** Most http-01 validation requests open at once in the server. */
+  http01MaxOpen: number
+  /** Slowest http-01 answer from request to response end, ms (loop delay shows up here). */
+  http01MaxMs: number
+  /** Certificates issued at 25/50/75/100 % of the wall time (progress curve). */
+  issuedAt: number[]
+  cpuMs: number
+}
+
+export const LOAD_RESULT_PREFIX = 'LOAD_RESULT '
