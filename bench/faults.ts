@@ -370,12 +370,8 @@ async function main(): Promise<void> {
           const stats: FaultProxyStats = proxy.stats()
           proxy.configure({ percent: 0 })
           const logFile = join(logDir, `${client}-p${percent}-r${r + 1}.jsonl`)
-          await writeFile(
-            logFile,
-            [...proxy.faults, ...proxy.violations.map((v) => ({ violation: true, ...v }))]
-              .map((e) => JSON.stringify(e))
-              .join('\n') + '\n',
-          )
+          const entries = [...proxy.faults, ...proxy.violations.map((v) => ({ violation: true, ...v }))]
+          await writeFile(logFile, entries.map((e) => `${JSON.stringify(e)}\n`).join(''))
           const fault: FaultRun = {
             client,
             percent,
