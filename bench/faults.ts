@@ -90,6 +90,8 @@ export interface FaultRun {
   retryAfterViolations: number
   /** Violations by `METHOD resource`. */
   violationsBy: Record<string, number>
+  /** Requests the proxy failed to forward to Pebble (a 502 that is not an injected fault; should be 0). */
+  upstreamErrors: number
   /** Failed issuances by error code. */
   failuresBy: Record<string, number>
   setupError?: string
@@ -303,7 +305,9 @@ function markdown(runs: FaultRun[], checks: TargetCheck[], meta: Record<string, 
             .map(([k, v]) => `${SHORT[k as FaultKind]} ${v}`)
             .join(', ')}`,
       r.retryAfterViolations === 0 ? '0' : `${r.retryAfterViolations}: ${list(r.violationsBy)}`,
-      (r.setupError ? `setup failed: ${r.setupError.slice(0, 80)}; ` : '') + list(r.failuresBy),
+      (r.setupError ? `setup failed: ${r.setupError.slice(0, 80)}; ` : '') +
+        list(r.failuresBy) +
+        (r.upstreamErrors ? ` (proxy could not forward ${r.upstreamErrors} requests)` : ''),
     ]),
   )
   lines.push('', '## Targets (issue #8)', '')
@@ -385,6 +389,7 @@ async function main(): Promise<void> {
             faultsTotal: stats.faultsTotal,
             retryAfterViolations: stats.violations.length,
             violationsBy: countBy(stats.violations, (v) => `${v.method} ${v.resource}`),
+            upstreamErrors: stats.upstreamErrors,
             failuresBy: result.errorCodes,
             ...(result.setupError !== undefined && { setupError: result.setupError }),
             errors: result.errors,

@@ -93,6 +93,7 @@ it(`issues ${CERTIFICATES} of ${CERTIFICATES} certificates with ${PERCENT} % of 
   // really injected every kind asked for, at about the rate asked for.
   expect(requested.filter((url) => new URL(url).origin !== proxy.origin)).toEqual([])
   expect(stats.requests).toBe(requested.length)
+  expect(stats.upstreamErrors, 'requests the proxy failed to forward').toBe(0)
   for (const kind of KINDS) expect(stats.faults[kind], `faults of kind ${kind}`).toBeGreaterThan(0)
   expect(stats.faultsTotal).toBeGreaterThanOrEqual(Math.floor((stats.requests * PERCENT) / 200))
 }, 300_000)
