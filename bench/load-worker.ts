@@ -3,7 +3,7 @@
 // defaults, one account, then `issueCertificate` for N names all at once. Reports issued/N, peak RSS, the event
 // loop delay while issuing (perf_hooks.monitorEventLoopDelay) and throughput, as one JSON line on stdout.
 
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
@@ -16,19 +16,45 @@ const config = JSON.parse(process.env.LOAD_CONFIG ?? 'null') as LoadConfig | nul
 if (!config) throw new Error('LOAD_CONFIG is not set (the load bench worker is started by bench/load.ts)')
 
 const http01 = http01Solver()
+const http01Backlog = config.http01Backlog ?? 511
+
+/** What happened to each challenge: when our POST was answered, when the CA's first request arrived. */
+interface ChallengeTimes {
+  postedAt?: number
+  firstRequestAt?: number
+}
+const byToken = new Map<string, ChallengeTimes>()
+const tokenByChallengeUrl = new Map<string, string>()
+const solver: typeof http01 = {
+  ...http01,
+  async present(context) {
+    if (context.challenge.token) {
+      byToken.set(context.challenge.token, {})
+      tokenByChallengeUrl.set(context.challenge.url, context.challenge.token)
+    }
+    await http01.present(context)
+  },
+}
+
 let http01Requests = 0
 let http01Open = 0
 let http01MaxOpen = 0
 let http01MaxMs = 0
+let acceptToRequestMaxMs = 0
+const acceptedAt = new WeakMap<object, number>()
+const PREFIX = '/.well-known/acme-challenge/'
 const server = createServer((req, res) => {
   const t0 = performance.now()
   http01Requests++
   http01MaxOpen = Math.max(http01MaxOpen, ++http01Open)
+  acceptToRequestMaxMs = Math.max(acceptToRequestMaxMs, t0 - (acceptedAt.get(req.socket) ?? t0))
   res.on('close', () => {
     http01Open--
     http01MaxMs = Math.max(http01MaxMs, performance.now() - t0)
   })
   const path = (req.url ?? '/').split('?')[0] ?? '/'
+  const times = path.startsWith(PREFIX) ? byToken.get(path.slice(PREFIX.length)) : undefined
+  if (times && times.firstRequestAt === undefined) times.firstRequestAt = t0
   http01.lookup(path).then(
     (body) => {
       if (body === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
@@ -37,9 +63,12 @@ const server = createServer((req, res) => {
     () => res.writeHead(500).end(),
   )
 })
+server.on('connection', (socket) => acceptedAt.set(socket, performance.now()))
 await new Promise<void>((resolve, reject) => {
   server.once('error', reject)
-  server.listen({ port: config.httpPort, host: '127.0.0.1', exclusive: true }, () => resolve())
+  server.listen({ port: config.httpPort, host: '127.0.0.1', exclusive: true, backlog: http01Backlog }, () =>
+    resolve(),
+  )
 })
 
 let requests = 0
@@ -48,6 +77,9 @@ const countingFetch: typeof fetch = async (input, init) => {
   requests++
   const res = await fetch(input, init)
   if (res.status >= 400) errorResponses++
+  const token = init?.method === 'POST' && res.ok ? tokenByChallengeUrl.get(String(input)) : undefined
+  const times = token === undefined ? undefined : byToken.get(token)
+  if (times && times.postedAt === undefined) times.postedAt = performance.now()
   return res
 }
 const client = new AcmeClient({
@@ -58,6 +90,24 @@ const client = new AcmeClient({
 await client.createAccount({ termsOfServiceAgreed: true })
 requests = 0
 errorResponses = 0
+
+/**
+ * TcpExt ListenOverflows of the whole machine (Linux): connections the kernel dropped because a listener's
+ * accept queue was full, e.g. the CA's validation requests to a busy http-01 server. Undefined elsewhere.
+ */
+function listenOverflows(): number | undefined {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TcpExt:'))
+    const names = lines[0]?.split(/\s+/) ?? []
+    const values = lines[1]?.split(/\s+/) ?? []
+    const i = names.indexOf('ListenOverflows')
+    return i > 0 ? Number(values[i]) : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const profileDir = process.env.LOAD_PROFILE_DIR
 const session = profileDir ? new Session() : undefined
@@ -75,12 +125,13 @@ const sampler = setInterval(() => {
 const LOOP_RESOLUTION_MS = 10
 const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
 const settledAt: number[] = []
+const overflows0 = listenOverflows()
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 loop.enable()
 const outcomes = await Promise.allSettled(
   Array.from({ length: config.n }, (_, i) =>
-    issueCertificate({ client, identifiers: [`l${i}-${config.runId}.load.test`], solvers: [http01] }).then(
+    issueCertificate({ client, identifiers: [`l${i}-${config.runId}.load.test`], solvers: [solver] }).then(
       (issued) => {
         settledAt.push(performance.now() - t0)
         return issued.order.status
@@ -107,6 +158,13 @@ for (const o of outcomes) {
   if (errors.size < 5) errors.add(o.reason instanceof Error ? o.reason.message : String(o.reason))
 }
 const issued = outcomes.filter((o) => o.status === 'fulfilled').length
+const posted = [...byToken.values()].filter((t) => t.postedAt !== undefined)
+const latencies = posted
+  .filter((t) => t.firstRequestAt !== undefined)
+  .map((t) => t.firstRequestAt! - t.postedAt!)
+  .sort((a, b) => a - b)
+const at = (q: number) =>
+  Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0)
 // The histogram holds the time between two ticks of its 10 ms timer; the delay is what exceeds the 10 ms.
 const ms = (ns: number) => Math.max(0, Math.round((ns - LOOP_RESOLUTION_MS * 1e6) / 1e4) / 100)
 const result: LoadResult = {
@@ -132,6 +190,12 @@ const result: LoadResult = {
   http01MaxMs: Math.round(http01MaxMs),
   issuedAt: [0.25, 0.5, 0.75, 1].map((f) => settledAt.filter((t) => t <= wallMs * f).length),
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  http01Backlog,
+  acceptToRequestMaxMs: Math.round(acceptToRequestMaxMs),
+  challengesPosted: posted.length,
+  challengesNeverFetched: posted.length - latencies.length,
+  validationLatencyMs: { p50: at(0.5), p99: at(0.99), max: Math.round(latencies.at(-1) ?? 0) },
+  ...(overflows0 !== undefined && { listenOverflows: (listenOverflows() ?? overflows0) - overflows0 }),
 }
 process.stdout.write(`${LOAD_RESULT_PREFIX}${JSON.stringify(result)}\n`)
 server.close()

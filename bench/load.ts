@@ -31,6 +31,7 @@ const USAGE = `usage: tsx bench/load.ts [options]
 
   --n LIST     names issued at once, one run each (default ${DEFAULTS.n.join(',')})
   --nonce P    Pebble's badNonce rejection percentage (default: Pebble's own, 5)
+  --backlog B  listen backlog of the in-process http-01 server (default 511, Node's default)
   --cpu-prof   V8 CPU profile of each issuance phase (bench/.tmp/prof/load-*.cpuprofile; read it with
                tsx bench/profile.ts)
   --json       print only the JSON result on stdout
@@ -41,6 +42,7 @@ const USAGE = `usage: tsx bench/load.ts [options]
 interface Options {
   n: number[]
   nonce: number | undefined
+  backlog: number | undefined
   cpuProf: boolean
   json: boolean
   out: string | undefined
@@ -55,6 +57,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       n: { type: 'string' },
       nonce: { type: 'string' },
+      backlog: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
@@ -67,11 +70,21 @@ function parseOptions(argv: string[]): Options {
   }
   const n = values.n?.split(',').map((v) => Number(v.trim())) ?? DEFAULTS.n
   if (n.some((v) => !Number.isInteger(v) || v < 1)) throw new Error('--n must list positive integers')
+  const backlog = values.backlog === undefined ? undefined : Number(values.backlog)
+  if (backlog !== undefined && !(Number.isInteger(backlog) && backlog > 0))
+    throw new Error('--backlog must be > 0')
   const nonce = values.nonce === undefined ? undefined : Number(values.nonce)
   if (nonce !== undefined && !(Number.isInteger(nonce) && nonce >= 0 && nonce <= 100)) {
     throw new Error('--nonce must be 0-100')
   }
-  return { n, nonce, cpuProf: values['cpu-prof'] ?? false, json: values.json ?? false, out: values.out }
+  return {
+    n,
+    nonce,
+    backlog,
+    cpuProf: values['cpu-prof'] ?? false,
+    json: values.json ?? false,
+    out: values.out,
+  }
 }
 
 async function runLoadWorker(
@@ -176,7 +189,10 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
       'peak heap MB',
       'loop delay p50 / p99 / max ms',
       'req/cert',
-      'http-01 max open / slowest ms',
+      'http-01 slowest answer / accept wait ms',
+      'CA validation latency p50 / p99 / max ms',
+      'never fetched',
+      'listen overflows',
       'failures by code',
     ],
     runs.map((r) => [
@@ -188,7 +204,10 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
       r.peakHeapMb.toFixed(0),
       `${r.loopDelay.p50.toFixed(0)} / ${r.loopDelay.p99.toFixed(0)} / ${r.loopDelay.max.toFixed(0)}`,
       (r.requests / Math.max(1, r.issued)).toFixed(2),
-      `${r.http01MaxOpen} / ${r.http01MaxMs}`,
+      `${r.http01MaxMs} / ${r.acceptToRequestMaxMs}`,
+      `${r.validationLatencyMs.p50} / ${r.validationLatencyMs.p99} / ${r.validationLatencyMs.max}`,
+      `${r.challengesNeverFetched} of ${r.challengesPosted}`,
+      r.listenOverflows ?? '–',
       Object.entries(r.failuresBy)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || '–',
@@ -211,7 +230,11 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
     'Loop delay: how late a 10 ms timer fired during the issuance phase (`perf_hooks.monitorEventLoopDelay`, ' +
       'values minus the 10 ms interval). Peak RSS: `process.resourceUsage().maxRSS` of the worker process. ' +
       'certs/s: certificates issued / wall time from the first call until every issuance settled. http-01: the ' +
-      'in-process server answering Pebble, most requests open at once and the slowest answer. See bench/README.md.',
+      'in-process server answering Pebble: slowest answer, and longest wait between accepting a connection and ' +
+      'reading its request. CA validation latency: from Pebble accepting a challenge POST to its first http-01 ' +
+      "request for that token (Pebble's VA gives up after 15 s); never fetched: challenges whose token no request " +
+      'asked for. Listen overflows: connections the kernel dropped because an accept queue was full (TcpExt ' +
+      `ListenOverflows, whole machine; the http-01 server's backlog was ${meta.http01Backlog}). See bench/README.md.`,
     '',
   )
   return lines.join('\n')
@@ -242,6 +265,7 @@ async function main(): Promise<void> {
         httpPort: pebble.httpPort,
         n,
         runId: randomBytes(4).toString('hex'),
+        ...(options.backlog !== undefined && { http01Backlog: options.backlog }),
       }
       const r = await runLoadWorker(script, config, caEnv(await getTestCa()), profileDir)
       runs.push(r)
@@ -259,12 +283,17 @@ async function main(): Promise<void> {
     ...machine(),
     ...source,
     nonceRejectPercent: options.nonce,
+    http01Backlog: options.backlog ?? 511,
     durationSec: Math.round((Date.now() - started) / 1000),
   }
   const checks = evaluateGoals(runs)
   const json = { runs, goals: checks, meta }
   const md = markdown(runs, checks, meta)
-  const isDefault = options.n.join() === DEFAULTS.n.join() && options.nonce === undefined && !options.cpuProf
+  const isDefault =
+    options.n.join() === DEFAULTS.n.join() &&
+    options.nonce === undefined &&
+    options.backlog === undefined &&
+    !options.cpuProf
   const out = options.out ?? join(BENCH_DIR, isDefault ? 'results' : join('.tmp', 'results'))
   await mkdir(out, { recursive: true })
   await writeFile(join(out, 'load.json'), `${JSON.stringify(json, null, 2)}\n`)

@@ -8,6 +8,8 @@ export interface LoadConfig {
   /** Names issued at once. */
   n: number
   runId: string
+  /** Listen backlog of the http-01 server (default 511, Node's). */
+  http01Backlog?: number
 }
 
 /** The result line (prefixed with {@link LOAD_RESULT_PREFIX}). */
@@ -38,6 +40,19 @@ export interface LoadResult {
   /** Certificates issued at 25/50/75/100 % of the wall time (progress curve). */
   issuedAt: number[]
   cpuMs: number
+  /**
+   * Connections the kernel refused because a listen queue was full while issuing (TcpExt ListenOverflows, Linux
+   * only, the whole machine: other processes count too).
+   */
+  listenOverflows?: number
+  http01Backlog: number
+  /** Longest wait in this process between accepting a validation connection and reading its request, ms. */
+  acceptToRequestMaxMs: number
+  /** Challenge POSTs Pebble accepted, and of those the ones whose token the CA never requested here. */
+  challengesPosted: number
+  challengesNeverFetched: number
+  /** From Pebble's answer to our challenge POST to its first http-01 request for that token, ms. */
+  validationLatencyMs: { p50: number; p99: number; max: number }
 }
 
 export const LOAD_RESULT_PREFIX = 'LOAD_RESULT '
