@@ -129,16 +129,28 @@ const overflows0 = listenOverflows()
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 loop.enable()
-const outcomes = await Promise.allSettled(
-  Array.from({ length: config.n }, (_, i) =>
+// Each issuance's outcome as it settles; one still undefined at the deadline never settled (a hang, reported).
+const outcomes: Array<PromiseSettledResult<unknown> | undefined> = Array.from(
+  { length: config.n },
+  () => undefined,
+)
+const all = Promise.all(
+  outcomes.map((_, i) =>
     issueCertificate({ client, identifiers: [`l${i}-${config.runId}.load.test`], solvers: [solver] }).then(
       (issued) => {
         settledAt.push(performance.now() - t0)
-        return issued.order.status
+        outcomes[i] = { status: 'fulfilled', value: issued.order.status }
+      },
+      (reason: unknown) => {
+        outcomes[i] = { status: 'rejected', reason }
       },
     ),
   ),
 )
+const deadlineMs = config.deadlineMs ?? 600_000
+let deadline: ReturnType<typeof setTimeout> | undefined
+await Promise.race([all, new Promise((resolve) => (deadline = setTimeout(resolve, deadlineMs)))])
+clearTimeout(deadline)
 const wallMs = performance.now() - t0
 loop.disable()
 clearInterval(sampler)
@@ -152,12 +164,13 @@ if (session && profileDir) {
 const failuresBy: Record<string, number> = {}
 const errors = new Set<string>()
 for (const o of outcomes) {
-  if (o.status === 'fulfilled') continue
+  if (o === undefined || o.status === 'fulfilled') continue
   const code = errorCode(o.reason)
   failuresBy[code] = (failuresBy[code] ?? 0) + 1
   if (errors.size < 5) errors.add(o.reason instanceof Error ? o.reason.message : String(o.reason))
 }
-const issued = outcomes.filter((o) => o.status === 'fulfilled').length
+const issued = outcomes.filter((o) => o?.status === 'fulfilled').length
+const stillPending = outcomes.filter((o) => o === undefined).length
 const posted = [...byToken.values()].filter((t) => t.postedAt !== undefined)
 const latencies = posted
   .filter((t) => t.firstRequestAt !== undefined)
@@ -170,7 +183,8 @@ const ms = (ns: number) => Math.max(0, Math.round((ns - LOOP_RESOLUTION_MS * 1e6
 const result: LoadResult = {
   n: config.n,
   issued,
-  failures: config.n - issued,
+  failures: config.n - issued - stillPending,
+  stillPending,
   failuresBy,
   errors: [...errors],
   wallMs: Math.round(wallMs),

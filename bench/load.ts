@@ -25,7 +25,9 @@ import { machine, sourceState } from './lib/meta.ts'
 const DEFAULTS = { n: [100, 300, 1000] }
 /** The issue's goals. */
 const GOALS = { rssMb: 150, loopP99Ms: 50 }
-const WORKER_TIMEOUT_MS = 20 * 60_000
+/** Issuances not settled by then are reported as still pending (a hang), and the run ends. */
+const DEADLINE_MS = 10 * 60_000
+const WORKER_TIMEOUT_MS = DEADLINE_MS + 5 * 60_000
 
 const USAGE = `usage: tsx bench/load.ts [options]
 
@@ -208,9 +210,10 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
       `${r.validationLatencyMs.p50} / ${r.validationLatencyMs.p99} / ${r.validationLatencyMs.max}`,
       `${r.challengesNeverFetched} of ${r.challengesPosted}`,
       r.listenOverflows ?? '–',
-      Object.entries(r.failuresBy)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || '–',
+      [
+        ...Object.entries(r.failuresBy).map(([k, v]) => `${k} ${v}`),
+        ...(r.stillPending ? [`**still pending after ${meta.deadlineSec} s: ${r.stillPending}**`] : []),
+      ].join(', ') || '–',
     ]),
   )
   lines.push('', '## Goals (issue #8)', '')
@@ -265,6 +268,7 @@ async function main(): Promise<void> {
         httpPort: pebble.httpPort,
         n,
         runId: randomBytes(4).toString('hex'),
+        deadlineMs: DEADLINE_MS,
         ...(options.backlog !== undefined && { http01Backlog: options.backlog }),
       }
       const r = await runLoadWorker(script, config, caEnv(await getTestCa()), profileDir)
@@ -272,7 +276,8 @@ async function main(): Promise<void> {
       log(
         `n=${n}: ${r.issued}/${n} issued in ${(r.wallMs / 1000).toFixed(1)} s (${r.certsPerSec} certs/s), ` +
           `peak RSS ${r.peakRssMb} MB, loop delay p99 ${r.loopDelay.p99} ms / max ${r.loopDelay.max} ms` +
-          (r.failures ? `; failures: ${JSON.stringify(r.failuresBy)}` : ''),
+          (r.failures ? `; failures: ${JSON.stringify(r.failuresBy)}` : '') +
+          (r.stillPending ? `; ${r.stillPending} still pending at the deadline` : ''),
       )
     } finally {
       await pebble.stop()
@@ -284,6 +289,7 @@ async function main(): Promise<void> {
     ...source,
     nonceRejectPercent: options.nonce,
     http01Backlog: options.backlog ?? 511,
+    deadlineSec: DEADLINE_MS / 1000,
     durationSec: Math.round((Date.now() - started) / 1000),
   }
   const checks = evaluateGoals(runs)

@@ -8,6 +8,8 @@ export interface LoadConfig {
   /** Names issued at once. */
   n: number
   runId: string
+  /** How long to wait for every issuance to settle before reporting the rest as still pending (default 10 min). */
+  deadlineMs?: number
   /** Listen backlog of the http-01 server (default 511, Node's). */
   http01Backlog?: number
 }
@@ -17,6 +19,8 @@ export interface LoadResult {
   n: number
   issued: number
   failures: number
+  /** Issuances that had not settled at the deadline (a hang: neither a certificate nor an error). */
+  stillPending: number
   failuresBy: Record<string, number>
   errors: string[]
   /** Wall time from the first call to the last settled issuance, ms. */
