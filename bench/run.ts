@@ -11,21 +11,21 @@
  *                    [--tuned-poll MS] [--https-fetch] [--cpu-prof] [--trace] [--json] [--out DIR]
  */
 
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { build } from 'esbuild'
 import { caEnv, getTestCa } from '../test/harness/ca.ts'
 import { startPebble } from '../test/harness/pebble.ts'
+import { buildWorkers } from './lib/build.ts'
+import { pebbleVersion, sourceState } from './lib/meta.ts'
 import { RESULT_PREFIX, type RequestStats, type WorkerConfig, type WorkerResult } from './lib/shared.ts'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(BENCH_DIR, '..')
-const BUILD_DIR = join(BENCH_DIR, '.tmp', 'build')
 
 /** Default N per concurrency: sized so that the whole default bench takes a few minutes on 2 cores. */
 const DEFAULT_N: Record<number, number> = { 1: 20, 10: 50, 50: 50 }
@@ -167,29 +167,6 @@ function isDefaultConfiguration(o: Options): boolean {
 }
 
 const log = (message: string) => process.stderr.write(`${message}\n`)
-
-/** Bundles the workers (the library from src/, dependencies left to node_modules) so they run on plain node. */
-async function buildWorkers(): Promise<Record<ClientName, string>> {
-  await build({
-    entryPoints: {
-      'webacme-worker': join(BENCH_DIR, 'webacme-worker.ts'),
-      'acme-client-worker': join(BENCH_DIR, 'acme-client-worker.ts'),
-    },
-    outdir: BUILD_DIR,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'linked',
-    logLevel: 'error',
-  })
-  return {
-    webacme: join(BUILD_DIR, 'webacme-worker.mjs'),
-    'acme-client': join(BUILD_DIR, 'acme-client-worker.mjs'),
-  }
-}
 
 async function runWorker(
   script: string,
@@ -442,31 +419,6 @@ function markdown(rows: Row[], checks: TargetCheck[], meta: Record<string, unkno
     '',
   )
   return lines.join('\n')
-}
-
-function pebbleVersion(): string {
-  try {
-    // dpkg-query's own format syntax, not a template literal.
-    const format = ['$', '{Version}'].join('')
-    return execFileSync('dpkg-query', ['-W', '-f', format, 'pebble'], { encoding: 'utf8' }).trim()
-  } catch {
-    return 'unknown'
-  }
-}
-
-/** The commit the bench ran on and the files of src/ that differed from it (read-only git calls). */
-function sourceState(): { commit: string; uncommittedSrc: string[] } {
-  const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' })
-  try {
-    // Porcelain lines are `XY path`: the status columns may be blank, so the lines are not trimmed.
-    const changed = git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean)
-    return {
-      commit: git(['rev-parse', '--short', 'HEAD']).trim(),
-      uncommittedSrc: changed.map((l) => l.slice(3)),
-    }
-  } catch {
-    return { commit: 'unknown', uncommittedSrc: [] }
-  }
 }
 
 async function main(): Promise<void> {

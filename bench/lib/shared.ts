@@ -62,9 +62,35 @@ export interface WorkerResult {
   wallMs: number
   /** Peak resident set size of the process (`process.resourceUsage().maxRSS`), MB. */
   peakRssMb: number
+  /** Failed issuances by {@link errorCode}. */
+  errorCodes: Record<string, number>
+  /** Set when account creation failed: nothing was issued then, and every issuance counts as failed. */
+  setupError?: string
 }
 
 export const RESULT_PREFIX = 'BENCH_RESULT '
+/**
+ * With `BENCH_HOLD=1` a worker prints this line after account creation and waits for a line on stdin before
+ * it starts issuing (bench/faults.ts turns the faults on in between).
+ */
+export const READY_LINE = 'BENCH_READY'
+
+/**
+ * A short, stable label for a failure: the error's `code` (webacme's codes, Node's and axios's) with the HTTP
+ * status when there is one; otherwise the message with URLs and numbers blanked (acme-client throws plain
+ * `Error`s for problem documents).
+ */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown }; message?: unknown }
+  const status = typeof e?.status === 'number' ? e.status : e?.response?.status
+  const http = typeof status === 'number' ? ` (HTTP ${status})` : ''
+  if (typeof e?.code === 'string') return `${e.code}${http}`
+  const message = String(e?.message ?? err)
+    .replace(/https?:\/\/\S+/g, '<url>')
+    .replace(/\d+/g, 'N')
+    .slice(0, 80)
+  return `${(err as Error)?.name ?? 'Error'}: ${message}${http}`
+}
 
 export function readConfig(): WorkerConfig {
   const raw = process.env.BENCH_CONFIG
@@ -225,13 +251,22 @@ export async function runWorker(
 ): Promise<void> {
   const config = readConfig()
   const setupCpu = process.cpuUsage()
-  const issueOne = await setup(config)
+  let issueOne: (i: number) => Promise<void>
+  let setupError: string | undefined
+  try {
+    issueOne = await setup(config)
+  } catch (err) {
+    setupError = `${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}`
+    issueOne = () => Promise.reject(err)
+  }
   const setupCpuMs = cpuMs(process.cpuUsage(setupCpu))
+  if (process.env.BENCH_HOLD === '1') await holdUntilGo()
 
   counter.phase = 'issue'
   let successes = 0
   let failures = 0
   const errors = new Set<string>()
+  const errorCodes: Record<string, number> = {}
   // BENCH_PROFILE_DIR: a V8 CPU profile of the issuance phase only (bench/run.ts --cpu-prof).
   const profileDir = process.env.BENCH_PROFILE_DIR
   const session = profileDir ? new Session() : undefined
@@ -250,6 +285,8 @@ export async function runWorker(
       successes++
     } catch (err) {
       failures++
+      const code = errorCode(err)
+      errorCodes[code] = (errorCodes[code] ?? 0) + 1
       if (errors.size < 5) errors.add(err instanceof Error ? err.message : String(err))
     }
   })
@@ -277,7 +314,25 @@ export async function runWorker(
     cpuMsTotal: cpuMs(process.cpuUsage()),
     wallMs,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    errorCodes,
+    ...(setupError !== undefined && { setupError }),
   }
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)
   agent.destroy()
+}
+
+/** Announces {@link READY_LINE} and resolves at the first line on stdin. */
+function holdUntilGo(): Promise<void> {
+  process.stdout.write(`${READY_LINE}\n`)
+  return new Promise((resolve) => {
+    let buffered = ''
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8')
+      if (!buffered.includes('\n')) return
+      process.stdin.off('data', onData)
+      process.stdin.pause()
+      resolve()
+    }
+    process.stdin.on('data', onData)
+  })
 }
