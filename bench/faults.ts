@@ -88,6 +88,8 @@ export interface FaultRun {
   faults: Record<FaultKind, number>
   faultsTotal: number
   retryAfterViolations: number
+  /** Early requests within the proxy's grace (50 ms) of the answer: most likely sent before it was read. */
+  raced: number
   /** Violations by `METHOD resource`. */
   violationsBy: Record<string, number>
   /** Requests the proxy failed to forward to Pebble (a 502 that is not an injected fault; should be 0). */
@@ -304,7 +306,8 @@ function markdown(runs: FaultRun[], checks: TargetCheck[], meta: Record<string, 
             .filter(([, v]) => v > 0)
             .map(([k, v]) => `${SHORT[k as FaultKind]} ${v}`)
             .join(', ')}`,
-      r.retryAfterViolations === 0 ? '0' : `${r.retryAfterViolations}: ${list(r.violationsBy)}`,
+      (r.retryAfterViolations === 0 ? '0' : `${r.retryAfterViolations}: ${list(r.violationsBy)}`) +
+        (r.raced ? ` (${r.raced} raced)` : ''),
       (r.setupError ? `setup failed: ${r.setupError.slice(0, 80)}; ` : '') +
         list(r.failuresBy) +
         (r.upstreamErrors ? ` (proxy could not forward ${r.upstreamErrors} requests)` : ''),
@@ -327,7 +330,8 @@ function markdown(runs: FaultRun[], checks: TargetCheck[], meta: Record<string, 
     'Faults: `reset before` = TCP reset before Pebble saw the request; `reset after` = Pebble acted, the response ' +
       'was lost; `503`/`429` = with `Retry-After` (1 s / 2 s); `500` = HTML body; `delay` = response held 3 s; ' +
       '`cut body` = half the body, then the connection closed. A Retry-After violation is a request with the same ' +
-      'method, URL, signer and payload that arrived before the `Retry-After` the proxy gave for it. See ' +
+      'method, URL, signer and payload that arrived before the `Retry-After` the proxy gave for it, more than 50 ms ' +
+      'after the answer ("raced": within 50 ms, most likely sent before the client could read the answer). See ' +
       'bench/README.md and test/fixtures/fault-proxy.ts.',
     '',
   )
@@ -388,6 +392,7 @@ async function main(): Promise<void> {
             faults: stats.faults,
             faultsTotal: stats.faultsTotal,
             retryAfterViolations: stats.violations.length,
+            raced: stats.raced,
             violationsBy: countBy(stats.violations, (v) => `${v.method} ${v.resource}`),
             upstreamErrors: stats.upstreamErrors,
             failuresBy: result.errorCodes,
