@@ -34,6 +34,27 @@ export interface TimelineInput {
 
 const day = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ')
 
+/** What the colours of {@link timeline} mean (for people who see it; the SVG has its own text alternative). */
+export function timelineLegend(withAri: boolean): HTMLElement {
+  const item = (swatch: string, text: string) => {
+    const li = document.createElement('li')
+    const mark = document.createElement('span')
+    mark.className = `swatch ${swatch}`
+    li.append(mark, text)
+    return li
+  }
+  const list = document.createElement('ul')
+  list.className = 'legend'
+  list.setAttribute('aria-hidden', 'true')
+  list.append(
+    item('sw-valid', 'valid'),
+    item('sw-due', 'last third: renewal due'),
+    ...(withAri ? [item('sw-ari', 'the CA’s ARI window')] : []),
+    item('sw-now', 'now'),
+  )
+  return list
+}
+
 /** Draws the timeline; the text alternative lists the same dates. */
 export function timeline(input: TimelineInput): SVGSVGElement {
   const times = [

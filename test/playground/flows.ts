@@ -27,6 +27,8 @@ import {
 export interface Context {
   page: Page
   pebble: Pebble
+  /** A Pebble that requires external account binding, and the EAB credentials it knows. */
+  eabPebble: { directoryUrl: string; kid: string; hmacKey: string }
   http01: Http01Server
   ari: AriProxy
   server: PlaygroundServer
@@ -45,6 +47,8 @@ export interface Context {
   /** Chromium's log lines for CA responses with a 4xx status (badNonce retries, refusals the page shows). */
   caHttpErrors: string[]
   screenshot(name: string): Promise<void>
+  /** The page in a second browser that does not trust the test CA. */
+  untrustedPage(): Promise<{ page: Page; close(): Promise<void> }>
 }
 
 export interface Flow {
@@ -137,6 +141,31 @@ async function directoryEntry(ctx: Context, name: string): Promise<string> {
 }
 
 // --- Flows -------------------------------------------------------------------------------------------------
+
+const trust: Flow = {
+  name: 'TLS verified for real: without the test CA the page cannot reach Pebble, and says why',
+  async run(ctx) {
+    const { page, close } = await ctx.untrustedPage()
+    try {
+      const certificateErrors: string[] = []
+      page.on('requestfailed', (r) => {
+        if (/ERR_CERT_AUTHORITY_INVALID/.test(r.failure()?.errorText ?? '')) certificateErrors.push(r.url())
+      })
+      await page.goto(ctx.server.url)
+      await page.locator('#ca-error .error[data-code="ERR_NETWORK"]').waitFor()
+      assert.deepEqual(
+        certificateErrors,
+        [ctx.pebble.directoryUrl],
+        'the directory request failed on the certificate',
+      )
+      assert.match(await text(page, '#ca-error .hint'), /TLS certificate this browser trusts/)
+    } finally {
+      await close()
+    }
+    // The browser of the other flows trusts it (its NSS database has the test CA).
+    await ctx.page.locator('#ca-details').waitFor()
+  },
+}
 
 const account: Flow = {
   name: 'account: created only with explicit agreement to the terms',
@@ -657,6 +686,56 @@ const deactivation: Flow = {
   },
 }
 
+const eabAndImport: Flow = {
+  name: 'a CA requiring EAB: imported key, the CA’s refusal without EAB, the account with it; forget the key',
+  async run(ctx) {
+    const { page, work, eabPebble } = ctx
+    await openScreen(page, 'account')
+    // Another CA, by its directory URL.
+    await page.fill('#ca-directory', eabPebble.directoryUrl)
+    assert.equal(await page.inputValue('#ca-preset'), 'custom')
+    await page.click('#ca-load')
+    await page.locator('#ca-details', { hasText: 'required' }).waitFor()
+    assert.ok(await page.locator('#ca-eab').isVisible(), 'the EAB fields appear for a CA that requires EAB')
+    assert.ok(!(await page.isChecked('#acct-agree')), 'an agreement does not carry over to another CA')
+    assert.match(await text(page, '#key-status'), /No account key for this CA/)
+
+    // The user brings a key (PEM made by openssl); it is stored non-extractable too.
+    const pem = await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], work)
+    await page.click('#key-import-box summary')
+    await page.fill('#key-import-text', pem)
+    await page.click('#key-import')
+    await page.locator('#key-status[data-thumbprint]').waitFor()
+    assert.equal(await page.getAttribute('#key-status', 'data-thumbprint'), thumbprint(pem))
+    assert.equal(await page.inputValue('#key-import-text'), '', 'the pasted key is cleared')
+    const stored = await storedKey(page, eabPebble.directoryUrl)
+    assert.equal(stored.extractable, false)
+    assert.equal(stored.pkcs8, 'InvalidAccessError')
+
+    await page.check('#acct-agree')
+    await page.click('#acct-create')
+    await page.locator('#acct-error .error').waitFor()
+    assert.equal(
+      await page.getAttribute('#acct-error .error', 'data-code'),
+      'ERR_ACME_EXTERNAL_ACCOUNT_REQUIRED',
+    )
+    await page.fill('#eab-kid', eabPebble.kid)
+    await page.fill('#eab-hmac', eabPebble.hmacKey)
+    await page.click('#acct-create')
+    await page.locator('#acct-status', { hasText: 'valid' }).waitFor()
+    assert.equal(await text(page, '#acct-error'), '')
+    await ctx.screenshot('13-account-eab')
+
+    await page.click('#key-forget')
+    await page.locator('#key-status', { hasText: 'No account key for this CA' }).waitFor()
+    assert.equal(await page.locator('#acct-url').count(), 0)
+    // And back to the first CA, whose account is still there (deactivated by the flow before).
+    await page.selectOption('#ca-preset', 'pebble')
+    await page.click('#ca-load')
+    await page.locator('#acct-url', { hasText: ctx.data.accountUrl ?? '' }).waitFor()
+  },
+}
+
 const accessibility: Flow = {
   name: 'every control has a label, and no screen logs a console error',
   async run(ctx) {
@@ -682,6 +761,7 @@ const accessibility: Flow = {
 }
 
 export const FLOWS: Flow[] = [
+  trust,
   account,
   notExtractable,
   contact,
@@ -696,5 +776,6 @@ export const FLOWS: Flow[] = [
   cancel,
   rollover,
   deactivation,
+  eabAndImport,
   accessibility,
 ]

@@ -12,6 +12,7 @@
  * to .tmp/screenshots/playground/. The counts go to $WEBACME_SUMMARY_FILE for the total of `npm test`.
  */
 import { execFile, execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -68,6 +69,9 @@ async function main(): Promise<number> {
   const pebble = await startPebble({ http01: 'self', httpPort: http01.port, authzReusePercent: 0 })
   const doh = await startDohFront({ upstream: `127.0.0.1:${pebble.dnsPort}` })
   const ari = await startAriProxy({ pebble, profiles: false })
+  // A second CA that requires external account binding, as ZeroSSL and Google do.
+  const eab = { kid: 'playground-kid', hmacKey: randomBytes(32).toString('base64url') }
+  const eabPebble = await startPebble({ externalAccountMacKeys: { [eab.kid]: eab.hmacKey } })
   const server = await startPlaygroundServer({
     dir: built.outdir,
     local: {
@@ -106,10 +110,13 @@ async function main(): Promise<number> {
     })
     const page = await context.newPage()
     page.setDefaultTimeout(60_000)
-    const caOrigins = new Set([new URL(pebble.directoryUrl).origin, new URL(ari.directoryUrl).origin])
+    const caOrigins = new Set(
+      [pebble.directoryUrl, ari.directoryUrl, eabPebble.directoryUrl].map((url) => new URL(url).origin),
+    )
     const ctx: Context = {
       page,
       pebble,
+      eabPebble: { directoryUrl: eabPebble.directoryUrl, ...eab },
       http01,
       ari,
       server,
@@ -119,6 +126,17 @@ async function main(): Promise<number> {
       caHttpErrors: [],
       async screenshot(name) {
         await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
+      },
+      async untrustedPage() {
+        // Another Chromium whose HOME has no NSS database: it trusts nothing of ours.
+        const bare = await mkdtemp(join(work, 'home-without-ca-'))
+        const other = await chromium.launch({
+          executablePath,
+          args: FLAGS,
+          env: withoutPresetCas({ HOME: bare }),
+        })
+        const untrusted = await (await other.newContext({ ignoreHTTPSErrors: false })).newPage()
+        return { page: untrusted, close: () => other.close() }
       },
     }
     page.on('console', (message: ConsoleMessage) => {
@@ -182,7 +200,14 @@ async function main(): Promise<number> {
     console.log(`  ✗ playground run: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
   } finally {
     await browser?.close().catch(() => {})
-    await Promise.allSettled([server.close(), ari.close(), doh.stop(), pebble.stop(), http01.close()])
+    await Promise.allSettled([
+      server.close(),
+      ari.close(),
+      doh.stop(),
+      pebble.stop(),
+      eabPebble.stop(),
+      http01.close(),
+    ])
     await rm(work, { recursive: true, force: true })
   }
 

@@ -70,7 +70,7 @@ export function mountAccount(store: Store): void {
     presetSelect.value = presetOf(directoryInput.value.trim()).id
   })
   for (const input of [eabKid, eabHmac]) {
-    input.addEventListener('change', () =>
+    input.addEventListener('input', () =>
       store.set({ eab: { kid: eabKid.value.trim(), hmacKey: eabHmac.value.trim() } }),
     )
   }
@@ -78,6 +78,9 @@ export function mountAccount(store: Store): void {
   /** Switches to a CA: its directory from the network, its account record from IndexedDB. */
   const useCa = (url: string) =>
     run(caLoad, caError, 'Loading the directory', async () => {
+      agree.checked = false // an agreement is to one CA's terms
+      setStatus(notice, '')
+      fill(acctError)
       store.set({ directoryUrl: url, directory: undefined, account: await loadAccount(url) })
       setStatus(caInfo, `Loading ${url}…`, 'busy')
       try {
@@ -159,6 +162,7 @@ export function mountAccount(store: Store): void {
     const keyPair = await importAccountKey(keyImportText.value)
     await saveRecord({ directoryUrl: store.get().directoryUrl, keyPair })
     keyImportText.value = '' // the text was the only extractable copy in the page
+    byId('key-import-box', HTMLDetailsElement).open = false
     showBackup(undefined)
   })
 

@@ -6,7 +6,7 @@ import type { RenewalInfo } from 'webacme'
 import { describeError, renewalInfo } from '../acme.ts'
 import { type CertificateReport, type ChainReport, inspectChain } from '../certs.ts'
 import type { Store } from '../state.ts'
-import { timeline } from '../timeline.ts'
+import { timeline, timelineLegend } from '../timeline.ts'
 import { byId, definitionList, fill, h, run, timeElement, when } from '../ui.ts'
 
 type AriOutcome = { info: RenewalInfo } | { none: true } | { error: unknown } | { skipped: true }
@@ -161,6 +161,7 @@ export function mountInspector(store: Store): void {
             renewAt: report.renewAt,
             ...('info' in ari && { ari: ari.info.suggestedWindow }),
           }),
+          timelineLegend('info' in ari),
           renewalText(report, ari),
           chainVerdict(report),
         ),

@@ -120,6 +120,11 @@ export function mountOrder(store: Store): void {
     place.focus()
   })
 
+  const setHeading = (text: string) => {
+    const heading = tasksBox.querySelector('#order-tasks-title')
+    if (heading) heading.textContent = text
+  }
+
   const setTaskState = (view: TaskView, text: string, kind: string) => {
     view.state.textContent = text
     view.card.dataset.state = kind
@@ -357,6 +362,7 @@ export function mountOrder(store: Store): void {
         const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
         if (rejected && !signal.aborted) {
           // Each failure is on its name's card already.
+          setHeading('Order invalid: a name failed validation')
           setStatus(
             status,
             'The CA could not validate every name: see the cards above. Fix it, then place a new order.',
@@ -381,9 +387,7 @@ export function mountOrder(store: Store): void {
         })
         current = undefined
         validateCard.hidden = true
-        const heading = tasksBox.querySelector('#order-tasks-title')
-        if (heading)
-          heading.textContent = `Order valid: ${views.length} name${views.length > 1 ? 's' : ''} proved`
+        setHeading(`Order valid: ${views.length} name${views.length > 1 ? 's' : ''} proved`)
         fill(
           result,
           h(
