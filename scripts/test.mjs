@@ -20,7 +20,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensure, toolPath } from './setup.mjs'
+import { ensure, FEATURES, toolPath } from './setup.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
@@ -102,7 +102,8 @@ function runtimeStep(runtime, features, extraEnv = () => ({})) {
 const steps = [
   {
     name: 'vitest',
-    features: ['pebble'],
+    // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
+    features: ['pebble', 'pdns'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,
@@ -185,6 +186,9 @@ async function main(argv) {
   for (const step of selected) {
     const started = Date.now()
     console.log(`\n[test] ── ${step.name} ──`)
+    // The binaries this step's setup installed: test/harness/system.ts refuses any other, so a step that
+    // forgot a feature fails here too, not only on a fresh machine.
+    process.env.WEBACME_SETUP_BINARIES = step.features.flatMap((f) => FEATURES[f].binaries).join(',')
     const { code, counts, label } = await step.run(vitestArgs)
     total.passed += counts.passed
     total.failed += counts.failed

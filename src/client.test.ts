@@ -144,7 +144,10 @@ describe('AcmeClient', () => {
     expect(headerOf(eab)).toEqual({ kid: 'k1', url: DIRECTORY.newAccount, alg: 'HS384' })
     expect(payloadOf(eab)).toEqual(await c.accountJwk())
     await expect(
-      c.createAccount({ externalAccountBinding: { kid: 'k1', hmacKey: 'not base64url!' } }),
+      c.createAccount({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: { kid: 'k1', hmacKey: 'not base64url!' },
+      }),
     ).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 
@@ -227,12 +230,12 @@ describe('AcmeClient', () => {
     ).rejects.toMatchObject({ code: 'ERR_WAIT_TIMEOUT' })
   })
 
-  it('rejects bad arguments with coded TypeErrors', async () => {
+  it('rejects bad arguments with coded InvalidArgumentErrors', async () => {
     expect(
       () => new AcmeClient({ directoryUrl: 'https://ca.test/dir', accountKey: {} as CryptoKeyPair }),
     ).toThrow(InvalidArgumentError)
     const { c } = await client({})
-    await expect(c.createOrder({ identifiers: [] })).rejects.toBeInstanceOf(TypeError)
+    await expect(c.createOrder({ identifiers: [] })).rejects.toBeInstanceOf(InvalidArgumentError)
     await expect(c.revokeCertificate('no pem here')).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
     await expect(
       c.revokeCertificate(new Uint8Array([0x30]), { reason: 'bogus' as 'superseded' }),

@@ -17,7 +17,9 @@ import {
   isProblem,
   UnsupportedError,
 } from './errors.ts'
+import { checkSigningKey } from './jose/algorithms.ts'
 import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
+import { sleep } from './lib/abort.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
 import type { AbortSignalLike, CryptoKey, CryptoKeyPair, UrlLike } from './lib/web-types.ts'
 import { decodePem } from './pkix/pem.ts'
@@ -39,6 +41,7 @@ import {
 import {
   type AcmeResponse,
   isAfterLostResponse,
+  retryAfterOf,
   type Signer,
   Transport,
   type TransportOptions,
@@ -64,8 +67,11 @@ export interface CallOptions {
 
 /** Options of {@link AcmeClient.createAccount} (RFC 8555 §7.3). */
 export interface NewAccountOptions extends CallOptions {
-  /** Agree to the CA's terms of service (`directory.meta.termsOfService`). Most CAs require `true`. */
-  termsOfServiceAgreed?: boolean
+  /**
+   * The caller's explicit agreement to the CA's terms of service (`directory.meta.termsOfService`; show that
+   * link to the user). Required: webacme never agrees on anyone's behalf. A CA without terms ignores it.
+   */
+  termsOfServiceAgreed: true
   /** Contact URLs; a bare e-mail address gets `mailto:` prepended. */
   contact?: string[]
   /** External account binding credentials, for CAs that require them (`meta.externalAccountRequired`). */
@@ -100,6 +106,8 @@ export interface CertificateChain {
 export type WaitOptions = PollOptions
 
 const PEM_CHAIN = 'application/pem-certificate-chain'
+/** Longest wait for an error's `Retry-After` before re-reading the resource it concerns (ms). */
+const MAX_RECOVERY_WAIT = 120_000
 const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
 
 /**
@@ -167,11 +175,15 @@ export class AcmeClient {
    *
    * @see {@link https://www.rfc-editor.org/rfc/rfc8555#section-7.3 RFC 8555 §7.3}
    */
-  async createAccount(options: NewAccountOptions = {}): Promise<Account> {
+  async createAccount(options: NewAccountOptions): Promise<Account> {
+    if (options?.termsOfServiceAgreed !== true) {
+      throw new InvalidArgumentError(
+        "createAccount needs the user's explicit agreement to the CA's terms of service: pass { termsOfServiceAgreed: true } after showing them (directory.meta.termsOfService)",
+        { code: 'ERR_TERMS_NOT_AGREED' },
+      )
+    }
     const { signal } = options
-    const payload: Record<string, unknown> = {}
-    if (options.termsOfServiceAgreed !== undefined)
-      payload.termsOfServiceAgreed = options.termsOfServiceAgreed
+    const payload: Record<string, unknown> = { termsOfServiceAgreed: true }
     if (options.contact?.length) payload.contact = normalizeContacts(options.contact)
     const directory = await this.directory({ ...(signal && { signal }) })
     const jwk = await this.#jwk
@@ -212,8 +224,10 @@ export class AcmeClient {
         field: 'Location',
       })
     }
-    this.#accountUrl = res.location
-    return this.#account(res, res.location)
+    // The account URL becomes the `kid` of every later request: it must be the CA's.
+    const accountUrl = this.transport.checkUrl(res.location, `account URL (Location from ${url})`)
+    this.#accountUrl = accountUrl
+    return this.#account(res, accountUrl)
   }
 
   /** Fetches the account (POST-as-GET to the account URL). */
@@ -315,7 +329,10 @@ export class AcmeClient {
         field: 'Location',
       })
     }
-    return this.#order(res, res.location)
+    return this.#order(
+      res,
+      this.transport.checkUrl(res.location, `order URL (Location from ${directory.newOrder})`),
+    )
   }
 
   /** Fetches an order (POST-as-GET). Also how to resume an order a crashed run left behind. */
@@ -354,6 +371,7 @@ export class AcmeClient {
     } catch (err) {
       // RFC 8555 §7.4: on orderNotReady re-read the order; a replay finds it processing or valid.
       if (isProblem(err, 'orderNotReady') || isAfterLostResponse(err)) {
+        await this.#respectRetryAfter(err, options)
         const current = await this.getOrder(order.url, options)
         if (current.status === 'processing' || current.status === 'valid') return current
       }
@@ -441,7 +459,10 @@ export class AcmeClient {
         field: 'Location',
       })
     }
-    return this.#authorization(res, res.location)
+    return this.#authorization(
+      res,
+      this.transport.checkUrl(res.location, `authorization URL (Location from ${directory.newAuthz})`),
+    )
   }
 
   /** Fetches an authorization (POST-as-GET). A `valid` one (reused by the CA) needs no challenge. */
@@ -485,6 +506,7 @@ export class AcmeClient {
       return this.#authorization(await this.#post(url, { status: 'deactivated' }, options), url)
     } catch (err) {
       if (!(err instanceof AcmeProblemError) && !isAfterLostResponse(err)) throw err
+      await this.#respectRetryAfter(err, options)
       const current = await this.getAuthorization(url, options)
       if (current.status === 'deactivated') return current
       throw err
@@ -513,6 +535,8 @@ export class AcmeClient {
       return parseResource(challengeObjectSchema, res.body, { what: 'challenge', url, status: res.status })
     } catch (err) {
       if (!(err instanceof AcmeProblemError) && !isAfterLostResponse(err)) throw err
+      // The re-read is a request like any other: not sooner than the error's Retry-After.
+      await this.#respectRetryAfter(err, options)
       const current = await this.getChallenge(url, options)
       if (current.status !== 'pending') return current
       throw err
@@ -556,6 +580,18 @@ export class AcmeClient {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  /**
+   * Before re-reading a resource after `err`: waits out the `Retry-After` that came with it. A wait longer than
+   * the recovery is worth (a rate limit measured in hours) rethrows `err` instead.
+   */
+  async #respectRetryAfter(err: unknown, options: CallOptions): Promise<void> {
+    const at = retryAfterOf(err)
+    if (!at) return
+    const wait = at.getTime() - Date.now()
+    if (wait > MAX_RECOVERY_WAIT) throw err
+    await sleep(wait, this.transport.signal(options.signal))
+  }
 
   #pollOptions(options: WaitOptions): PollOptions {
     const signal = this.transport.signal(options.signal)
@@ -614,8 +650,7 @@ function checkKeyPair(pair: CryptoKeyPair, name: string): CryptoKeyPair {
   ) {
     throw new InvalidArgumentError(`${name} must be a CryptoKeyPair ({ privateKey, publicKey })`)
   }
-  if (!pair.privateKey.usages.includes('sign'))
-    throw new InvalidArgumentError(`${name}.privateKey cannot sign`)
+  checkSigningKey(pair.privateKey, name)
   return pair
 }
 

@@ -32,7 +32,7 @@ describe('errors', () => {
     expect(isAcmeError(err, 'ERR_ACME_RATE_LIMITED')).toBe(true)
     expect(JSON.stringify(err)).not.toContain('response')
     const arg = new InvalidArgumentError('nope')
-    expect(arg).toBeInstanceOf(TypeError)
+    expect(arg).toBeInstanceOf(AcmeError)
     expect(isAcmeError(arg, 'ERR_INVALID_ARGUMENT')).toBe(true)
     expect(isAcmeError(new Error('x'))).toBe(false)
   })

@@ -1,14 +1,25 @@
 /**
- * Every error webacme throws carries a stable `code`, so callers `switch (err.code)` instead of matching
- * messages. Server problems (RFC 8555 §6.7, RFC 7807) are {@link AcmeProblemError}s with one code per ACME
- * error type; caller mistakes are {@link InvalidArgumentError}s (a `TypeError`) raised before anything is sent.
+ * Every error webacme throws is an {@link AcmeError} with a stable `code`, so callers `switch (err.code)`
+ * instead of matching messages, and each code belongs to exactly one class: narrowing on the code narrows the
+ * error to the class that carries that code's fields (see {@link WebAcmeError}).
+ *
+ * Who is at fault decides the class:
+ * - the caller: {@link InvalidArgumentError}, raised before the request it would spoil;
+ * - the ACME server's RFC 7807 problem document (RFC 8555 §6.7): {@link AcmeProblemError}, one code per ACME type;
+ * - any other server data that is not what RFC 8555 says (a bad field, a garbage certificate, a URL the client
+ *   must not follow): {@link AcmeResponseError};
+ * - the network: {@link AcmeNetworkError}, with the root cause in `reason`;
+ * - a resource that ended where the call cannot go on: {@link AcmeStateError}.
  *
  * An aborted call rejects with the `AbortSignal`'s own reason (a `DOMException` named `AbortError` unless the
  * caller chose another), as `fetch` does.
  */
 
-/** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
+import type { DnsProviderError } from './dns/errors.ts'
 import type { ResponseLike } from './lib/web-types.ts'
+import type { StorageError, StorageErrorCode } from './storage/storage.ts'
+
+/** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
 export const PROBLEM_CODES = {
   accountDoesNotExist: 'ERR_ACME_ACCOUNT_DOES_NOT_EXIST',
   alreadyReplaced: 'ERR_ACME_ALREADY_REPLACED',
@@ -44,20 +55,47 @@ export type AcmeProblemType = keyof typeof PROBLEM_CODES
 /** Code of an {@link AcmeProblemError}; `ERR_ACME_PROBLEM` for a problem type outside the ACME namespace. */
 export type AcmeProblemCode = (typeof PROBLEM_CODES)[AcmeProblemType] | 'ERR_ACME_PROBLEM'
 
-/** Every `code` an error thrown by webacme can have. */
-export type WebAcmeErrorCode =
-  | AcmeProblemCode
+/** Codes of {@link InvalidArgumentError}: caller mistakes. */
+export type InvalidArgumentCode =
+  /** A bad argument: malformed identifier, wrong key type, bad PEM, unknown option value, ... */
   | 'ERR_INVALID_ARGUMENT'
+  /** An account would be created without the caller's explicit `termsOfServiceAgreed: true`. */
+  | 'ERR_TERMS_NOT_AGREED'
+  /** An identifier that none of the given solvers can answer for (a wildcard with only http-01). */
+  | 'ERR_NO_SOLVER'
+  /** Resuming an order that is already finalized (`processing`/`valid`) without the key it was finalized with. */
+  | 'ERR_CERTIFICATE_KEY_REQUIRED'
+
+/** Codes of {@link AcmeResponseError}: server data the client cannot use. */
+export type ResponseErrorCode =
+  /** A body, field or header that is not what RFC 8555 says it must be. */
   | 'ERR_INVALID_RESPONSE'
-  | 'ERR_NETWORK'
-  | 'ERR_TIMEOUT'
-  | 'ERR_UNSUPPORTED'
-  | 'ERR_KEY_IN_USE'
+  /** A URL the client refuses to send to: another origin than the CA's, or plain `http:`. */
+  | 'ERR_UNTRUSTED_URL'
+  /** A redirect the client does not follow (any redirect of a signed request; https to http). */
+  | 'ERR_REDIRECT'
+  /** A response body larger than `maxResponseBytes`. */
+  | 'ERR_RESPONSE_TOO_LARGE'
+
+/** Codes of {@link AcmeStateError}. */
+export type StateErrorCode =
   | 'ERR_ORDER_INVALID'
   | 'ERR_AUTHORIZATION_INVALID'
   | 'ERR_CHALLENGE_INVALID'
   | 'ERR_WAIT_TIMEOUT'
+  | 'ERR_KEY_IN_USE'
+
+/** Every `code` an error thrown by webacme can have. */
+export type WebAcmeErrorCode =
+  | AcmeProblemCode
+  | InvalidArgumentCode
+  | ResponseErrorCode
+  | 'ERR_NETWORK'
+  | 'ERR_TIMEOUT'
+  | 'ERR_UNSUPPORTED'
+  | StateErrorCode
   | DnsErrorCode
+  | StorageErrorCode
 
 /** Codes of `DnsProviderError` (DNS adapters and resolvers). */
 export type DnsErrorCode =
@@ -76,7 +114,7 @@ export type DnsErrorCode =
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:'
 
-/** Base class of the errors webacme throws (except {@link InvalidArgumentError}, which is a `TypeError`). */
+/** Base class of every error webacme throws. */
 export class AcmeError extends Error {
   readonly code: WebAcmeErrorCode
   constructor(code: WebAcmeErrorCode, message: string, options?: { cause?: unknown }) {
@@ -86,11 +124,14 @@ export class AcmeError extends Error {
   }
 }
 
-/** A caller mistake caught before any request: malformed identifier, wrong key type, bad PEM, ... */
-export class InvalidArgumentError extends TypeError {
-  readonly code = 'ERR_INVALID_ARGUMENT' as const
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
+/**
+ * A caller mistake, caught before the request it concerns: a malformed identifier, a key that cannot sign, a bad
+ * PEM, an identifier no solver can answer for, an account without agreement to the terms of service, ...
+ */
+export class InvalidArgumentError extends AcmeError {
+  declare readonly code: InvalidArgumentCode
+  constructor(message: string, options?: { cause?: unknown; code?: InvalidArgumentCode }) {
+    super(options?.code ?? 'ERR_INVALID_ARGUMENT', message, options)
     this.name = 'InvalidArgumentError'
   }
 }
@@ -139,7 +180,10 @@ export class AcmeProblemError extends AcmeError {
   /** Full problem type URN, e.g. `urn:ietf:params:acme:error:rateLimited`. */
   readonly type: string
   readonly detail: string | undefined
-  /** HTTP status of the response (the document's `status`, or the response's). */
+  /**
+   * HTTP status of the response. RFC 7807 §3.1: the HTTP status is authoritative; the document's own `status`
+   * member is advisory and stays in `problem.status`.
+   */
   readonly status: number
   readonly subproblems: Subproblem[]
   readonly identifier: ProblemIdentifier | undefined
@@ -171,12 +215,12 @@ export class AcmeProblemError extends AcmeError {
       .join('; ')
     super(
       problemCode(problem.type),
-      `${problem.detail ?? problem.type} (${problem.type}, HTTP ${problem.status ?? init.status} from ${init.url})${details ? ` [${details}]` : ''}`,
+      `${problem.detail ?? problem.type} (${problem.type}, HTTP ${init.status} from ${init.url})${details ? ` [${details}]` : ''}`,
     )
     this.name = 'AcmeProblemError'
     this.type = problem.type
     this.detail = problem.detail
-    this.status = problem.status ?? init.status
+    this.status = init.status
     this.subproblems = subproblems
     this.identifier = problem.identifier
     this.retryAfter = init.retryAfter
@@ -189,9 +233,14 @@ export class AcmeProblemError extends AcmeError {
   }
 }
 
-/** A response that is not what RFC 8555 says it must be: bad JSON, a missing field, a missing header. */
+/**
+ * Server data the client cannot use: bad JSON, a missing field or header, a garbage certificate
+ * (`ERR_INVALID_RESPONSE`); a URL on another origin or over plain `http:` (`ERR_UNTRUSTED_URL`); a redirect it
+ * does not follow (`ERR_REDIRECT`); a body over the size limit (`ERR_RESPONSE_TOO_LARGE`). `url` names the URL
+ * concerned.
+ */
 export class AcmeResponseError extends AcmeError {
-  declare readonly code: 'ERR_INVALID_RESPONSE'
+  declare readonly code: ResponseErrorCode
   readonly url: string
   readonly status: number
   /** Dotted path of the offending field (`challenges.0.token`), or the header name, when known. */
@@ -206,9 +255,10 @@ export class AcmeResponseError extends AcmeError {
       field?: string | undefined
       retryAfter?: Date | undefined
       cause?: unknown
+      code?: ResponseErrorCode
     },
   ) {
-    super('ERR_INVALID_RESPONSE', message, { cause: init.cause })
+    super(init.code ?? 'ERR_INVALID_RESPONSE', message, { cause: init.cause })
     this.name = 'AcmeResponseError'
     this.url = init.url
     this.status = init.status
@@ -217,14 +267,40 @@ export class AcmeResponseError extends AcmeError {
   }
 }
 
-/** `fetch` itself failed (`ERR_NETWORK`) or the per-request timeout ran out (`ERR_TIMEOUT`). */
+/** The root cause of a network failure, as far as the runtime tells it. */
+export type NetworkFailureReason =
+  /** Nothing listens at the address (ECONNREFUSED). */
+  | 'connection-refused'
+  /** The host name does not resolve (ENOTFOUND, EAI_AGAIN). */
+  | 'dns'
+  /** The TLS handshake failed: most often a certificate this runtime does not trust. */
+  | 'tls'
+  /** The connection was reset or closed before the whole response arrived. */
+  | 'reset'
+  /** The per-request timeout ran out (`ERR_TIMEOUT`). */
+  | 'timeout'
+  /** The runtime gave no detail (browsers say only "Failed to fetch"). */
+  | 'unknown'
+
+/**
+ * `fetch` itself failed (`ERR_NETWORK`) or the per-request timeout ran out (`ERR_TIMEOUT`). `reason` names the
+ * root cause found in the runtime's error chain, and `hint` says what usually fixes it, when something does.
+ */
 export class AcmeNetworkError extends AcmeError {
   declare readonly code: 'ERR_NETWORK' | 'ERR_TIMEOUT'
   readonly url: string
-  constructor(code: 'ERR_NETWORK' | 'ERR_TIMEOUT', message: string, init: { url: string; cause?: unknown }) {
+  readonly reason: NetworkFailureReason
+  readonly hint: string | undefined
+  constructor(
+    code: 'ERR_NETWORK' | 'ERR_TIMEOUT',
+    message: string,
+    init: { url: string; cause?: unknown; reason?: NetworkFailureReason; hint?: string | undefined },
+  ) {
     super(code, message, { cause: init.cause })
     this.name = 'AcmeNetworkError'
     this.url = init.url
+    this.reason = init.reason ?? (code === 'ERR_TIMEOUT' ? 'timeout' : 'unknown')
+    this.hint = init.hint
   }
 }
 
@@ -233,12 +309,7 @@ export class AcmeNetworkError extends AcmeError {
  * a wait ran out of time, or a key change found the new key already bound to another account.
  */
 export class AcmeStateError extends AcmeError {
-  declare readonly code:
-    | 'ERR_ORDER_INVALID'
-    | 'ERR_AUTHORIZATION_INVALID'
-    | 'ERR_CHALLENGE_INVALID'
-    | 'ERR_WAIT_TIMEOUT'
-    | 'ERR_KEY_IN_USE'
+  declare readonly code: StateErrorCode
   /** URL of the resource concerned (for `ERR_KEY_IN_USE`: the account that already holds the key). */
   readonly url: string
   /** The problem the server attached to the resource (`order.error`, `challenge.error`), if any. */
@@ -289,8 +360,25 @@ export function isExternalAccountRequired(err: unknown): err is AcmeProblemError
   return isProblem(err, 'externalAccountRequired')
 }
 
-/** True for any error webacme threw, optionally of one code. */
-export function isAcmeError(err: unknown, code?: WebAcmeErrorCode): err is AcmeError | InvalidArgumentError {
-  const ours = err instanceof AcmeError || err instanceof InvalidArgumentError
-  return ours && (code === undefined || err.code === code)
+/**
+ * Every error webacme throws, as a union whose members each carry their own codes: `switch (err.code)` narrows
+ * `err` to the class with that code's fields (`retryAfter` on `ERR_ACME_RATE_LIMITED`, `url` and `problem` on
+ * `ERR_AUTHORIZATION_INVALID`, `reason` on `ERR_NETWORK`, ...).
+ */
+export type WebAcmeError =
+  | AcmeProblemError
+  | AcmeResponseError
+  | AcmeNetworkError
+  | AcmeStateError
+  | UnsupportedError
+  | InvalidArgumentError
+  | DnsProviderError
+  | StorageError
+
+/** True for any error webacme threw (every one is an {@link AcmeError}), optionally of one code. */
+export function isAcmeError<C extends WebAcmeErrorCode>(
+  err: unknown,
+  code?: C,
+): err is Extract<WebAcmeError, { code: C }> {
+  return err instanceof AcmeError && (code === undefined || err.code === code)
 }

@@ -3,6 +3,7 @@
 // test/e2e-node/powerdns.test.ts.
 import { describe, expect, it } from 'vitest'
 import { DOH_ORIGIN, dohFixture } from '../../test/fixtures/dns/doh.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import { DEFAULT_DOH_RESOLVERS, dohResolver } from './doh.ts'
 import { type DnsProviderError, isDnsProviderError } from './errors.ts'
 
@@ -100,8 +101,8 @@ describe('dohResolver (wire format)', () => {
 
   it('has public defaults and refuses bad URLs up front', () => {
     expect(DEFAULT_DOH_RESOLVERS).toContain('https://cloudflare-dns.com/dns-query')
-    expect(() => dohResolver({ url: 'not a url' })).toThrow(TypeError)
-    expect(() => dohResolver({ urls: [] })).toThrow(TypeError)
+    expect(() => dohResolver({ url: 'not a url' })).toThrow(InvalidArgumentError)
+    expect(() => dohResolver({ urls: [] })).toThrow(InvalidArgumentError)
   })
 })
 

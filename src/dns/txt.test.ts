@@ -1,5 +1,6 @@
 // TXT presentation format (RFC 1035 §5.1): quoting, 255-byte splitting, escapes, and reading back.
 import { describe, expect, it } from 'vitest'
+import { InvalidArgumentError } from '../errors.ts'
 import { parseTxt, quoteTxt } from './txt.ts'
 
 describe('quoteTxt / parseTxt', () => {
@@ -26,6 +27,6 @@ describe('quoteTxt / parseTxt', () => {
     expect(parseTxt('"v=spf1 " "-all"')).toBe('v=spf1 -all')
     expect(parseTxt('bare')).toBe('bare')
     expect(parseTxt('"caf\\195\\169"')).toBe('café')
-    expect(() => parseTxt('"open')).toThrow(TypeError)
+    expect(() => parseTxt('"open')).toThrow(InvalidArgumentError)
   })
 })

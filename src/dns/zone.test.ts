@@ -1,5 +1,6 @@
 // Names and zone discovery: canonical form, candidates walking up the labels, the providers' cached finder.
 import { describe, expect, it } from 'vitest'
+import { InvalidArgumentError } from '../errors.ts'
 import { isDnsProviderError } from './errors.ts'
 import { canonicalName, findZone, relativeName, toFqdn, zoneCandidates, zoneFinder } from './zone.ts'
 
@@ -8,7 +9,7 @@ describe('names', () => {
     expect(canonicalName('_ACME-Challenge.Example.COM.')).toBe('_acme-challenge.example.com')
     expect(toFqdn('example.com')).toBe('example.com.')
     for (const bad of ['', '.', 'a..b', `${'a'.repeat(64)}.com`, `${'a.'.repeat(127)}com`]) {
-      expect(() => canonicalName(bad)).toThrow(TypeError)
+      expect(() => canonicalName(bad)).toThrow(InvalidArgumentError)
     }
   })
 

@@ -17,6 +17,31 @@ const RSA_HASH = { RS256: 'SHA-256', RS384: 'SHA-384', RS512: 'SHA-512' } as con
 const HASH_RSA = { 'SHA-256': 'RS256', 'SHA-384': 'RS384', 'SHA-512': 'RS512' } as const
 const MAC_HASH = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' } as const
 
+/**
+ * Checks, before any request, that `key` can sign what ACME needs (JWS, CSRs): a private key with the `sign`
+ * usage and an algorithm of {@link jwsAlgorithm}; RSA of at least 2048 bits (CAs refuse less). An ECDH or
+ * encryption key is an `InvalidArgumentError` naming `name`.
+ */
+export function checkSigningKey(key: CryptoKey, name: string): void {
+  const algorithm = key.algorithm as { name?: string; modulusLength?: number }
+  let supported = true
+  try {
+    jwsAlgorithm(key)
+  } catch {
+    supported = false
+  }
+  if (!supported || key.type !== 'private' || !key.usages.includes('sign')) {
+    throw new InvalidArgumentError(
+      `${name} cannot sign: a ${key.type} ${algorithm.name ?? 'unknown'} key with usages [${key.usages.join(', ')}]; use generateKeyPair() (ECDSA, RSA or Ed25519)`,
+    )
+  }
+  if (algorithm.modulusLength !== undefined && algorithm.modulusLength < 2048) {
+    throw new InvalidArgumentError(
+      `${name} is a ${algorithm.modulusLength}-bit RSA key; CAs require at least 2048 bits`,
+    )
+  }
+}
+
 /** The JWS `alg` for a WebCrypto key; `InvalidArgumentError` for keys ACME cannot sign with. */
 export function jwsAlgorithm(key: CryptoKey): JwsAlgorithm {
   const algorithm = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string } }

@@ -46,3 +46,33 @@ export function anySignal(signals: Array<AbortSignalLike | undefined>): AbortSig
   }
   return controller.signal
 }
+
+/**
+ * `promise`, or a rejection with `signal.reason` as soon as the signal aborts, whichever comes first. For waits
+ * on work that cannot itself be stopped (a shared load, a user's callback that ignores the signal): the caller
+ * is released at once; the work runs on, unobserved.
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignalLike | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {})
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}

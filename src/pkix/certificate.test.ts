@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { toHex } from '../lib/bytes.ts'
 import { formatIpAddress, parseIpAddress } from '../protocol/identifiers.ts'
@@ -12,7 +13,7 @@ import { importPrivateKeyPem } from './private-key.ts'
 
 let dir = ''
 const openssl = (...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
+  execFileSync(systemBinary('openssl'), args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
 const read = (name: string) => readFileSync(join(dir, name), 'utf8')
 
 const CONFIG = `

@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { parseCertificate } from './certificate.ts'
 import { selectPreferredChain, splitPemChain } from './chain.ts'
 
 let dir = ''
 const openssl = (...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
+  execFileSync(systemBinary('openssl'), args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
 const read = (name: string) => readFileSync(join(dir, name), 'utf8')
 
 /** Issues certificate `name` for key `keyName`, signed by `[issuer certificate, issuer key]` or self-signed. */

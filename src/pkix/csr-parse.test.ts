@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { createCsr, csrToPem } from './csr.ts'
 import { parseCsr } from './csr-parse.ts'
@@ -10,7 +11,7 @@ import { decodePem, encodePem } from './pem.ts'
 
 let dir = ''
 const openssl = (...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
+  execFileSync(systemBinary('openssl'), args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' })
 const read = (name: string) => readFileSync(join(dir, name), 'utf8')
 
 beforeAll(() => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { toArrayBuffer, toHex } from '../lib/bytes.ts'
 import {
@@ -204,7 +205,7 @@ describe('ECDSA signature conversion (RFC 3279 §2.2.3)', () => {
           expect(raw).toHaveLength(2 * size)
           writeFileSync(join(dir, 'sig.der'), ecdsaRawToDer(raw))
           const out = execFileSync(
-            'openssl',
+            systemBinary('openssl'),
             ['dgst', `-${digest}`, '-verify', `${curve}.pub`, '-signature', 'sig.der', 'data'],
             {
               cwd: dir,
@@ -213,9 +214,13 @@ describe('ECDSA signature conversion (RFC 3279 §2.2.3)', () => {
           )
           expect(out).toMatch(/Verified OK/)
 
-          const der = execFileSync('openssl', ['dgst', `-${digest}`, '-sign', `${curve}.key`, 'data'], {
-            cwd: dir,
-          })
+          const der = execFileSync(
+            systemBinary('openssl'),
+            ['dgst', `-${digest}`, '-sign', `${curve}.key`, 'data'],
+            {
+              cwd: dir,
+            },
+          )
           const converted = ecdsaDerToRaw(new Uint8Array(der), size)
           expect(ecdsaRawToDer(converted)).toEqual(new Uint8Array(der))
           const ok = await crypto.subtle.verify(

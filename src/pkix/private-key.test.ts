@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
 import {
   DerTag,
@@ -29,7 +30,8 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, encoding: 'utf8' })
+const openssl = (...args: string[]) =>
+  execFileSync(systemBinary('openssl'), args, { cwd: dir, encoding: 'utf8' })
 const write = (name: string, content: string | Uint8Array) => {
   writeFileSync(join(dir, name), content)
   return name
@@ -203,7 +205,10 @@ describe.each(cases)('$name from openssl', (c) => {
     it('exports SEC1 identical to openssl ec, with curve and public key', async () => {
       const exported = await exportPrivateKeyPem(keys.privateKey, 'sec1')
       write('out.pem', exported)
-      execFileSync('openssl', ['ec', '-in', 'out.pem', '-check', '-noout'], { cwd: dir, stdio: 'pipe' })
+      execFileSync(systemBinary('openssl'), ['ec', '-in', 'out.pem', '-check', '-noout'], {
+        cwd: dir,
+        stdio: 'pipe',
+      })
       expect(exported).toBe(openssl('ec', '-in', file))
       const fields = readChildren(readDer(decodePem(exported, 'EC PRIVATE KEY').der, DerTag.SEQUENCE).value)
       expect(fields.map((f) => f.tag)).toEqual([DerTag.INTEGER, DerTag.OCTET_STRING, 0xa0, 0xa1])

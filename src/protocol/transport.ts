@@ -1,13 +1,18 @@
 /**
  * The signed HTTP transport of RFC 8555 §6: directory (§7.1.1), nonces (§6.5, §7.2), JWS-signed POSTs
- * (§6.2) and POST-as-GET (§6.3), problem documents (§6.7), and the retries every client needs:
- * `badNonce` with the nonce of the error response, 429/5xx and network failures with backoff that never
- * undercuts `Retry-After`, each retry signed with a fresh nonce.
+ * (§6.2) and POST-as-GET (§6.3), problem documents (§6.7), and what every request needs at the edge:
+ * - retries of `badNonce` with the nonce of the error response, and of 429, 5xx, network failures and cut
+ *   bodies with backoff that never undercuts `Retry-After` (the HTTP status decides, RFC 7807 §3.1), each
+ *   retry signed with a fresh nonce;
+ * - a URL policy (./url-policy.ts): `https:` on the CA's own origins only; redirects never followed for a
+ *   signed request, never from https to http;
+ * - a cap on response bodies, a per-attempt timeout, and a bound on requests in flight.
  *
- * One instance serves one directory; it is what an `AcmeClient` holds. All state here is a nonce pool and
- * the cached directory.
+ * One instance serves one directory; it is what an `AcmeClient` holds. All state here is a nonce pool, the
+ * cached directory and the request slots.
  */
 import {
+  AcmeError,
   AcmeNetworkError,
   AcmeProblemError,
   AcmeResponseError,
@@ -17,7 +22,9 @@ import {
 } from '../errors.ts'
 import type { PublicJwk } from '../jose/jwk.ts'
 import { signJws } from '../jose/jws.ts'
-import { anySignal, sleep, throwIfAborted } from '../lib/abort.ts'
+import { anySignal, raceSignal, sleep, throwIfAborted } from '../lib/abort.ts'
+import { Limiter } from '../lib/limiter.ts'
+import { describeNetworkFailure } from '../lib/network-failure.ts'
 import type {
   AbortSignalLike,
   CryptoKey,
@@ -30,13 +37,17 @@ import { VERSION } from '../version.ts'
 import { type Link, linksWithRel, parseLinks, parseRetryAfter } from './headers.ts'
 import type { Directory } from './resources.ts'
 import { directorySchema, parseResource, problemSchema } from './schemas.ts'
+import { UrlPolicy } from './url-policy.ts'
 
-/** Retry policy for 429, 502, 503, 504 and network failures. `badNonce` is always retried (bounded). */
+/**
+ * Retry policy for what may heal by itself: 429, 500, 502, 503, 504, a network failure, a timeout, a body cut
+ * short. `badNonce` is always retried (bounded).
+ */
 export interface RetryOptions {
-  /** Retries of one request after a rate limit, a 5xx gateway error or a network failure (default 3). */
+  /** Retries of one request after a transient failure (default 10). */
   retries?: number
   /**
-   * Most milliseconds one request may spend waiting between attempts (default 60 000). When the server's
+   * Most milliseconds one request may spend waiting between attempts (default 180 000). When the server's
    * `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
    */
   maxWait?: number
@@ -52,6 +63,20 @@ export interface HttpOptions {
   signal?: AbortSignalLike
 }
 
+/** One HTTP attempt, as reported to {@link TransportOptions.onHttp}. Carries no body and no key. */
+export interface HttpEvent {
+  method: 'GET' | 'HEAD' | 'POST'
+  url: string
+  /** The HTTP status, or `undefined` when no response arrived. */
+  status: number | undefined
+  /** Milliseconds from sending to the whole body read (or the failure). */
+  duration: number
+  /** 1 for the first attempt of a request, then 2, 3, ... for its retries (`badNonce` ones included). */
+  attempt: number
+  /** The error this attempt ended with (a problem document, a network failure, ...), if it failed. */
+  error: AcmeError | undefined
+}
+
 /** Options of a {@link Transport}. */
 export interface TransportOptions extends HttpOptions {
   /**
@@ -65,8 +90,22 @@ export interface TransportOptions extends HttpOptions {
   timeout?: number
   /** Retry policy, or `false` for none (`badNonce` is then still retried, as RFC 8555 §6.5 expects). */
   retry?: RetryOptions | false
-  /** Accept an `http:` directory URL (for local test servers only). */
+  /** Accept `http:` URLs (for local test servers only). */
   allowInsecure?: boolean
+  /**
+   * Origins besides the directory's own and those its URLs name, for a CA that spreads over several hosts
+   * (`['https://certs.ca.example']`). The client refuses every other URL with `ERR_UNTRUSTED_URL`.
+   */
+  allowedOrigins?: string[]
+  /** Largest response body read, in bytes (default 1 MiB); a larger one fails with `ERR_RESPONSE_TOO_LARGE`. */
+  maxResponseBytes?: number
+  /**
+   * Requests in flight at once on this transport (default 16). Issuances beyond that wait their turn instead of
+   * opening more connections, so a client handed a thousand names stays responsive.
+   */
+  maxConcurrentRequests?: number
+  /** Called after every HTTP attempt: for logs and metrics. Must not throw. */
+  onHttp?: (event: HttpEvent) => void
 }
 
 /** A response after nonce bookkeeping, with the headers ACME uses already parsed. */
@@ -94,6 +133,10 @@ export interface RequestOptions {
 }
 
 const NONCE_POOL_MAX = 64
+const MAX_REDIRECTS = 5
+const DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+/** HTTP statuses worth another attempt: rate limited, and server or gateway trouble. */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504])
 const isBrowser = () =>
   typeof navigator !== 'undefined' &&
   typeof navigator.userAgent === 'string' &&
@@ -101,6 +144,8 @@ const isBrowser = () =>
 
 /** Errors thrown after an attempt whose outcome is unknown (the server may have acted on it). */
 const afterLostResponse = new WeakSet<object>()
+/** Errors of a response whose body was cut short (bad JSON from a truncated read): worth another attempt. */
+const truncated = new WeakSet<object>()
 
 /**
  * True when `err` came from a request that was retried after an attempt that may have reached the server
@@ -110,6 +155,28 @@ export function isAfterLostResponse(err: unknown): boolean {
   return typeof err === 'object' && err !== null && afterLostResponse.has(err)
 }
 
+/** The HTTP status of an error that came with a response (RFC 7807 §3.1: the HTTP status, not the body's). */
+function httpStatus(err: unknown): number | undefined {
+  return err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.status : undefined
+}
+
+/** Whether another attempt may succeed: network trouble, a cut body, or a transient HTTP status. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof AcmeNetworkError) return true
+  if (typeof err === 'object' && err !== null && truncated.has(err)) return true
+  const status = httpStatus(err)
+  return status !== undefined && TRANSIENT_STATUS.has(status) && !isBadNonce(err)
+}
+
+/** `Retry-After` of an error, when it carried one. */
+export function retryAfterOf(err: unknown): Date | undefined {
+  return err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.retryAfter : undefined
+}
+
+/**
+ * The signed transport of one ACME server. Every request — directory, newNonce, signed POST, renewalInfo —
+ * goes through {@link Transport.request}: one URL policy, one retry policy, one body limit, one slot limit.
+ */
 export class Transport {
   readonly directoryUrl: string
   readonly #fetch: FetchLike
@@ -118,6 +185,10 @@ export class Transport {
   readonly #retry: Required<RetryOptions>
   readonly #nonces: string[] = []
   readonly #signal: AbortSignalLike | undefined
+  readonly #urls: UrlPolicy
+  readonly #maxBytes: number
+  readonly #slots: Limiter
+  readonly #onHttp: ((event: HttpEvent) => void) | undefined
   #directory: Promise<Directory> | undefined
 
   constructor(directoryUrl: string | UrlLike, options: TransportOptions = {}) {
@@ -134,15 +205,22 @@ export class Transport {
       )
     }
     this.directoryUrl = parsed.href
+    this.#urls = new UrlPolicy(parsed.href, {
+      ...(options.allowInsecure !== undefined && { allowInsecure: options.allowInsecure }),
+      ...(options.allowedOrigins !== undefined && { allowedOrigins: options.allowedOrigins }),
+    })
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init))
     this.#headers = { ...options.headers }
     if (!isBrowser()) this.#headers['user-agent'] = options.userAgent ?? `webacme/${VERSION}`
     this.#timeout = options.timeout ?? 30_000
     this.#signal = options.signal
+    this.#maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+    this.#slots = new Limiter(options.maxConcurrentRequests ?? 16)
+    this.#onHttp = options.onHttp
     const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
     this.#retry = {
-      retries: retry.retries ?? 3,
-      maxWait: retry.maxWait ?? 60_000,
+      retries: retry.retries ?? 10,
+      maxWait: retry.maxWait ?? 180_000,
       badNonceRetries: retry.badNonceRetries ?? 20,
     }
   }
@@ -152,39 +230,41 @@ export class Transport {
     return anySignal([this.#signal, perCall])
   }
 
-  /** The directory, fetched once and cached (a failed fetch is not cached). */
-  directory(signal?: AbortSignalLike): Promise<Directory> {
-    return this.#loadDirectory(this.signal(signal))
+  /**
+   * The URL when the client may request it: `https:` (or `http:` with `allowInsecure`) on the CA's origin or
+   * an allowed one. Otherwise an `AcmeResponseError` `ERR_UNTRUSTED_URL` naming the URL and `what` it was.
+   */
+  checkUrl(url: string, what: string): string {
+    return this.#urls.check(url, what)
   }
 
-  /** {@link Transport.directory} with the transport-wide signal already combined in. */
-  #loadDirectory(signal: AbortSignalLike | undefined): Promise<Directory> {
+  /**
+   * The directory, fetched once and cached. Concurrent callers share one load (retried like any request, under
+   * the transport-wide signal only); each caller's own signal stops only its own wait. A failed load is not kept.
+   */
+  directory(signal?: AbortSignalLike): Promise<Directory> {
     if (!this.#directory) {
-      this.#directory = this.request('GET', this.directoryUrl, undefined, { signal }).then((res) =>
-        parseResource(directorySchema, res.body, {
-          what: 'directory',
-          url: this.directoryUrl,
-          status: res.status,
-        }),
-      )
-      this.#directory.catch(() => {
-        this.#directory = undefined
+      const load = this.get(this.directoryUrl).then((res) => {
+        const directory = parseDirectory(res)
+        this.#urls.learn(directory)
+        return directory
+      })
+      this.#directory = load
+      load.catch(() => {
+        if (this.#directory === load) this.#directory = undefined
       })
     }
-    return this.#directory
+    return raceSignal(this.#directory, signal)
   }
 
   /** A nonce from the pool, or a fresh one from `newNonce` when the pool is empty (RFC 8555 §7.2). */
-  nonce(signal?: AbortSignalLike): Promise<string> {
-    return this.#nonce(this.signal(signal))
-  }
-
-  /** {@link Transport.nonce} with the transport-wide signal already combined in. */
-  async #nonce(signal: AbortSignalLike | undefined): Promise<string> {
+  async nonce(signal?: AbortSignalLike): Promise<string> {
     const pooled = this.#nonces.pop()
     if (pooled) return pooled
-    const { newNonce } = await this.#loadDirectory(signal)
-    const res = await this.request('HEAD', newNonce, undefined, { signal })
+    const { newNonce } = await this.directory(signal)
+    const res = await this.#withRetries(this.signal(signal), (attempt) =>
+      this.#exchange('HEAD', newNonce, undefined, { signal: this.signal(signal) }, attempt),
+    )
     const nonce = this.#nonces.pop()
     if (!nonce) {
       throw new AcmeResponseError(`no Replay-Nonce header from ${newNonce}`, {
@@ -198,8 +278,10 @@ export class Transport {
 
   /**
    * A JWS-signed POST (RFC 8555 §6.2). `payload` `""` makes it a POST-as-GET (§6.3). Retries `badNonce`
-   * with the nonce from the error response (§6.5) and, per the retry policy, rate limits, gateway errors and
-   * network failures — always re-signing with a new nonce.
+   * with the nonce from the error response (§6.5) and, per the retry policy, transient failures, always
+   * re-signing with a new nonce. A replay is safe for every POST this client sends: POST-as-GET and account
+   * updates are idempotent, and the client re-reads the resource when a replay of a state change (challenge,
+   * finalize, deactivation, key change, revocation) finds it already done.
    */
   async post(
     url: string,
@@ -209,15 +291,19 @@ export class Transport {
   ): Promise<AcmeResponse> {
     // Combined once: the request, its nonce, and the waits between retries all stop with either signal.
     const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
+    await this.directory(options.signal) // the URL policy knows the CA's origins from here on
+    const target = this.#urls.check(url, 'request URL')
     let badNonces = 0
-    return this.#withRetries(options.signal, async () => {
+    return this.#withRetries(options.signal, async (attempt) => {
       for (;;) {
-        const nonce = await this.#nonce(options.signal)
+        const nonce = await this.nonce(options.signal)
         const header =
-          signer.kid !== undefined ? { url, nonce, kid: signer.kid } : { url, nonce, jwk: signer.jwk }
+          signer.kid !== undefined
+            ? { url: target, nonce, kid: signer.kid }
+            : { url: target, nonce, jwk: signer.jwk }
         const jws = await signJws(header, payload, signer.privateKey)
         try {
-          return await this.request('POST', url, JSON.stringify(jws), options)
+          return await this.#exchange('POST', target, JSON.stringify(jws), options, attempt + badNonces)
         } catch (err) {
           if (isBadNonce(err) && badNonces++ < this.#retry.badNonceRetries) continue
           throw err
@@ -229,31 +315,35 @@ export class Transport {
   /** An unsigned GET (directory, RFC 9773 renewal information), with the retry policy. */
   get(url: string, requestOptions: RequestOptions = {}): Promise<AcmeResponse> {
     const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
-    return this.#withRetries(options.signal, () => this.request('GET', url, undefined, options))
+    return this.#withRetries(options.signal, (attempt) =>
+      this.#exchange('GET', url, undefined, options, attempt),
+    )
   }
 
-  async #withRetries(signal: AbortSignalLike | undefined, attempt: () => Promise<AcmeResponse>) {
+  /**
+   * Runs `attempt` until it succeeds, a failure is not transient, or the retry budget is spent. Waits between
+   * attempts back off exponentially (with jitter) and never undercut the server's `Retry-After`.
+   */
+  async #withRetries(
+    signal: AbortSignalLike | undefined,
+    attempt: (attempt: number) => Promise<AcmeResponse>,
+  ): Promise<AcmeResponse> {
     let waited = 0
     let uncertain = false
     for (let retry = 0; ; retry++) {
       try {
-        return await attempt()
+        return await attempt(retry + 1)
       } catch (err) {
         throwIfAborted(signal)
-        const transient =
-          err instanceof AcmeNetworkError ||
-          ((err instanceof AcmeProblemError || err instanceof AcmeResponseError) &&
-            [429, 502, 503, 504].includes(err.status))
-        const retryAfter =
-          err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.retryAfter : undefined
+        const retryAfter = retryAfterOf(err)
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
         const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
-        if (!transient || retry >= this.#retry.retries || waited + delay > this.#retry.maxWait) {
+        if (!isTransient(err) || retry >= this.#retry.retries || waited + delay > this.#retry.maxWait) {
           if (uncertain && typeof err === 'object' && err !== null) afterLostResponse.add(err)
           throw err
         }
-        // A network failure or gateway error may have happened after the server acted.
-        if (!(err instanceof AcmeProblemError && err.status === 429)) uncertain = true
+        // Anything but a 429 may have happened after the server acted.
+        if (httpStatus(err) !== 429) uncertain = true
         waited += delay
         await sleep(delay, signal)
       }
@@ -261,14 +351,91 @@ export class Transport {
   }
 
   /**
-   * One HTTP exchange: sends, pools the `Replay-Nonce` (§6.5: from every response), reads the body, and
-   * turns error statuses into {@link AcmeProblemError} or {@link AcmeResponseError}.
+   * One HTTP exchange, no retries: checks the URL, sends, pools the `Replay-Nonce` (§6.5: from every
+   * response), reads the body up to the size limit, and turns error statuses into {@link AcmeProblemError} or
+   * {@link AcmeResponseError}. Unsigned GET/HEAD follow up to 5 redirects, https to https on the CA's origins;
+   * a signed POST follows none (its JWS names the URL it was meant for).
    */
   async request(
     method: 'GET' | 'HEAD' | 'POST',
     url: string,
     body: string | undefined,
     options: RequestOptions = {},
+  ): Promise<AcmeResponse> {
+    return this.#exchange(method, url, body, options, 1)
+  }
+
+  async #exchange(
+    method: 'GET' | 'HEAD' | 'POST',
+    url: string,
+    body: string | undefined,
+    options: RequestOptions,
+    attempt: number,
+  ): Promise<AcmeResponse> {
+    let target = this.#urls.check(url, 'request URL')
+    for (let redirects = 0; ; redirects++) {
+      const result = await this.#slots.run(
+        () => this.#attempt(method, target, body, options, attempt),
+        options.signal,
+      )
+      if (result.status < 300 || result.status >= 400) return result
+      // A redirect. RFC 8555 names no redirects; a signed request is never re-sent elsewhere.
+      const to = result.location
+      if (method === 'POST' || to === undefined || redirects >= MAX_REDIRECTS) {
+        throw new AcmeResponseError(
+          `${method} ${target} answered ${result.status} ${to ? `to ${to}` : 'without a Location'}; ${method === 'POST' ? 'a signed request is never redirected' : 'not followed'}`,
+          { url: target, status: result.status, code: 'ERR_REDIRECT' },
+        )
+      }
+      if (new URL(to).protocol !== 'https:' && new URL(target).protocol === 'https:') {
+        throw new AcmeResponseError(`${method} ${target} redirected to ${to}: never from https to http`, {
+          url: to,
+          status: result.status,
+          code: 'ERR_REDIRECT',
+        })
+      }
+      target = this.#urls.check(to, `redirect from ${target}`)
+    }
+  }
+
+  /** One attempt: fetch, read, classify. Reports to `onHttp`. */
+  async #attempt(
+    method: 'GET' | 'HEAD' | 'POST',
+    url: string,
+    body: string | undefined,
+    options: RequestOptions,
+    attempt: number,
+  ): Promise<AcmeResponse> {
+    const started = Date.now()
+    let status: number | undefined
+    try {
+      const result = await this.#send(method, url, body, options, (s) => {
+        status = s
+      })
+      this.#report({ method, url, status, duration: Date.now() - started, attempt, error: undefined })
+      return result
+    } catch (error) {
+      if (error instanceof AcmeError) {
+        this.#report({ method, url, status, duration: Date.now() - started, attempt, error })
+      }
+      throw error
+    }
+  }
+
+  #report(event: HttpEvent): void {
+    try {
+      this.#onHttp?.(event)
+    } catch {
+      // A logging hook must not break the request it logs.
+    }
+  }
+
+  async #send(
+    method: 'GET' | 'HEAD' | 'POST',
+    url: string,
+    body: string | undefined,
+    options: RequestOptions,
+    onStatus: (status: number) => void,
   ): Promise<AcmeResponse> {
     throwIfAborted(options.signal)
     const timeout = this.#timeout > 0 ? AbortSignal.timeout(this.#timeout) : undefined
@@ -284,25 +451,34 @@ export class Transport {
         headers,
         body: body ?? null,
         signal: signal ?? null,
-        redirect: 'follow',
+        redirect: 'manual',
       })
-      text = method === 'HEAD' ? '' : await response.text()
+      onStatus(response.status)
+      text = method === 'HEAD' ? '' : await readText(response, this.#maxBytes, url)
     } catch (cause) {
       throwIfAborted(options.signal)
+      if (cause instanceof AcmeResponseError) throw cause
       if (timeout?.aborted) {
         throw new AcmeNetworkError('ERR_TIMEOUT', `${method} ${url} timed out after ${this.#timeout} ms`, {
           url,
           cause,
+          reason: 'timeout',
         })
       }
+      const failure = describeNetworkFailure(cause)
       throw new AcmeNetworkError(
         'ERR_NETWORK',
-        `${method} ${url} failed: ${(cause as Error)?.message ?? cause}`,
-        {
-          url,
-          cause,
-        },
+        `${method} ${url} failed (${failure.reason}): ${failure.detail}${failure.hint ? `; ${failure.hint}` : ''}`,
+        { url, cause, reason: failure.reason, hint: failure.hint },
       )
+    }
+    // A browser answers `redirect: 'manual'` with an opaque response (status 0): a redirect it will not show.
+    if (response.status === 0) {
+      throw new AcmeResponseError(`${method} ${url} was redirected; redirects are not followed here`, {
+        url,
+        status: 0,
+        code: 'ERR_REDIRECT',
+      })
     }
     const nonce = response.headers.get('replay-nonce')
     // RFC 8555 §6.5.1: a nonce is base64url; anything else is not worth sending back.
@@ -324,11 +500,16 @@ export class Transport {
       try {
         result.body = JSON.parse(text)
       } catch (cause) {
-        throw new AcmeResponseError(`invalid JSON from ${url} (HTTP ${response.status})`, {
+        const err = new AcmeResponseError(`invalid JSON from ${url} (HTTP ${response.status})`, {
           url,
           status: response.status,
+          retryAfter: result.retryAfter,
           cause,
         })
+        // A body that stops short of its Content-Length was cut in transit: another attempt may get it whole.
+        const length = Number(response.headers.get('content-length'))
+        if (Number.isFinite(length) && length > new TextEncoder().encode(text).length) truncated.add(err)
+        throw err
       }
     }
     if (response.status < 400) return result
@@ -351,6 +532,66 @@ export class Transport {
       { url, status: response.status, retryAfter: result.retryAfter },
     )
   }
+}
+
+/** The directory, or an error that says the URL does not look like an ACME directory. */
+function parseDirectory(res: AcmeResponse): Directory {
+  if (typeof res.body !== 'object' || res.body === null) {
+    throw new AcmeResponseError(
+      `${res.url} does not look like an ACME directory: HTTP ${res.status} with a ${typeof res.body === 'string' && res.body !== '' ? 'non-JSON' : 'empty'} body (is the URL the CA's directory URL?)`,
+      { url: res.url, status: res.status },
+    )
+  }
+  return parseResource(directorySchema, res.body, { what: 'directory', url: res.url, status: res.status })
+}
+
+/**
+ * The body as text, at most `limit` bytes: a declared `Content-Length` over the limit is refused before reading,
+ * and a stream is cut off as soon as it passes the limit.
+ */
+async function readText(response: ResponseLike, limit: number, url: string): Promise<string> {
+  const tooLarge = (size: string) =>
+    new AcmeResponseError(`the response from ${url} is larger than ${limit} bytes (${size})`, {
+      url,
+      status: response.status,
+      code: 'ERR_RESPONSE_TOO_LARGE',
+    })
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  const stream = (response as { body?: ReadableStream<Uint8Array> | null }).body
+  if (Number.isFinite(declared) && declared > limit) {
+    await stream?.cancel().catch(() => {})
+    throw tooLarge(`Content-Length ${declared}`)
+  }
+  if (!stream || typeof stream.getReader !== 'function') {
+    const text = await response.text()
+    if (text.length > limit) throw tooLarge(`${text.length} characters`)
+    return text
+  }
+  const reader = stream.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge('more was sent')
+    }
+    chunks.push(value)
+  }
+  return new TextDecoder().decode(concatBytes(chunks, size))
+}
+
+function concatBytes(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
 }
 
 function isProblemBody(body: unknown): body is ProblemDocument {

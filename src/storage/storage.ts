@@ -17,7 +17,7 @@
  * read (the file-system storage writes mode 0600).
  */
 
-import { InvalidArgumentError } from '../errors.ts'
+import { AcmeError, InvalidArgumentError } from '../errors.ts'
 
 /** Something that keeps JSON records under string keys. Implementations must make each `put` atomic. */
 export interface Storage {
@@ -49,14 +49,13 @@ export type StorageErrorCode =
  * (`ERR_STORAGE_CORRUPT`), a lock was never released (`ERR_STORAGE_LOCKED`), or a record changed under a
  * compare-and-swap (`ERR_STORAGE_CONFLICT`).
  */
-export class StorageError extends Error {
-  readonly code: StorageErrorCode
+export class StorageError extends AcmeError {
+  declare readonly code: StorageErrorCode
   /** The key concerned. */
   readonly key: string
   constructor(code: StorageErrorCode, key: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    super(code, message, options)
     this.name = 'StorageError'
-    this.code = code
     this.key = key
   }
 }

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { systemBinary } from './system.ts'
 
 const run = promisify(execFile)
 
@@ -34,7 +35,7 @@ const FILES = { caCert: 'ca.pem', caKey: 'ca.key', cert: 'cert.pem', key: 'key.p
 
 async function openssl(args: readonly string[], cwd: string): Promise<void> {
   try {
-    await run('openssl', args, { cwd })
+    await run(systemBinary('openssl'), args, { cwd })
   } catch (err) {
     const e = err as { stderr?: string; message: string }
     throw new Error(`openssl ${args[0]} failed: ${e.stderr?.trim() || e.message}`)

@@ -14,6 +14,7 @@ import { startHttp01Server } from './http01-server.ts'
 import { type Pebble, startPebble } from './pebble.ts'
 import { freePorts, isPortFree, listenerOwnedBy } from './ports.ts'
 import { countResults, formatSummary } from './summary-reporter.ts'
+import { systemBinary } from './system.ts'
 
 const run = promisify(execFile)
 
@@ -133,7 +134,7 @@ class MiniAcme {
       await this.poll(authzUrl, 'valid')
     }
     const { stdout: csrDer } = await run(
-      'openssl',
+      systemBinary('openssl'),
       [
         'req',
         '-new',

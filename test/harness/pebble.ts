@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { getTestCa, removeProcessCaSync, type TestCa } from './ca.ts'
 import { type ChallTestSrv, challTestSrvClient } from './challtestsrv.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
+import { systemBinary } from './system.ts'
 
 export interface PebbleOptions {
   /** PEBBLE_WFE_NONCEREJECT: percentage of valid nonces rejected with badNonce (Pebble's default: 5). */
@@ -296,7 +297,7 @@ async function startAttempt(
   let challtest: ChildProcess | undefined
   if (withChall) {
     challtest = launch(
-      'pebble-challtestsrv',
+      systemBinary('pebble-challtestsrv'),
       [
         // Without this it answers AAAA ::1 and Pebble dials [::1], where nothing listens.
         '-defaultIPv6',
@@ -322,7 +323,7 @@ async function startAttempt(
   const dnsServer = options.dnsServer ?? (withChall ? `${HOST}:${ports.dns}` : undefined)
   if (dnsServer) args.push('-dnsserver', dnsServer)
   if (options.strict) args.push('-strict')
-  const pebble = launch('pebble', args, pebbleEnv(options), out, '')
+  const pebble = launch(systemBinary('pebble'), args, pebbleEnv(options), out, '')
   return { pebble, challtest, ports }
 }
 

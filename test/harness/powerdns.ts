@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePorts, listenerOwnedBy } from './ports.ts'
+import { systemBinary } from './system.ts'
 
 const run = promisify(execFile)
 const HOST = '127.0.0.1'
@@ -151,7 +152,7 @@ async function attempt(dir: string, apiKey: string, options: PowerDnsOptions, lo
   const ports: Ports = { dns, api, dohDns, doh, web }
   const db = join(dir, 'pdns.sqlite3')
   await rm(db, { force: true })
-  await run('sqlite3', [db, `.read ${SCHEMA}`])
+  await run(systemBinary('sqlite3'), [db, `.read ${SCHEMA}`])
   await mkdir(join(dir, 'run'), { recursive: true })
   await writeFile(
     join(dir, 'pdns.conf'),
@@ -174,7 +175,7 @@ async function attempt(dir: string, apiKey: string, options: PowerDnsOptions, lo
       '',
     ].join('\n'),
   )
-  const pdns = launch('pdns_server', [`--config-dir=${dir}`], log, '[pdns] ')
+  const pdns = launch(systemBinary('pdns_server'), [`--config-dir=${dir}`], log, '[pdns] ')
   let dnsdist: ChildProcess | undefined
   if (options.doh !== false) {
     const conf = join(dir, 'dnsdist.conf')
@@ -191,7 +192,12 @@ async function attempt(dir: string, apiKey: string, options: PowerDnsOptions, lo
         '',
       ].join('\n'),
     )
-    dnsdist = launch('dnsdist', ['--supervised', '--disable-syslog', '-C', conf], log, '[dnsdist] ')
+    dnsdist = launch(
+      systemBinary('dnsdist'),
+      ['--supervised', '--disable-syslog', '-C', conf],
+      log,
+      '[dnsdist] ',
+    )
   }
   return { pdns, dnsdist, ports }
 }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { adapterContract } from '../../../test/fixtures/dns/adapter-contract.ts'
 import { CLOUDFLARE_API, cfError, cloudflareFixture } from '../../../test/fixtures/dns/cloudflare.ts'
+import { InvalidArgumentError } from '../../errors.ts'
 import { DnsProviderError, isDnsProviderError, isDnsRateLimited } from '../errors.ts'
 import { parseTxt } from '../txt.ts'
 import { cloudflareAdapter } from './cloudflare.ts'
@@ -178,6 +179,6 @@ describe('cloudflareAdapter requests', () => {
   })
 
   it('rejects a missing token before any request', () => {
-    expect(() => cloudflareAdapter({ apiToken: '' })).toThrow(TypeError)
+    expect(() => cloudflareAdapter({ apiToken: '' })).toThrow(InvalidArgumentError)
   })
 })

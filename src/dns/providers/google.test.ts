@@ -4,6 +4,7 @@ import { createPublicKey, createVerify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { adapterContract } from '../../../test/fixtures/dns/adapter-contract.ts'
 import { GOOGLE_TOKEN_URI, googleError, googleFixture } from '../../../test/fixtures/dns/google.ts'
+import { InvalidArgumentError } from '../../errors.ts'
 import { isDnsProviderError, isDnsRateLimited } from '../errors.ts'
 import { parseTxt } from '../txt.ts'
 import { googleCloudDnsAdapter } from './google.ts'
@@ -97,7 +98,7 @@ describe('service-account JWT', () => {
 
   it('rejects a key file without the needed fields before any request', () => {
     expect(() => googleCloudDnsAdapter({ serviceAccount: '{"client_email": "x"}' })).toThrow(/private_key/)
-    expect(() => googleCloudDnsAdapter({ serviceAccount: 'not json' })).toThrow(TypeError)
+    expect(() => googleCloudDnsAdapter({ serviceAccount: 'not json' })).toThrow(InvalidArgumentError)
   })
 })
 

@@ -256,7 +256,17 @@ export const issuanceScenarios: Scenario[] = [
         'bad identifier',
       )
       await rejectsWith(client.getAccount(), 'ERR_INVALID_ARGUMENT', 'no account URL yet')
-      await rejectsWith(client.createAccount({ contact: ['nope'] }), 'ERR_INVALID_ARGUMENT', 'bad contact')
+      await rejectsWith(
+        client.createAccount({ termsOfServiceAgreed: true, contact: ['nope'] }),
+        'ERR_INVALID_ARGUMENT',
+        'bad contact',
+      )
+      await rejectsWith(
+        // @ts-expect-error: the agreement is required, and only `true` is an agreement
+        client.createAccount({ contact: ['ops@example.com'] }),
+        'ERR_TERMS_NOT_AGREED',
+        'no account without explicit agreement to the terms of service',
+      )
       equal(fetch.requests.length, 0, 'nothing was sent')
       let threw = ''
       try {

@@ -14,13 +14,15 @@ import type { ServerInfo } from '../../e2e/servers.ts'
 import type { TestCa } from '../../harness/ca.ts'
 import { type Http01Server, startHttp01Server } from '../../harness/http01-server.ts'
 import { freePort } from '../../harness/ports.ts'
+import { systemBinary } from '../../harness/system.ts'
 import type { AgentInfo, ProbeResult, RunRequest, RunResult } from '../agent.ts'
 import { bundleAgent } from '../bundle.ts'
 import { root, scratch } from '../paths.ts'
 import { type AgentHandle, OutputTail, type RuntimeLauncher, retryStart, runtimeEnv } from '../runner.ts'
 
 const run = promisify(execFile)
-const executablePath = process.env.WEBACME_CHROMIUM ?? '/usr/bin/chromium'
+/** Resolved when a Chromium run starts, so that importing this module (the other runtimes do) needs no Chromium. */
+const executablePath = () => process.env.WEBACME_CHROMIUM ?? systemBinary('chromium')
 const bundle = join(scratch, 'chromium/page.js')
 /** RUNTIMES.md: flags for a headless Chromium as root in a container. */
 const FLAGS = [
@@ -136,8 +138,18 @@ async function makeHome(ca: TestCa | undefined): Promise<string> {
   if (ca) {
     const db = `sql:${join(home, '.pki/nssdb')}`
     await run('mkdir', ['-p', join(home, '.pki/nssdb')])
-    await run('certutil', ['-d', db, '-N', '--empty-password'])
-    await run('certutil', ['-d', db, '-A', '-t', 'C,,', '-n', 'webacme-test-ca', '-i', ca.caCertPath])
+    await run(systemBinary('certutil'), ['-d', db, '-N', '--empty-password'])
+    await run(systemBinary('certutil'), [
+      '-d',
+      db,
+      '-A',
+      '-t',
+      'C,,',
+      '-n',
+      'webacme-test-ca',
+      '-i',
+      ca.caCertPath,
+    ])
   }
   return home
 }
@@ -168,7 +180,7 @@ async function startPage(ca: TestCa | undefined): Promise<AgentHandle> {
   let browser: Awaited<ReturnType<typeof chromium.launch>>
   try {
     browser = await chromium.launch({
-      executablePath,
+      executablePath: executablePath(),
       args: FLAGS,
       env: runtimeEnv({ HOME: home }),
       timeout: 60_000,
@@ -219,9 +231,9 @@ async function startPage(ca: TestCa | undefined): Promise<AgentHandle> {
 
 export const chromium: RuntimeLauncher = {
   name: 'chromium',
-  description: `headless ${executablePath} via playwright-core; page + bundle (dist/) from 127.0.0.1; CA in an NSS db, ignoreHTTPSErrors false; http-01 answered by the runner (a page cannot listen)`,
+  description: `headless Chromium via playwright-core; page + bundle (dist/) from 127.0.0.1; CA in an NSS db, ignoreHTTPSErrors false; http-01 answered by the runner (a page cannot listen)`,
   async version() {
-    const out = execFileSync(executablePath, ['--version'], {
+    const out = execFileSync(executablePath(), ['--version'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     })
