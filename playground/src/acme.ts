@@ -5,6 +5,8 @@
 import {
   type Account,
   AcmeClient,
+  type AcmeClientOptions,
+  AcmeNetworkError,
   AcmeProblemError,
   AcmeStateError,
   type Authorization,
@@ -41,36 +43,65 @@ import type { AccountRecord } from './keystore.ts'
 
 // --- Requests --------------------------------------------------------------------------------------------
 
-/** One HTTP request the library made, for the request log. */
+/** The library's report of one HTTP attempt (`AcmeClientOptions.onHttp`). */
+type LibraryHttpEvent = Parameters<NonNullable<AcmeClientOptions['onHttp']>>[0]
+
+/** One request the page sent, for the request log. */
 export interface HttpEvent {
+  /** `ACME` for the CA (through the library's transport), `DoH` for the DNS check. */
+  kind: 'ACME' | 'DoH'
   method: string
   url: string
   status?: number
   ms: number
+  /** 2, 3, ... for the library's retries (a `badNonce`, a 503). */
+  attempt?: number
+  /** The library's error code, or the fetch error's name. */
   error?: string
 }
 
 const httpListeners: Array<(event: HttpEvent) => void> = []
 
-/** Calls `listener` after every request the library sends (to the CA or to a DNS-over-HTTPS resolver). */
+/** Calls `listener` after every request the page sends: to the CA, or to a DNS-over-HTTPS resolver. */
 export function onHttp(listener: (event: HttpEvent) => void): void {
   httpListeners.push(listener)
 }
 
-const loggingFetch: typeof fetch = async (input, init) => {
+function emit(event: HttpEvent): void {
+  for (const listener of httpListeners) listener(event)
+}
+
+/**
+ * Retries for a person who is waiting: a few, quickly, then the error is shown (they can try again). The
+ * library's defaults (10 retries within 3 minutes) suit unattended renewals; a browser cannot even tell a
+ * certificate error from a dropped connection, so it would retry those for minutes.
+ */
+const RETRY = { retries: 3, maxWait: 20_000 }
+
+/** What every client of the page reports through. */
+const reportHttp = (event: LibraryHttpEvent) =>
+  emit({
+    kind: 'ACME',
+    method: event.method,
+    url: event.url,
+    ms: Math.round(event.duration),
+    attempt: event.attempt,
+    ...(event.status !== undefined && { status: event.status }),
+    ...(event.error && { error: event.error.code }),
+  })
+
+/** The DoH resolver has no transport of its own to report with: its fetch is wrapped instead. */
+const dohFetch: typeof fetch = async (input, init) => {
   const started = performance.now()
   const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
   const url = input instanceof Request ? input.url : String(input)
-  const emit = (event: Omit<HttpEvent, 'method' | 'url' | 'ms'>) => {
-    for (const listener of httpListeners)
-      listener({ method, url, ms: Math.round(performance.now() - started), ...event })
-  }
+  const ms = () => Math.round(performance.now() - started)
   try {
     const response = await fetch(input, init)
-    emit({ status: response.status })
+    emit({ kind: 'DoH', method, url, ms: ms(), status: response.status })
     return response
   } catch (err) {
-    emit({ error: err instanceof Error ? err.name : String(err) })
+    emit({ kind: 'DoH', method, url, ms: ms(), error: err instanceof Error ? err.name : String(err) })
     throw err
   }
 }
@@ -94,7 +125,8 @@ export function accountClient(record: AccountRecord): AcmeClient {
         directoryUrl: record.directoryUrl,
         accountKey: record.keyPair,
         ...(record.accountUrl && { accountUrl: record.accountUrl }),
-        fetch: loggingFetch,
+        onHttp: reportHttp,
+        retry: RETRY,
       }),
     }
   }
@@ -110,7 +142,7 @@ function anonymousClient(directoryUrl: string): Promise<AcmeClient> {
   if (!client) {
     throwawayKey ??= generateKeyPair('ES256', { extractable: false })
     client = throwawayKey.then(
-      (accountKey) => new AcmeClient({ directoryUrl, accountKey, fetch: loggingFetch }),
+      (accountKey) => new AcmeClient({ directoryUrl, accountKey, onHttp: reportHttp, retry: RETRY }),
     )
     anonymous.set(directoryUrl, client)
     client.catch(() => anonymous.delete(directoryUrl))
@@ -417,7 +449,8 @@ export async function revoke(
   const client = new AcmeClient({
     directoryUrl: signer.directoryUrl,
     accountKey: certificateKey,
-    fetch: loggingFetch,
+    onHttp: reportHttp,
+    retry: RETRY,
   })
   await client.revokeCertificate(certificatePem, { reason, certificateKey })
 }
@@ -426,7 +459,7 @@ export async function revoke(
 
 /** A DNS-over-HTTPS resolver through the request log. */
 export function resolver(url: string, format: 'wire' | 'json'): DnsResolver {
-  return dohResolver({ url, format, fetch: loggingFetch })
+  return dohResolver({ url, format, fetch: dohFetch })
 }
 
 // --- Errors ----------------------------------------------------------------------------------------------
@@ -456,10 +489,12 @@ export function describeError(err: unknown): ErrorView {
       subproblems: problem.subproblems ?? [],
     }
   }
-  if (err.code === 'ERR_NETWORK') {
+  if (err instanceof AcmeNetworkError && err.code === 'ERR_NETWORK') {
+    // Browsers hide the cause of a failed fetch ("Failed to fetch"): a certificate or CORS problem, mostly.
     view.hint =
+      err.hint ??
       'The browser could not reach it. A page can only talk to a CA that allows cross-origin requests (CORS) ' +
-      'and whose TLS certificate this browser trusts.'
+        'and whose TLS certificate this browser trusts.'
   }
   return view
 }

@@ -37,17 +37,20 @@ function mountLog(): void {
     n++
     count.textContent = String(n)
     const url = new URL(event.url)
-    const outcome = event.status !== undefined ? String(event.status) : (event.error ?? 'failed')
+    const outcome = [event.status, event.error].filter((x) => x !== undefined).join(' ') || 'failed'
     list.append(
       h(
         'li',
-        { 'data-status': outcome },
+        { 'data-status': String(event.status ?? 'none'), 'data-source': event.kind.toLowerCase() },
+        h('span', { class: 'kind' }, event.kind),
+        ' ',
         h('span', { class: 'method' }, event.method),
         ' ',
         h('span', { class: 'url' }, `${url.host}${url.pathname}`),
         ' ',
         h('span', { class: 'outcome' }, outcome),
         ` ${event.ms} ms`,
+        event.attempt !== undefined && event.attempt > 1 ? ` (attempt ${event.attempt})` : '',
       ),
     )
   })

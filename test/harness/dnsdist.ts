@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePorts, listenerOwnedBy } from './ports.ts'
+import { systemBinary } from './system.ts'
 
 const HOST = '127.0.0.1'
 const ATTEMPTS = 3
@@ -98,7 +99,7 @@ export async function startDohFront(options: DohFrontOptions): Promise<DohFront>
       ].join('\n'),
     )
     const log: string[] = []
-    const child = spawn('dnsdist', ['--supervised', '--disable-syslog', '-C', conf], {
+    const child = spawn(systemBinary('dnsdist'), ['--supervised', '--disable-syslog', '-C', conf], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     children.add(child)

@@ -7,13 +7,14 @@ import { createHash, createPrivateKey, createPublicKey, X509Certificate } from '
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { systemBinary } from '../harness/system.ts'
 
 const exec = promisify(execFile)
 
 /** Runs openssl; resolves to stdout + stderr, rejects with both on a non-zero exit. */
 export async function openssl(args: string[], cwd: string): Promise<string> {
   try {
-    const { stdout, stderr } = await exec('openssl', args, { cwd })
+    const { stdout, stderr } = await exec(systemBinary('openssl'), args, { cwd })
     return `${stdout}${stderr}`
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string }
@@ -98,7 +99,7 @@ export function thumbprint(keyPem: string): string {
   )
 }
 
-/** Serial as lowercase hex without leading zeros. */
+/** Serial as lowercase hex octets, without the 00 octet DER adds to keep it positive (as the page shows it). */
 export function serialOf(cert: X509Certificate): string {
-  return cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')
+  return cert.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, '')
 }

@@ -153,11 +153,9 @@ const trust: Flow = {
       })
       await page.goto(ctx.server.url)
       await page.locator('#ca-error .error[data-code="ERR_NETWORK"]').waitFor()
-      assert.deepEqual(
-        certificateErrors,
-        [ctx.pebble.directoryUrl],
-        'the directory request failed on the certificate',
-      )
+      // The library retried (a browser does not tell a certificate error from a dropped connection), and gave up.
+      assert.ok(certificateErrors.length > 0, 'the directory request failed on the certificate')
+      assert.deepEqual(new Set(certificateErrors), new Set([ctx.pebble.directoryUrl]))
       assert.match(await text(page, '#ca-error .hint'), /TLS certificate this browser trusts/)
     } finally {
       await close()
@@ -695,7 +693,8 @@ const eabAndImport: Flow = {
     await page.fill('#ca-directory', eabPebble.directoryUrl)
     assert.equal(await page.inputValue('#ca-preset'), 'custom')
     await page.click('#ca-load')
-    await page.locator('#ca-details', { hasText: 'required' }).waitFor()
+    await page.locator('#ca-details', { hasText: eabPebble.directoryUrl }).waitFor()
+    assert.match(await text(page, '#ca-details'), /External account binding\s*required/)
     assert.ok(await page.locator('#ca-eab').isVisible(), 'the EAB fields appear for a CA that requires EAB')
     assert.ok(!(await page.isChecked('#acct-agree')), 'an agreement does not carry over to another CA')
     assert.match(await text(page, '#key-status'), /No account key for this CA/)
@@ -704,9 +703,9 @@ const eabAndImport: Flow = {
     const pem = await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], work)
     await page.click('#key-import-box summary')
     await page.fill('#key-import-text', pem)
+    assert.equal(await page.getAttribute('#key-status', 'data-thumbprint'), null)
     await page.click('#key-import')
-    await page.locator('#key-status[data-thumbprint]').waitFor()
-    assert.equal(await page.getAttribute('#key-status', 'data-thumbprint'), thumbprint(pem))
+    await page.locator(`#key-status[data-thumbprint="${thumbprint(pem)}"]`).waitFor()
     assert.equal(await page.inputValue('#key-import-text'), '', 'the pasted key is cleared')
     const stored = await storedKey(page, eabPebble.directoryUrl)
     assert.equal(stored.extractable, false)

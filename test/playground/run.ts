@@ -27,12 +27,14 @@ import { startDohFront } from '../harness/dnsdist.ts'
 import { startHttp01Server } from '../harness/http01-server.ts'
 import { startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
+import { systemBinary } from '../harness/system.ts'
 import { type Context, FLOWS } from './flows.ts'
 
 const run = promisify(execFile)
 const root = join(fileURLToPath(import.meta.url), '../../..')
 const SHOTS = join(root, '.tmp/screenshots/playground')
-const executablePath = process.env.WEBACME_CHROMIUM ?? '/usr/bin/chromium'
+/** Resolved when the run starts: the step's setup must have installed it (test/harness/system.ts). */
+const chromiumPath = () => process.env.WEBACME_CHROMIUM ?? systemBinary('chromium')
 /** RUNTIMES.md: flags for a headless Chromium as root in a container. */
 const FLAGS = [
   '--headless',
@@ -55,6 +57,7 @@ function withoutPresetCas(extra: Record<string, string>): NodeJS.ProcessEnv {
 async function main(): Promise<number> {
   const started = Date.now()
   const counts = { passed: 0, failed: 0, skipped: 0 }
+  const executablePath = chromiumPath()
   const version =
     /([\d.]+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?'
   const built = await buildPlayground()
@@ -88,8 +91,18 @@ async function main(): Promise<number> {
   const home = join(work, 'home')
   const db = `sql:${join(home, '.pki/nssdb')}`
   await mkdir(join(home, '.pki/nssdb'), { recursive: true })
-  await run('certutil', ['-d', db, '-N', '--empty-password'])
-  await run('certutil', ['-d', db, '-A', '-t', 'C,,', '-n', 'webacme-test-ca', '-i', ca.caCertPath])
+  await run(systemBinary('certutil'), ['-d', db, '-N', '--empty-password'])
+  await run(systemBinary('certutil'), [
+    '-d',
+    db,
+    '-A',
+    '-t',
+    'C,,',
+    '-n',
+    'webacme-test-ca',
+    '-i',
+    ca.caCertPath,
+  ])
 
   const { chromium } = await import('playwright-core')
   let browser: Browser | undefined

@@ -279,6 +279,7 @@ export function mountAccount(store: Store): void {
 
     if (!account) {
       rendered = undefined
+      delete keyStatus.dataset.thumbprint
       setStatus(
         keyStatus,
         'No account key for this CA in this browser: generate one or import yours.',
