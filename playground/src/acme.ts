@@ -177,15 +177,13 @@ export function caPresets(localPebble: string | undefined): CaPreset[] {
   ]
 }
 
-/** The CA's directory. */
-export async function loadDirectory(directoryUrl: string, signal?: AbortSignal): Promise<Directory> {
-  const client = await anonymousClient(directoryUrl)
-  try {
-    return await client.directory(signal ? { signal } : {})
-  } catch (err) {
-    anonymous.delete(directoryUrl) // a failed directory is not cached: try again with a new client
-    throw err
-  }
+/**
+ * The CA's directory, read by the account's client when there is an account record (that client needs it anyway,
+ * and caches it), else by a keyless one.
+ */
+export async function loadDirectory(directoryUrl: string, record?: AccountRecord): Promise<Directory> {
+  const client = record ? accountClient(record) : await anonymousClient(directoryUrl)
+  return client.directory() // a failed load is not cached: the next call asks again
 }
 
 // --- Keys ------------------------------------------------------------------------------------------------

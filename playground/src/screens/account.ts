@@ -81,10 +81,11 @@ export function mountAccount(store: Store): void {
       agree.checked = false // an agreement is to one CA's terms
       setStatus(notice, '')
       fill(acctError)
-      store.set({ directoryUrl: url, directory: undefined, account: await loadAccount(url) })
+      const account = await loadAccount(url)
+      store.set({ directoryUrl: url, directory: undefined, account })
       setStatus(caInfo, `Loading ${url}…`, 'busy')
       try {
-        store.set({ directory: await loadDirectory(url) })
+        store.set({ directory: await loadDirectory(url, account) })
       } catch (err) {
         delete caInfo.dataset.kind
         fill(caInfo)
