@@ -108,19 +108,22 @@ const dohFetch: typeof fetch = async (input, init) => {
 
 // --- Clients ---------------------------------------------------------------------------------------------
 
-let session: { client: AcmeClient; directoryUrl: string; keyPair: CryptoKeyPair } | undefined
+let session: { client: AcmeClient; directoryUrl: string } | undefined
 const anonymous = new Map<string, Promise<AcmeClient>>()
 let throwawayKey: Promise<CryptoKeyPair> | undefined
 
-/** The client of an account record, reused while the CA and the key stay the same (it caches nonces). */
+/**
+ * The client of an account record, reused while the CA, the key and the account stay the same (it caches the
+ * directory and nonces). After a rollover the client itself signs with the new key, which is the record's.
+ */
 export function accountClient(record: AccountRecord): AcmeClient {
-  const same =
-    session?.directoryUrl === record.directoryUrl &&
-    (session.keyPair === record.keyPair || session.client.accountKey === record.keyPair)
-  if (!same || (record.accountUrl && session?.client.accountUrl !== record.accountUrl)) {
+  const client = session?.directoryUrl === record.directoryUrl ? session.client : undefined
+  const reusable =
+    client?.accountKey === record.keyPair &&
+    (record.accountUrl === undefined || client.accountUrl === record.accountUrl)
+  if (!reusable || !session) {
     session = {
       directoryUrl: record.directoryUrl,
-      keyPair: record.keyPair,
       client: new AcmeClient({
         directoryUrl: record.directoryUrl,
         accountKey: record.keyPair,
@@ -130,7 +133,7 @@ export function accountClient(record: AccountRecord): AcmeClient {
       }),
     }
   }
-  return session!.client
+  return session.client
 }
 
 /**

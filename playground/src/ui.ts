@@ -3,7 +3,7 @@
  * an error or a status is shown. No framework: screens keep their static markup in index.html and build only the
  * parts that depend on data.
  */
-import { describeError, type ErrorView } from './acme.ts'
+import { describeError, type ErrorView, KEY_TYPES } from './acme.ts'
 
 /** The element with `id`, checked to be of `type` (a missing element is a bug in index.html). */
 export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
@@ -194,4 +194,9 @@ export function timeElement(date: Date, props: Props = {}): HTMLTimeElement {
 /** A `<dl>` from label/value pairs; values that are nodes are kept as they are. */
 export function definitionList(rows: Array<[string, Child]>, props: Props = {}): HTMLDListElement {
   return h('dl', props, ...rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))
+}
+
+/** Fills a `<select>` with the certificate key types. */
+export function keyTypeOptions(select: HTMLSelectElement): void {
+  for (const [value, spec] of Object.entries(KEY_TYPES)) select.append(h('option', { value }, spec.label))
 }

@@ -1,12 +1,6 @@
 /** The CSR tool: names and a key (new, or the user's) to a PKCS#10 request, offline. */
-import { KEY_TYPES } from '../acme.ts'
 import { makeCsr, parseNames } from '../certs.ts'
-import { byId, definitionList, fill, h, outputBlock, releaseDownloads, run } from '../ui.ts'
-
-/** Fills a `<select>` with the certificate key types. */
-export function keyTypeOptions(select: HTMLSelectElement): void {
-  for (const [value, spec] of Object.entries(KEY_TYPES)) select.append(h('option', { value }, spec.label))
-}
+import { byId, definitionList, fill, keyTypeOptions, outputBlock, releaseDownloads, run } from '../ui.ts'
 
 export function mountCsr(): void {
   const form = byId('csr-form', HTMLFormElement)

@@ -21,13 +21,13 @@ import {
   downloadLink,
   fill,
   h,
+  keyTypeOptions,
   outputBlock,
   releaseDownloads,
   setStatus,
   showError,
   when,
 } from '../ui.ts'
-import { keyTypeOptions } from './csr.ts'
 
 /** How often the page looks for a TXT record on its own (the "Check now" button asks at once). */
 const DNS_CHECK_INTERVAL_MS = 5000
