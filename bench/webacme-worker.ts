@@ -44,6 +44,7 @@ await runWorker('webacme', counter, async (config) => {
   return async (i) => {
     await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [certName(config, i)],
       solvers: [solver],
       certificateKey: await generateKeyPair('ES256'),

@@ -3,8 +3,9 @@
  * key change, terms-of-service changes), driven by the scripted FIXTURE fetch. Everything Pebble can do is
  * covered against Pebble in test/e2e.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import pkg from '../package.json' with { type: 'json' }
+import { turnsUntil } from '../test/fixtures/events.ts'
 import { DIRECTORY, json, problem, scriptedFetch } from '../test/fixtures/scripted-fetch.ts'
 import { AcmeClient } from './client.ts'
 import {
@@ -217,10 +218,19 @@ describe('AcmeClient', () => {
           ? json(200, { ...orderBody, status: 'processing' }, { 'retry-after': '1' })
           : json(200, { ...orderBody, status: 'valid' }),
     })
-    const started = Date.now()
-    const order = await c.waitForOrder(ORDER, { interval: 10 })
-    expect(order.status).toBe('valid')
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    // Time moves only when the test moves it: no second poll one millisecond before Retry-After.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const waiting = c.waitForOrder(ORDER, { interval: 10 })
+      await turnsUntil(() => polls === 1 && vi.getTimerCount() === 1, 'first poll answered, a wait armed')
+      vi.advanceTimersByTime(999)
+      expect(polls).toBe(1)
+      vi.advanceTimersByTime(1)
+      expect((await waiting).status).toBe('valid')
+      expect(polls).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
     await expect(
       (
         await client({

@@ -375,10 +375,19 @@ export type WebAcmeError =
   | DnsProviderError
   | StorageError
 
+/** The member of {@link WebAcmeError} that carries code `C`. */
+export type WebAcmeErrorWithCode<C extends WebAcmeErrorCode, E = WebAcmeError> = E extends {
+  readonly code: infer K
+}
+  ? C extends K
+    ? E
+    : never
+  : never
+
 /** True for any error webacme threw (every one is an {@link AcmeError}), optionally of one code. */
-export function isAcmeError<C extends WebAcmeErrorCode>(
+export function isAcmeError<C extends WebAcmeErrorCode = WebAcmeErrorCode>(
   err: unknown,
   code?: C,
-): err is Extract<WebAcmeError, { code: C }> {
+): err is WebAcmeErrorWithCode<C> {
   return err instanceof AcmeError && (code === undefined || err.code === code)
 }

@@ -23,6 +23,8 @@ export {
   http01Path,
   keyAuthorization,
 } from './challenges/key-authorization.ts'
+export type { CleanupOptions, PresentedChallenge } from './challenges/presented.ts'
+export { cleanupPresented } from './challenges/presented.ts'
 export type { ChallengeContext, ChallengeSolver } from './challenges/solver.ts'
 export type {
   TlsAlpn01Certificate,
@@ -59,10 +61,16 @@ export { canonicalName, findZone } from './dns/zone.ts'
 export type {
   AcmeProblemCode,
   AcmeProblemType,
+  InvalidArgumentCode,
+  NetworkFailureReason,
   ProblemDocument,
   ProblemIdentifier,
+  ResponseErrorCode,
+  StateErrorCode,
   Subproblem,
+  WebAcmeError,
   WebAcmeErrorCode,
+  WebAcmeErrorWithCode,
 } from './errors.ts'
 export {
   AcmeError,
@@ -79,7 +87,7 @@ export {
   isUserActionRequired,
   UnsupportedError,
 } from './errors.ts'
-export type { IssueCertificateOptions, IssuedCertificate, IssueEvent } from './issue.ts'
+export type { IssueCertificateOptions, IssuedCertificate, IssueEvent, IssueHooks } from './issue.ts'
 export { issueCertificate } from './issue.ts'
 export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
 export { generateKeyPair } from './jose/algorithms.ts'
@@ -121,7 +129,13 @@ export type {
 } from './protocol/resources.ts'
 export type { RevocationReason } from './protocol/revocation.ts'
 export { REVOCATION_REASONS } from './protocol/revocation.ts'
-export type { AcmeResponse, HttpOptions, RetryOptions, TransportOptions } from './protocol/transport.ts'
+export type {
+  AcmeResponse,
+  HttpEvent,
+  HttpOptions,
+  RetryOptions,
+  TransportOptions,
+} from './protocol/transport.ts'
 
 export type { CertIdParts } from './renewal/cert-id.ts'
 export { certId, formatCertId, parseCertId } from './renewal/cert-id.ts'

@@ -1,14 +1,25 @@
 /**
  * `issueCertificate()`: one call from identifiers to a verified certificate (RFC 8555 §7.4): order,
  * authorizations in parallel (bounded), challenges solved by the caller's solvers, finalize, download,
- * and checks that the certificate is the one asked for. Cleanup of every presented challenge always runs.
+ * and checks that the certificate is the one asked for.
+ *
+ * Made to survive what happens at the edge:
+ * - caller mistakes (no solver for a wildcard, a key that cannot sign, no agreement to the terms) fail before the
+ *   first request;
+ * - every await on caller code (solvers, hooks) is raced with the signal, so an abort settles the call at once;
+ * - cleanup of every presented challenge always runs, within its own time, and never hides the original error;
+ * - a failed order's pending authorizations are deactivated (RFC 8555 §7.5.2), so they do not count against the
+ *   CA's limits;
+ * - hooks hand the caller each fact a crashed run needs to resume (the order URL, what was presented, the
+ *   certificate key) before the request that depends on it.
  */
 
+import { cleanupPresented, type PresentedChallenge } from './challenges/presented.ts'
 import type { ChallengeContext, ChallengeSolver } from './challenges/solver.ts'
 import type { AcmeClient, CertificateChain, NewAccountOptions } from './client.ts'
 import { AcmeResponseError, AcmeStateError, InvalidArgumentError, isProblem } from './errors.ts'
-import { generateKeyPair } from './jose/algorithms.ts'
-import { throwIfAborted } from './lib/abort.ts'
+import { checkSigningKey, generateKeyPair } from './jose/algorithms.ts'
+import { raceSignal, throwIfAborted } from './lib/abort.ts'
 import type { AbortSignalLike, CryptoKeyPair } from './lib/web-types.ts'
 import { certificateMatchesKey, type ParsedCertificate, parseCertificate } from './pkix/certificate.ts'
 import { selectPreferredChain } from './pkix/chain.ts'
@@ -28,13 +39,36 @@ export type IssueEvent =
   | { type: 'finalize'; order: Order }
   | { type: 'certificate'; order: Order }
   | { type: 'cleanup-error'; identifier: Identifier; challengeType: string; error: unknown }
+  | { type: 'authorization-deactivated'; url: string; identifier: Identifier }
+  | { type: 'deactivate-error'; url: string; error: unknown }
   | { type: 'replaces-dropped'; replaces: string }
+
+/**
+ * Awaited callbacks that let a caller persist what a crashed run needs, each before the request that depends
+ * on it. A hook that throws fails the issuance (nothing is sent after it); each is raced with the signal.
+ */
+export interface IssueHooks {
+  /** The order was placed or resumed; nothing is presented before this resolves. Persist `order.url`. */
+  order?(order: Order): void | Promise<void>
+  /** A challenge is about to be presented. Persist it, to clean it up after a crash ({@link cleanupPresented}). */
+  present?(presented: PresentedChallenge): void | Promise<void>
+  /** A presented challenge was cleaned up: forget it. */
+  cleanedUp?(presented: PresentedChallenge): void | Promise<void>
+  /**
+   * The order is about to be finalized with this key. Persist the private key: a finalized order can only be
+   * completed with the key its CSR carried.
+   */
+  finalize?(input: { order: Order; certificateKey: CryptoKeyPair }): void | Promise<void>
+}
 
 /** Input of {@link issueCertificate}. */
 export interface IssueCertificateOptions {
   /** A client; when it has no account URL yet, the account is found or created with `account`. */
   client: AcmeClient
-  /** How to create the account when the client has none (default `{ termsOfServiceAgreed: true }`). */
+  /**
+   * How to create the account when the client has none. Needs the user's explicit `termsOfServiceAgreed: true`:
+   * webacme never agrees on anyone's behalf.
+   */
   account?: Omit<NewAccountOptions, 'signal'>
   /** DNS names (`*.example.com` for wildcards) and IP addresses. */
   identifiers: Array<string | Identifier>
@@ -53,12 +87,21 @@ export interface IssueCertificateOptions {
   notAfter?: Date | string
   /** RFC 9773 CertID of the certificate this one replaces. Dropped and retried once on `alreadyReplaced`. */
   replaces?: string
-  /** Resume the order a crashed run left behind instead of placing a new one. */
+  /**
+   * Resume the order a crashed run left behind instead of placing a new one. An order already finalized
+   * (`processing`, `valid`) needs the `certificateKey` it was finalized with (`ERR_CERTIFICATE_KEY_REQUIRED`).
+   */
   orderUrl?: string
   /** Authorizations solved at once (default 10). */
   concurrency?: number
   /** How to poll authorizations and the order (defaults: the client's). */
   poll?: Omit<PollOptions, 'signal'>
+  /** Milliseconds the cleanup of presented challenges may take, after success, failure or abort (default 30 000). */
+  cleanupTimeout?: number
+  /** Deactivate the order's pending authorizations when the issuance fails (default true; RFC 8555 §7.5.2). */
+  deactivateOnFailure?: boolean
+  /** Awaited callbacks to persist what a crashed run needs ({@link IssueHooks}). */
+  hooks?: IssueHooks
   signal?: AbortSignalLike
   onEvent?: (event: IssueEvent) => void
 }
@@ -80,14 +123,28 @@ export interface IssuedCertificate {
   chains: CertificateChain[]
 }
 
+/** What one issuance keeps while it runs. */
+interface Flow {
+  options: IssueCertificateOptions
+  identifiers: OrderIdentifier[]
+  emit: (event: IssueEvent) => void
+  /** Caller code (solvers, hooks), raced with the signal. */
+  user: <T>(work: () => T | Promise<T>) => Promise<T>
+  /** Authorizations seen `pending` and not (yet) seen valid: deactivated if the issuance fails. */
+  pending: Map<string, Identifier>
+  /** Authorization URLs never read (the work stopped before them). */
+  unread: Set<string>
+}
+
 /**
  * Gets a certificate for `identifiers`, solving each authorization with the first suitable solver.
  *
  * Authorizations the CA already considers valid are skipped. A failed authorization throws an
  * `AcmeStateError` (`ERR_AUTHORIZATION_INVALID`) naming the identifier, the challenge type and the CA's
- * problem. Alternate chains are downloaded only to honour `preferredChain`. Cleanup runs on success, failure and abort; its failures are reported as `cleanup-error` events
- * and never replace the original error. The certificate is checked before it is returned: its public key must
- * be the CSR's and its SANs exactly the ordered identifiers (`ERR_INVALID_RESPONSE` otherwise).
+ * problem. Alternate chains are downloaded only to honour `preferredChain`. Cleanup runs on success, failure and
+ * abort; its failures are reported as `cleanup-error` events and never replace the original error. The
+ * certificate is checked before it is returned: its public key must be the CSR's and its SANs exactly the
+ * ordered identifiers (`ERR_INVALID_RESPONSE` otherwise).
  *
  * @example
  * ```ts
@@ -97,6 +154,7 @@ export interface IssuedCertificate {
  * const client = new AcmeClient({ directoryUrl: directories.letsencrypt.staging, accountKey: await generateKeyPair() })
  * const { certificate, certificateKey } = await issueCertificate({
  *   client,
+ *   account: { termsOfServiceAgreed: true, contact: ['mailto:ops@example.com'] },
  *   identifiers: ['example.com', 'www.example.com'],
  *   solvers: [http01],
  * })
@@ -106,70 +164,120 @@ export interface IssuedCertificate {
  */
 export async function issueCertificate(options: IssueCertificateOptions): Promise<IssuedCertificate> {
   const { client, signal } = options
+  const identifiers = checkOptions(options)
+  const call = signal ? { signal } : {}
+  const poll = { ...options.poll, ...call }
+  const flow: Flow = {
+    options,
+    identifiers,
+    emit: options.onEvent ?? (() => {}),
+    user: (work) => raceSignal(Promise.resolve().then(work), signal),
+    pending: new Map(),
+    unread: new Set(),
+  }
+  const hooks = options.hooks ?? {}
+
+  if (!client.accountUrl) {
+    await client.createAccount({ ...(options.account as NewAccountOptions), ...call })
+  }
+  let order = await openOrder(flow)
+  await flow.user(() => hooks.order?.(order))
+
+  try {
+    if (order.status === 'pending') await solveAuthorizations(flow, order)
+    let certificateKey = options.certificateKey
+    if (order.status === 'pending' || order.status === 'ready') {
+      certificateKey ??= await generateKeyPair('ES256')
+      const key = certificateKey
+      const csr = await createCsr({ keys: key, identifiers })
+      await flow.user(() => hooks.finalize?.({ order, certificateKey: key }))
+      flow.emit({ type: 'finalize', order })
+      try {
+        order = await client.finalizeOrder(order, csr, call)
+      } catch (err) {
+        // The order may lag behind its authorizations (RFC 8555 §7.4): wait for `ready`, then finalize.
+        if (!isProblem(err, 'orderNotReady')) throw err
+        order = await client.finalizeOrder(await client.waitForOrder(order, poll), csr, call)
+      }
+    }
+    // openOrder refused a finalized order without its key.
+    const key = certificateKey!
+    if (order.status !== 'valid') order = await client.waitForOrder(order, { ...poll, delayFirstRead: true })
+    flow.emit({ type: 'certificate', order })
+
+    // Alternate chains cost a request each: fetch them only when the caller wants to choose among them.
+    const chains = options.preferredChain
+      ? await client.getCertificateChains(order, call)
+      : [await client.getCertificate(order, call)]
+    const { certificate, parsed } = fromServer(order, () => {
+      const pem = options.preferredChain
+        ? selectPreferredChain(
+            chains.map((c) => c.pem),
+            options.preferredChain,
+          )
+        : chains[0]!.pem
+      return { certificate: pem, parsed: parseCertificate(pem) }
+    })
+    await verifyCertificate(parsed, key, identifiers, order)
+    return { certificate, certificateKey: key, parsed, order, chains }
+  } catch (err) {
+    if (!signal?.aborted && options.deactivateOnFailure !== false) await deactivatePending(flow)
+    throw err
+  }
+}
+
+/** Everything that can be checked before the first request. Returns the normalised identifiers. */
+function checkOptions(options: IssueCertificateOptions): OrderIdentifier[] {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options are required')
   if (!Array.isArray(options.solvers) || options.solvers.length === 0) {
     throw new InvalidArgumentError('issueCertificate needs at least one solver')
   }
   const identifiers = toIdentifiers(options.identifiers ?? [])
   if (identifiers.length === 0)
     throw new InvalidArgumentError('issueCertificate needs at least one identifier')
-  const emit = options.onEvent ?? (() => {})
-  const call = signal ? { signal } : {}
-  const poll = { ...options.poll, ...call }
-
-  if (!client.accountUrl) {
-    await client.createAccount({ termsOfServiceAgreed: true, ...options.account, ...call })
+  for (const identifier of identifiers) {
+    if (options.solvers.some((s) => s.canSolve?.(identifier) ?? true)) continue
+    const wildcard = identifier.value.startsWith('*.')
+    throw new InvalidArgumentError(
+      `no solver can answer for ${identifier.value}: ${options.solvers.map((s) => s.type).join(', ')} cannot${wildcard ? '; a wildcard needs dns-01 (RFC 8555 §7.1.3)' : ''}`,
+      { code: 'ERR_NO_SOLVER' },
+    )
   }
-  let order = await openOrder(options, identifiers, emit)
-  const certificateKey = options.certificateKey ?? (await generateKeyPair('ES256'))
-
-  if (order.status === 'pending') {
-    await solveAuthorizations(options, order, emit)
-  }
-  if (order.status === 'pending' || order.status === 'ready') {
-    const csr = await createCsr({ keys: certificateKey, identifiers })
-    emit({ type: 'finalize', order })
-    try {
-      order = await client.finalizeOrder(order, csr, call)
-    } catch (err) {
-      // The order may lag behind its authorizations (RFC 8555 §7.4): wait for `ready`, then finalize.
-      if (!isProblem(err, 'orderNotReady')) throw err
-      order = await client.finalizeOrder(await client.waitForOrder(order, poll), csr, call)
+  if (options.certificateKey !== undefined) {
+    const key = options.certificateKey
+    if (typeof key !== 'object' || key === null || key.publicKey?.type !== 'public') {
+      throw new InvalidArgumentError('certificateKey must be a CryptoKeyPair ({ privateKey, publicKey })')
     }
+    checkSigningKey(key.privateKey, 'certificateKey')
   }
-  if (order.status !== 'valid') order = await client.waitForOrder(order, { ...poll, delayFirstRead: true })
-  emit({ type: 'certificate', order })
-
-  // Alternate chains cost a request each: fetch them only when the caller wants to choose among them.
-  const chains = options.preferredChain
-    ? await client.getCertificateChains(order, call)
-    : [await client.getCertificate(order, call)]
-  const certificate = options.preferredChain
-    ? selectPreferredChain(
-        chains.map((c) => c.pem),
-        options.preferredChain,
-      )
-    : chains[0]!.pem
-  const parsed = parseCertificate(certificate)
-  await verifyCertificate(parsed, certificateKey, identifiers, order)
-  return { certificate, certificateKey, parsed, order, chains }
+  if (!options.client?.accountUrl && options.account?.termsOfServiceAgreed !== true) {
+    throw new InvalidArgumentError(
+      "the client has no account yet, and creating one needs the user's explicit agreement to the CA's terms of service: pass account: { termsOfServiceAgreed: true } (or give the client an accountUrl)",
+      { code: 'ERR_TERMS_NOT_AGREED' },
+    )
+  }
+  return identifiers
 }
 
 /** A new order, or the resumed one; `replaces` is dropped once when the CA says it was already replaced. */
-async function openOrder(
-  options: IssueCertificateOptions,
-  identifiers: OrderIdentifier[],
-  emit: (event: IssueEvent) => void,
-): Promise<Order> {
+async function openOrder(flow: Flow): Promise<Order> {
+  const { options, identifiers, emit } = flow
   const { client, signal } = options
   const call = signal ? { signal } : {}
   if (options.orderUrl) {
     const order = await client.getOrder(options.orderUrl, call)
     const wanted = identifiers.map((i) => `${i.type}:${i.value}`).sort()
-    const got = toIdentifiers(order.identifiers)
+    const got = fromServer(order, () => toIdentifiers(order.identifiers))
       .map((i) => `${i.type}:${i.value}`)
       .sort()
     if (wanted.join() !== got.join()) {
       throw new InvalidArgumentError(`order ${order.url} is for ${got.join(', ')}, not ${wanted.join(', ')}`)
+    }
+    if ((order.status === 'processing' || order.status === 'valid') && !options.certificateKey) {
+      throw new InvalidArgumentError(
+        `order ${order.url} is already ${order.status}: it can only be completed with the certificate key it was finalized with; pass certificateKey (persist it in hooks.finalize)`,
+        { code: 'ERR_CERTIFICATE_KEY_REQUIRED' },
+      )
     }
     if (order.status !== 'invalid') {
       emit({ type: 'order', order, resumed: true })
@@ -212,17 +320,15 @@ async function chooseProfile(
 }
 
 /** Solves every pending authorization, `concurrency` at a time; cleans up everything it presented. */
-async function solveAuthorizations(
-  options: IssueCertificateOptions,
-  order: Order,
-  emit: (event: IssueEvent) => void,
-): Promise<void> {
-  const presented: Array<{ solver: ChallengeSolver; context: ChallengeContext }> = []
+async function solveAuthorizations(flow: Flow, order: Order): Promise<void> {
+  const { options, emit } = flow
+  const presented: PresentedChallenge[] = []
   const queue = [...order.authorizations]
+  for (const url of queue) flow.unread.add(url)
   const worker = async () => {
     for (let url = queue.shift(); url !== undefined; url = queue.shift()) {
       try {
-        await solveOne(options, url, presented, emit)
+        await solveOne(flow, url, presented)
       } catch (err) {
         queue.length = 0 // one failure fails the order: start nothing new
         throw err
@@ -233,30 +339,25 @@ async function solveAuthorizations(
   const results = await Promise.allSettled(
     Array.from({ length: Math.min(concurrency, queue.length) }, worker),
   )
-  // Cleanup always runs, after every authorization is settled: an apex and its wildcard share a TXT name.
-  await Promise.all(
-    presented.map(async ({ solver, context }) => {
-      try {
-        await solver.cleanup(context)
-      } catch (error) {
-        emit({ type: 'cleanup-error', identifier: context.identifier, challengeType: solver.type, error })
-      }
-    }),
-  )
+  // Cleanup always runs, after every authorization is settled (an apex and its wildcard share a TXT name),
+  // with its own time: the caller's signal may be the reason we are here.
+  await cleanupPresented(options.solvers, presented, {
+    timeout: options.cleanupTimeout ?? 30_000,
+    onCleaned: (p) => options.hooks?.cleanedUp?.(p),
+    onError: (p, error) =>
+      emit({ type: 'cleanup-error', identifier: p.context.identifier, challengeType: p.type, error }),
+  })
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) throw failed.reason
 }
 
-async function solveOne(
-  options: IssueCertificateOptions,
-  url: string,
-  presented: Array<{ solver: ChallengeSolver; context: ChallengeContext }>,
-  emit: (event: IssueEvent) => void,
-): Promise<void> {
+async function solveOne(flow: Flow, url: string, presented: PresentedChallenge[]): Promise<void> {
+  const { options, emit, user } = flow
   const { client, signal } = options
   throwIfAborted(signal)
   const call = signal ? { signal } : {}
   const authorization = await client.getAuthorization(url, call)
+  flow.unread.delete(url)
   const identifier = orderedIdentifier(authorization)
   if (authorization.status === 'valid') {
     emit({ type: 'authorization', identifier, status: 'reused' })
@@ -266,29 +367,66 @@ async function solveOne(
     throw new AcmeStateError(
       'ERR_AUTHORIZATION_INVALID',
       `authorization for ${identifier.value} is ${authorization.status}`,
-      {
-        url,
-      },
+      { url },
     )
   }
-  const choice = pickSolver(options.solvers, authorization, identifier)
-  const { solver, challenge } = choice
+  flow.pending.set(url, identifier)
+  const { solver, challenge } = pickSolver(options.solvers, authorization, identifier)
   const context: ChallengeContext = {
     authorization,
     challenge,
     identifier,
     keyAuthorization: challenge.token ? await client.keyAuthorization(challenge) : undefined,
     accountUrl: client.accountUrl!,
-    ...call,
   }
+  const record: PresentedChallenge = { type: solver.type, context }
+  await user(() => options.hooks?.present?.(record))
   emit({ type: 'authorization', identifier, status: 'presenting' })
-  presented.push({ solver, context })
-  await solver.present(context)
-  await solver.ready?.(context)
+  presented.push(record)
+  const live = { ...context, ...call }
+  await user(() => solver.present(live))
+  await user(() => solver.ready?.(live))
   emit({ type: 'authorization', identifier, status: 'validating' })
   if (challenge.status === 'pending') await client.respondToChallenge(challenge, call)
-  await client.waitForAuthorization(authorization, { ...options.poll, ...call, delayFirstRead: true })
+  try {
+    await client.waitForAuthorization(authorization, { ...options.poll, ...call, delayFirstRead: true })
+  } catch (err) {
+    // An invalid authorization is final: nothing to deactivate.
+    if (err instanceof AcmeStateError && err.code === 'ERR_AUTHORIZATION_INVALID') flow.pending.delete(url)
+    throw err
+  }
+  flow.pending.delete(url)
   emit({ type: 'authorization', identifier, status: 'valid' })
+}
+
+/**
+ * RFC 8555 §7.5.2: after a failure, deactivate the authorizations this order left pending, so they do not count
+ * against the CA's pending-authorization limit. Best effort, within its own time; never hides the failure.
+ */
+async function deactivatePending(flow: Flow): Promise<void> {
+  const { client } = flow.options
+  const signal = AbortSignal.timeout(flow.options.cleanupTimeout ?? 30_000)
+  // Authorizations the work stopped before: pending unless the CA reused a valid one, so read them first.
+  await Promise.all(
+    [...flow.unread].map(async (url) => {
+      try {
+        const authorization = await client.getAuthorization(url, { signal })
+        if (authorization.status === 'pending') flow.pending.set(url, orderedIdentifier(authorization))
+      } catch (error) {
+        flow.emit({ type: 'deactivate-error', url, error })
+      }
+    }),
+  )
+  await Promise.all(
+    [...flow.pending].map(async ([url, identifier]) => {
+      try {
+        await client.deactivateAuthorization(url, { signal })
+        flow.emit({ type: 'authorization-deactivated', url, identifier })
+      } catch (error) {
+        flow.emit({ type: 'deactivate-error', url, error })
+      }
+    }),
+  )
 }
 
 function orderedIdentifier(authorization: Authorization): Identifier {
@@ -301,10 +439,23 @@ function pickSolver(solvers: ChallengeSolver[], authorization: Authorization, id
     const challenge = authorization.challenges.find((c) => c.type === solver.type)
     if (challenge && (solver.canSolve?.(identifier) ?? true)) return { solver, challenge }
   }
+  // The solvers could answer for this name (checked before the order): the CA does not offer their types.
   const offered = authorization.challenges.map((c) => c.type).join(', ')
-  throw new InvalidArgumentError(
-    `no solver for ${identifier.value}: the CA offers ${offered || 'no challenge'}, solvers handle ${solvers.map((s) => s.type).join(', ')}`,
+  throw new AcmeResponseError(
+    `the CA offers ${offered || 'no challenge'} for ${identifier.value}; the solvers handle ${solvers.map((s) => s.type).join(', ')}`,
+    { url: authorization.url, status: 200, field: 'challenges' },
   )
+}
+
+/** Parses server data; a parser's argument error becomes an `AcmeResponseError` about the order. */
+function fromServer<T>(order: Order, parse: () => T): T {
+  try {
+    return parse()
+  } catch (cause) {
+    if (!(cause instanceof InvalidArgumentError)) throw cause
+    const url = order.certificate ?? order.url
+    throw new AcmeResponseError(`unusable data from ${url}: ${cause.message}`, { url, status: 200, cause })
+  }
 }
 
 /** The certificate must carry the CSR's key and exactly the ordered identifiers (RFC 8555 §7.4, §11.1). */
@@ -329,10 +480,7 @@ async function verifyCertificate(
   if (got.join() !== wanted.join()) {
     throw new AcmeResponseError(
       `the certificate from ${url} names ${got.join(', ')}, the order ${wanted.join(', ')}`,
-      {
-        url,
-        status: 200,
-      },
+      { url, status: 200 },
     )
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { DnsAdapter } from '../dns/adapter.ts'
 import type { DnsResolver } from '../dns/resolver.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import { dns01RecordName, dns01TxtValue } from './key-authorization.ts'
 import type { ChallengeSolver } from './solver.ts'
 import { txtChallengeSolver } from './txt-solver.ts'
@@ -40,7 +41,7 @@ export function dns01Solver(options: Dns01SolverOptions): ChallengeSolver {
     {
       type: 'dns-01',
       async record(context) {
-        if (!context.keyAuthorization) throw new TypeError('dns-01 needs a key authorization')
+        if (!context.keyAuthorization) throw new InvalidArgumentError('dns-01 needs a key authorization')
         return {
           name: dns01RecordName(context.identifier),
           value: await dns01TxtValue(context.keyAuthorization),

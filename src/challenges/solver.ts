@@ -21,7 +21,10 @@ export interface ChallengeContext {
   keyAuthorization: string | undefined
   /** The account URL, for account-bound challenge types (dns-account-01, dns-persist-01). */
   accountUrl: string
-  /** Aborts presenting (cleanup gets no signal: it must always run). */
+  /**
+   * Aborts presenting. In `cleanup` it is never the caller's signal (cleanup must run after an abort too): it
+   * aborts when the cleanup's own time is up.
+   */
   signal?: AbortSignalLike
 }
 

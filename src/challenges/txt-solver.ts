@@ -97,10 +97,15 @@ export function txtChallengeSolver(spec: TxtChallengeSpec, options: Dns01SolverO
       )
     },
     async cleanup(context) {
-      const record = written.get(context.challenge.url)
-      if (!record) return
+      if (!removeOnCleanup) return
+      // After a crash this process never saw present(): the context (kept by the caller) names the record.
+      let record = written.get(context.challenge.url)
+      if (!record) {
+        const wanted = await spec.record(context)
+        record = { name: await target(wanted.name, context.signal), value: wanted.value }
+      }
       written.delete(context.challenge.url)
-      if (removeOnCleanup) await adapter.removeTxt(record.name, record.value)
+      await adapter.removeTxt(record.name, record.value, context.signal ? { signal: context.signal } : {})
     },
   }
   if (spec.canSolve) solver.canSolve = spec.canSolve

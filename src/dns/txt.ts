@@ -9,10 +9,18 @@ import { InvalidArgumentError } from '../errors.ts'
 const MAX_STRING = 255
 
 /**
- * `value` as quoted character-strings: `"abc"`, split into 255-byte strings separated by a space when longer.
- * `"` and `\` are escaped, bytes outside printable ASCII become `\DDD`.
+ * How a provider writes a byte as an escape: RFC 1035 §5.1 `\DDD` is decimal; Route 53 documents three-digit
+ * octal instead (`\303` for 0xC3).
  */
-export function quoteTxt(value: string): string {
+export type TxtEscape = 'decimal' | 'octal'
+
+const RADIX = { decimal: 10, octal: 8 } as const
+
+/**
+ * `value` as quoted character-strings: `"abc"`, split into 255-byte strings separated by a space when longer.
+ * `"` and `\` are escaped, bytes outside printable ASCII become `\DDD` (decimal, or octal for Route 53).
+ */
+export function quoteTxt(value: string, escape: TxtEscape = 'decimal'): string {
   const bytes = new TextEncoder().encode(value)
   const strings: string[] = []
   for (let start = 0; start < bytes.length || strings.length === 0; start += MAX_STRING) {
@@ -20,7 +28,7 @@ export function quoteTxt(value: string): string {
     for (const byte of bytes.subarray(start, start + MAX_STRING)) {
       if (byte === 0x22 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`
       else if (byte >= 0x20 && byte <= 0x7e) out += String.fromCharCode(byte)
-      else out += `\\${String(byte).padStart(3, '0')}`
+      else out += `\\${byte.toString(RADIX[escape]).padStart(3, '0')}`
     }
     strings.push(`"${out}"`)
   }
@@ -31,7 +39,7 @@ export function quoteTxt(value: string): string {
  * The text a TXT record in presentation format carries: its character-strings decoded and concatenated
  * (`"ab" "cd"` → `abcd`), as a resolver hands them to dns-01 validation. Bare (unquoted) strings are accepted.
  */
-export function parseTxt(content: string): string {
+export function parseTxt(content: string, escape: TxtEscape = 'decimal'): string {
   const bytes: number[] = []
   let i = 0
   const n = content.length
@@ -52,8 +60,8 @@ export function parseTxt(content: string): string {
       }
       if (ch === '\\') {
         const digits = content.slice(i + 1, i + 4)
-        if (/^\d{3}$/.test(digits)) {
-          const byte = Number(digits)
+        if (escape === 'octal' ? /^[0-7]{3}$/.test(digits) : /^\d{3}$/.test(digits)) {
+          const byte = Number.parseInt(digits, RADIX[escape])
           if (byte > 255) throw new InvalidArgumentError(`bad \\DDD escape in TXT: ${content}`)
           bytes.push(byte)
           i += 4

@@ -1,5 +1,6 @@
 // Names and zone discovery: canonical form, candidates walking up the labels, the providers' cached finder.
 import { describe, expect, it } from 'vitest'
+import { occurrence, turns } from '../../test/fixtures/events.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { isDnsProviderError } from './errors.ts'
 import { canonicalName, findZone, relativeName, toFqdn, zoneCandidates, zoneFinder } from './zone.ts'
@@ -45,23 +46,33 @@ describe('findZone', () => {
 
 describe('zoneFinder', () => {
   it('remembers answers, shares lookups in flight, forgets failures, and names the provider when none', async () => {
-    let calls = 0
+    const asked: string[] = []
     let fail = true
+    let gate = occurrence() // lookups of example.com are held until the test opens the gate
     const find = zoneFinder('test', async (candidate) => {
-      calls++
-      await new Promise((r) => setTimeout(r, 5))
+      asked.push(candidate)
+      if (candidate === 'example.com') await gate.happened
       if (candidate === 'example.com' && fail) {
         fail = false
         throw new Error('flaky')
       }
       return candidate === 'example.com' ? 'zone-1' : undefined
     })
-    await expect(find('a.example.com')).rejects.toThrow('flaky')
-    const [x, y] = await Promise.all([find('a.example.com'), find('b.example.com')])
-    expect([x, y]).toEqual(['zone-1', 'zone-1'])
-    const before = calls
+    const first = find('a.example.com')
+    await turns()
+    gate.fire()
+    await expect(first).rejects.toThrow('flaky')
+
+    gate = occurrence()
+    asked.length = 0
+    const both = Promise.all([find('a.example.com'), find('b.example.com')])
+    await turns() // both callers have walked up to example.com while its lookup is held
+    gate.fire()
+    expect(await both).toEqual(['zone-1', 'zone-1'])
+    expect(asked.filter((c) => c === 'example.com')).toEqual(['example.com']) // one lookup, shared; the failure forgotten
+    asked.length = 0
     expect(await find('a.example.com')).toBe('zone-1')
-    expect(calls).toBe(before)
+    expect(asked).toEqual([]) // remembered
     const err = await find('nowhere.invalid').catch((e: unknown) => e)
     expect(isDnsProviderError(err, 'ERR_DNS_NOT_FOUND')).toBe(true)
     expect((err as Error).message).toBe('test: no zone holds nowhere.invalid')

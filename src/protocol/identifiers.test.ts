@@ -44,13 +44,20 @@ describe('normalizeIdentifier', () => {
     ['a-b.c0', 'a-b.c0'],
     ['localhost', 'localhost'],
     [`${'a'.repeat(63)}.example`, `${'a'.repeat(63)}.example`],
+    // One trailing dot is the root, named explicitly: the same name.
+    ['example.com.', 'example.com'],
+    // IDNA: Unicode names become A-labels, after case folding.
+    ['bücher.example', 'xn--bcher-kva.example'],
+    ['BÜCHER.Example', 'xn--bcher-kva.example'],
+    ['*.münchen.de', '*.xn--mnchen-3ya.de'],
   ])('accepts DNS name %s', (value, expected) => {
     expect(normalizeIdentifier({ type: 'dns', value })).toEqual({ type: 'dns', value: expected })
   })
 
   it.each([
     ['', /empty label/],
-    ['example.com.', /empty label/],
+    ['.', /empty label/],
+    ['example.com..', /empty label/],
     ['a..b', /empty label/],
     ['*', /wildcard/],
     ['*.*.example.com', /wildcard/],
@@ -61,8 +68,11 @@ describe('normalizeIdentifier', () => {
     ['under_score.example', /inner hyphens/],
     [`${'a'.repeat(64)}.example`, /1-63/],
     [`${'a.'.repeat(127)}ab`, /253/],
-    ['bücher.example', /A-labels/],
-    ['with space.example', /A-labels/],
+    ['with space.example', /whitespace/],
+    ['exa mple.test', /whitespace/],
+    [' example.com', /whitespace/],
+    ['a\u0000b.example', /internationalized/],
+    ['bü%cher.example', /internationalized/],
     ['192.0.2.1', /all-numeric/],
     ['example.123', /all-numeric/],
   ])('rejects DNS name %j', (value, message) => {

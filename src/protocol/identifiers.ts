@@ -48,8 +48,9 @@ export function toIdentifiers(inputs: ReadonlyArray<string | Identifier>): Order
  * Validates an identifier and returns it in canonical form: DNS names lowercased, IPv4 dotted decimal
  * (RFC 1123 §2.1), IPv6 as RFC 5952 §4 text, which is how RFC 8738 §3 wants it in orders.
  *
- * DNS names must be ASCII (IDNs as A-labels), made of 1-63 character letter-digit-hyphen labels, at most 253
- * characters, with `*` only as the whole first label, and must not end in an all-numeric label.
+ * DNS names are lowercased, lose one trailing dot, and Unicode names become A-labels (IDNA); then they must be
+ * made of 1-63 character letter-digit-hyphen labels, at most 253 characters, with `*` only as the whole first
+ * label, and must not end in an all-numeric label.
  *
  * @throws {InvalidArgumentError} When the identifier is not valid.
  * @see https://www.rfc-editor.org/rfc/rfc8555#section-7.1.4
@@ -111,11 +112,12 @@ export function formatIpAddress(bytes: Uint8Array): string {
 function normalizeDnsName(value: string): string {
   const invalid = (why: string) =>
     new InvalidArgumentError(`invalid DNS name ${JSON.stringify(value)}: ${why}`)
-  if (value === '') throw invalid('empty label')
-  if (!/^[\x21-\x7e]+$/.test(value)) {
-    throw invalid('only ASCII is allowed (encode internationalized names as A-labels)')
-  }
-  const name = value.toLowerCase()
+  if (/\s/.test(value)) throw invalid('it contains whitespace')
+  // One trailing dot names the root explicitly ("example.com."): the same name.
+  let name = value.endsWith('.') ? value.slice(0, -1) : value
+  if (name === '') throw invalid('empty label')
+  if (!/^[\x21-\x7e]+$/.test(name)) name = toALabels(name, invalid)
+  name = name.toLowerCase()
   // RFC 1035 §2.3.4: 253 characters of text, 63 per label.
   if (name.length > 253) throw invalid('longer than 253 characters')
   const labels = name.split('.')
@@ -133,6 +135,23 @@ function normalizeDnsName(value: string): string {
     throw invalid('ends in an all-numeric label (use type "ip"?)')
   }
   return name
+}
+
+/**
+ * Internationalized names to A-labels (RFC 5891 via UTS #46 mapping: case folded, `Bücher.example` becomes
+ * `xn--bcher-kva.example`), with the WHATWG URL host parser that every runtime has.
+ */
+function toALabels(name: string, invalid: (why: string) => Error): string {
+  let host: string
+  try {
+    host = new URL(`http://${name}/`).hostname
+  } catch {
+    throw invalid('not a valid internationalized domain name')
+  }
+  if (!/^[\x21-\x7e]+$/.test(host) || host.includes('%')) {
+    throw invalid('not a valid internationalized domain name')
+  }
+  return host
 }
 
 /** Like {@link parseIpAddress}, but `undefined` instead of an error. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { FirstReadPacer, poll } from './poll.ts'
 
 describe('FirstReadPacer', () => {
@@ -20,9 +20,24 @@ describe('FirstReadPacer', () => {
     const pacer = new FirstReadPacer()
     let reads = 0
     const read = async () => ({ value: ++reads >= 1, retryAfter: undefined })
-    const started = Date.now()
-    await poll({ kind: 'order', url: 'x' }, read, (v) => v, { interval: 40, delayFirstRead: true }, pacer)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(35)
+    // Time moves only when the test moves it: the first read comes at 40 ms, not a moment before.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const polling = poll(
+        { kind: 'order', url: 'x' },
+        read,
+        (v) => v,
+        { interval: 40, delayFirstRead: true },
+        pacer,
+      )
+      vi.advanceTimersByTime(39)
+      expect(reads).toBe(0)
+      vi.advanceTimersByTime(1)
+      await polling
+      expect(reads).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
     expect(pacer.delay('order', 40)).toBe(10)
   })
 })

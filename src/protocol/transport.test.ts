@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { occurrence, turnsUntil } from '../../test/fixtures/events.ts'
 import { DIRECTORY, json, problem, scriptedFetch } from '../../test/fixtures/scripted-fetch.ts'
 import { AcmeNetworkError, AcmeProblemError, AcmeResponseError, InvalidArgumentError } from '../errors.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
@@ -83,10 +84,24 @@ describe('Transport', () => {
       ],
     })
     const t = new Transport('https://ca.test/dir', { fetch })
-    const started = Date.now()
-    await t.post(ORDER, '', await signer())
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
-    const [a, b] = fetch.calls.filter((c) => c.method === 'POST')
+    const s = await signer()
+    const posts = () => fetch.calls.filter((c) => c.method === 'POST')
+    // Time moves only when the test moves it: the retry must not come one millisecond before Retry-After.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const posting = t.post(ORDER, '', s)
+      await turnsUntil(
+        () => posts().length === 1 && vi.getTimerCount() === 1,
+        'the 429 is answered, a wait armed',
+      )
+      vi.advanceTimersByTime(999)
+      expect(posts()).toHaveLength(1)
+      vi.advanceTimersByTime(1)
+      await posting
+    } finally {
+      vi.useRealTimers()
+    }
+    const [a, b] = posts()
     expect(headerOf(a!.body).nonce).not.toBe(headerOf(b!.body).nonce)
   })
 
@@ -99,11 +114,16 @@ describe('Transport', () => {
         }),
     })
     const t = new Transport('https://ca.test/dir', { fetch })
-    const err = await t.post(ORDER, '', await signer()).catch((e) => e)
+    const s = await signer()
+    const before = Date.now()
+    const err = await t.post(ORDER, '', s).catch((e) => e)
+    const after = Date.now()
     expect(err).toBeInstanceOf(AcmeProblemError)
     expect(err.code).toBe('ERR_ACME_RATE_LIMITED')
     expect(err.helpUrl).toBe('https://letsencrypt.org/docs/rate-limits/')
-    expect(err.retryAfter.getTime()).toBeGreaterThan(Date.now() + 3500_000)
+    // Retry-After: 3600 counts from the response, which came between `before` and `after`.
+    expect(err.retryAfter.getTime()).toBeGreaterThanOrEqual(before + 3600_000)
+    expect(err.retryAfter.getTime()).toBeLessThanOrEqual(after + 3600_000)
     expect(fetch.calls.filter((c) => c.method === 'POST')).toHaveLength(1)
   })
 
@@ -158,17 +178,21 @@ describe('Transport', () => {
     await expect(t.post(ORDER, '', await signer())).rejects.toThrow('shutting down')
 
     // With a nonce in hand no HEAD is needed: the POST itself must stop with the transport-wide signal.
+    const postSent = occurrence()
     const postHangs = scriptedFetch({
-      [`POST ${ORDER}`]: (call) =>
-        new Promise<Response>((_, reject) =>
+      [`POST ${ORDER}`]: (call) => {
+        postSent.fire()
+        return new Promise<Response>((_, reject) =>
           call.signal?.addEventListener('abort', () => reject(call.signal?.reason)),
-        ),
+        )
+      },
     })
     const stop = new AbortController()
     const t2 = new Transport('https://ca.test/dir', { fetch: postHangs, signal: stop.signal, timeout: 0 })
     await t2.directory() // its response carries a Replay-Nonce, which the POST will use
     const posting = t2.post(ORDER, '', await signer())
-    setTimeout(() => stop.abort(new Error('client closed')), 20)
+    await postSent.happened // the POST is on the wire (not "probably, after 20 ms")
+    stop.abort(new Error('client closed'))
     await expect(posting).rejects.toThrow('client closed')
     expect(postHangs.calls.map((c) => c.method)).toEqual(['GET', 'POST'])
   })

@@ -160,12 +160,24 @@ function httpStatus(err: unknown): number | undefined {
   return err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.status : undefined
 }
 
-/** Whether another attempt may succeed: network trouble, a cut body, or a transient HTTP status. */
+/**
+ * Whether another attempt may succeed: network trouble, a cut body, or a transient HTTP status. A certificate
+ * this runtime does not trust will not become trusted by trying again.
+ */
 function isTransient(err: unknown): boolean {
-  if (err instanceof AcmeNetworkError) return true
+  if (err instanceof AcmeNetworkError) return err.reason !== 'tls'
   if (typeof err === 'object' && err !== null && truncated.has(err)) return true
   const status = httpStatus(err)
   return status !== undefined && TRANSIENT_STATUS.has(status) && !isBadNonce(err)
+}
+
+/**
+ * How many retries a failure is worth: nothing listening or a name that does not resolve is more often a wrong URL
+ * than a blip, so those get two quick retries, not the whole budget.
+ */
+function retriesFor(err: unknown, retries: number): number {
+  const reason = err instanceof AcmeNetworkError ? err.reason : undefined
+  return reason === 'connection-refused' || reason === 'dns' ? Math.min(2, retries) : retries
 }
 
 /** `Retry-After` of an error, when it carried one. */
@@ -244,11 +256,16 @@ export class Transport {
    */
   directory(signal?: AbortSignalLike): Promise<Directory> {
     if (!this.#directory) {
-      const load = this.get(this.directoryUrl).then((res) => {
-        const directory = parseDirectory(res)
-        this.#urls.learn(directory)
-        return directory
-      })
+      const load = this.get(this.directoryUrl).then(
+        (res) => {
+          const directory = parseDirectory(res)
+          this.#urls.learn(directory)
+          return directory
+        },
+        (err: unknown) => {
+          throw notADirectory(err, this.directoryUrl)
+        },
+      )
       this.#directory = load
       load.catch(() => {
         if (this.#directory === load) this.#directory = undefined
@@ -338,7 +355,11 @@ export class Transport {
         const retryAfter = retryAfterOf(err)
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
         const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
-        if (!isTransient(err) || retry >= this.#retry.retries || waited + delay > this.#retry.maxWait) {
+        if (
+          !isTransient(err) ||
+          retry >= retriesFor(err, this.#retry.retries) ||
+          waited + delay > this.#retry.maxWait
+        ) {
           if (uncertain && typeof err === 'object' && err !== null) afterLostResponse.add(err)
           throw err
         }
@@ -534,15 +555,39 @@ export class Transport {
   }
 }
 
+const NOT_A_DIRECTORY = "does not look like an ACME directory (is it the CA's directory URL?)"
+
 /** The directory, or an error that says the URL does not look like an ACME directory. */
 function parseDirectory(res: AcmeResponse): Directory {
   if (typeof res.body !== 'object' || res.body === null) {
     throw new AcmeResponseError(
-      `${res.url} does not look like an ACME directory: HTTP ${res.status} with a ${typeof res.body === 'string' && res.body !== '' ? 'non-JSON' : 'empty'} body (is the URL the CA's directory URL?)`,
+      `${res.url} ${NOT_A_DIRECTORY}: HTTP ${res.status} with a ${typeof res.body === 'string' && res.body !== '' ? 'non-JSON' : 'empty'} body`,
       { url: res.url, status: res.status },
     )
   }
-  return parseResource(directorySchema, res.body, { what: 'directory', url: res.url, status: res.status })
+  try {
+    return parseResource(directorySchema, res.body, { what: 'directory', url: res.url, status: res.status })
+  } catch (cause) {
+    if (!(cause instanceof AcmeResponseError)) throw cause
+    throw new AcmeResponseError(`${res.url} ${NOT_A_DIRECTORY}: ${cause.message}`, {
+      url: res.url,
+      status: res.status,
+      field: cause.field,
+      cause,
+    })
+  }
+}
+
+/** An HTTP error status on the directory URL: says so, instead of a bare "HTTP 404". */
+function notADirectory(err: unknown, url: string): unknown {
+  if (!(err instanceof AcmeResponseError) || err.code !== 'ERR_INVALID_RESPONSE' || err.status < 400)
+    return err
+  return new AcmeResponseError(`${url} ${NOT_A_DIRECTORY}: ${err.message}`, {
+    url,
+    status: err.status,
+    retryAfter: err.retryAfter,
+    cause: err,
+  })
 }
 
 /**

@@ -4,6 +4,7 @@
  * written by an older version) and helpers to create them.
  */
 import * as v from 'valibot'
+import type { PresentedChallenge } from '../challenges/presented.ts'
 import { AcmeClient, type AcmeClientOptions } from '../client.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { IssuedCertificate } from '../issue.ts'
@@ -56,6 +57,8 @@ export interface PendingOrderRecord {
   privateKey: string
   /** The order, once placed. */
   orderUrl?: string
+  /** Challenges presented and not yet cleaned up: a run that resumes takes them down first. */
+  presented?: PresentedChallenge[]
   startedAt: string
 }
 
@@ -108,12 +111,26 @@ const certificateSchema: v.GenericSchema<unknown, CertificateRecord> = v.looseOb
   profile: v.exactOptional(v.string()),
 })
 
+// What webacme itself wrote (issueCertificate's PresentedChallenge); checked for the fields cleanup relies on.
+const presentedSchema = v.array(
+  v.looseObject({
+    type: v.string(),
+    context: v.looseObject({
+      identifier: v.looseObject({ type: v.string(), value: v.string() }),
+      challenge: v.looseObject({ type: v.string(), url: v.string() }),
+      authorization: v.looseObject({ url: v.string() }),
+      accountUrl: v.string(),
+    }),
+  }),
+) as unknown as v.GenericSchema<unknown, PresentedChallenge[]>
+
 const pendingSchema: v.GenericSchema<unknown, PendingOrderRecord> = v.looseObject({
   name: v.string(),
   replacesSerial: v.string(),
   replaces: v.exactOptional(v.string()),
   privateKey: v.string(),
   orderUrl: v.exactOptional(v.string()),
+  presented: v.exactOptional(presentedSchema),
   startedAt: iso,
 })
 

@@ -9,6 +9,7 @@
  * replaces it in a single atomic write. A run that finds `orders/<name>` resumes that order with that key instead
  * of placing a new one.
  */
+import { cleanupPresented, type PresentedChallenge } from '../challenges/presented.ts'
 import type { ChallengeSolver } from '../challenges/solver.ts'
 import type { AcmeClient } from '../client.ts'
 import {
@@ -26,7 +27,7 @@ import {
   issueCertificate,
 } from '../issue.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
-import { throwIfAborted } from '../lib/abort.ts'
+import { raceSignal, throwIfAborted } from '../lib/abort.ts'
 import type { AbortSignalLike, CryptoKeyPair } from '../lib/web-types.ts'
 import { type ParsedCertificate, parseCertificate } from '../pkix/certificate.ts'
 import { exportPrivateKeyPem, importPrivateKeyPem } from '../pkix/private-key.ts'
@@ -190,8 +191,11 @@ interface Run {
  * ```
  * @see {@link https://www.rfc-editor.org/rfc/rfc9773#section-4.2 RFC 9773 §4.2}
  */
-export async function renewDue(options: RenewDueOptions): Promise<RenewDueResult> {
-  const { storage, signal } = options
+export async function renewDue(input: RenewDueOptions): Promise<RenewDueResult> {
+  const { signal } = input
+  // Storage is caller code too: every call is raced with the signal, so an abort settles the run at once.
+  const storage = racedStorage(input.storage, signal)
+  const options = { ...input, storage }
   const clock = () => {
     const t = options.now?.() ?? Date.now()
     return typeof t === 'number' ? t : t.getTime()
@@ -418,7 +422,11 @@ async function issue(
   if (pending) {
     key = await importPrivateKeyPem(pending.privateKey)
   } else {
-    key = await (run.options.newKey ?? (() => generateKeyPair('ES256')))(record)
+    const newKey = run.options.newKey ?? (() => generateKeyPair('ES256'))
+    key = await raceSignal(
+      Promise.resolve().then(() => newKey(record)),
+      signal,
+    )
     pending = {
       name: record.name,
       replacesSerial: parseCertificate(record.certificate).serialNumber,
@@ -429,11 +437,33 @@ async function issue(
     // Before the order exists: a crash after it is placed must find the key it will be finalized with.
     await storage.put(orderKey, pending)
   }
-  const solvers = await resolve(run.options.solvers, record)
-  const extra = (await resolve(run.options.issue, record)) ?? {}
+  const solvers = await raceSignal(resolve(run.options.solvers, record), signal)
+  const extra = (await raceSignal(resolve(run.options.issue, record), signal)) ?? {}
   const profile = extra.profile ?? record.profile
+  const emit = (event: IssueEvent) => {
+    run.options.onEvent?.({ type: 'issue', name: record.name, event })
+    extra.onEvent?.(event)
+  }
+  // Updates of orders/<name> are chained: presents run in parallel, and each write must build on the last.
+  let writes: Promise<void> = Promise.resolve()
+  const update = (change: (current: PendingOrderRecord) => PendingOrderRecord): Promise<void> => {
+    writes = writes.then(() => {
+      pending = change(pending!)
+      return storage.put(orderKey, pending)
+    })
+    return writes
+  }
+  // A crashed run may have left challenges up (an http-01 token, a TXT record): take them down first.
+  if (pending.presented?.length) {
+    await cleanupPresented(solvers, pending.presented, {
+      onError: (p, error) =>
+        emit({ type: 'cleanup-error', identifier: p.context.identifier, challengeType: p.type, error }),
+    })
+    await update(({ presented: _done, ...rest }) => rest)
+  }
   let replacesDropped = false
-  const writes: Array<Promise<void>> = []
+  const sameChallenge = (a: PresentedChallenge) => (b: PresentedChallenge) =>
+    a.context.challenge.url === b.context.challenge.url
   const attempt = (orderUrl: string | undefined) =>
     issueCertificate({
       ...extra,
@@ -446,14 +476,21 @@ async function issue(
       ...(id !== undefined && run.options.ari !== false && { replaces: id }),
       ...(orderUrl !== undefined && { orderUrl }),
       ...(signal && { signal }),
+      // Each fact a resumed run needs is stored before the request that depends on it.
+      hooks: {
+        order: (order) =>
+          order.url === pending?.orderUrl ? undefined : update((p) => ({ ...p, orderUrl: order.url })),
+        present: (presented) => update((p) => ({ ...p, presented: [...(p.presented ?? []), presented] })),
+        cleanedUp: (presented) =>
+          update((p) => {
+            const left = (p.presented ?? []).filter((q) => !sameChallenge(presented)(q))
+            const { presented: _all, ...rest } = p
+            return left.length > 0 ? { ...rest, presented: left } : rest
+          }),
+      },
       onEvent: (event) => {
-        if (event.type === 'order' && pending && event.order.url !== pending.orderUrl) {
-          pending = { ...pending, orderUrl: event.order.url }
-          writes.push(storage.put(orderKey, pending))
-        }
         if (event.type === 'replaces-dropped') replacesDropped = true
-        run.options.onEvent?.({ type: 'issue', name: record.name, event })
-        extra.onEvent?.(event)
+        emit(event)
       },
     })
   const resumedUrl = pending.orderUrl
@@ -463,13 +500,9 @@ async function issue(
   } catch (error) {
     if (resumedUrl === undefined || signal?.aborted || !orderUnusable(error)) throw error
     // The order left behind is gone or dead: start over once, with the same key.
-    const { orderUrl: _gone, ...fresh } = pending
-    pending = fresh
-    await storage.put(orderKey, pending)
+    await update(({ orderUrl: _gone, ...fresh }) => fresh)
     issued = await attempt(undefined)
   }
-  // Recording the order URL is for crash recovery only; the certificate is in hand now.
-  await Promise.allSettled(writes)
   return { issued, replacesDropped, resumed: resumedUrl !== undefined && issued.order.url === resumedUrl }
 }
 
@@ -485,7 +518,7 @@ function orderUnusable(error: unknown): boolean {
 
 async function clientFor(run: Run, record: CertificateRecord): Promise<AcmeClient> {
   const given = run.options.client
-  if (given !== undefined) return resolve(given, record)
+  if (given !== undefined) return raceSignal(resolve(given, record), run.options.signal)
   if (record.account === undefined) {
     throw new InvalidArgumentError(
       `certificate ${record.name} names no account: pass renewDue({ client }) or store it with { account }`,
@@ -501,6 +534,21 @@ async function clientFor(run: Run, record: CertificateRecord): Promise<AcmeClien
     run.accounts.set(record.account, client)
   }
   return client
+}
+
+/** `storage` with every call raced with `signal` (a backend that hangs must not hold an aborted run). */
+function racedStorage(storage: Storage, signal: AbortSignalLike | undefined): Storage {
+  if (!signal) return storage
+  const race = <T>(work: () => Promise<T>) => raceSignal(Promise.resolve().then(work), signal)
+  const raced: Storage = {
+    get: (key) => race(() => storage.get(key)),
+    put: (key, value) => race(() => storage.put(key, value)),
+    list: (prefix) => race(() => storage.list(prefix)),
+    delete: (key) => race(() => storage.delete(key)),
+  }
+  const cas = storage.compareAndSwap?.bind(storage)
+  if (cas) raced.compareAndSwap = (key, expected, value) => race(() => cas(key, expected, value))
+  return raced
 }
 
 async function resolve<T>(value: PerCertificate<T>, record: CertificateRecord): Promise<T>

@@ -36,6 +36,37 @@ describe('FsStorage', () => {
     expect(await mode(join(root, 'store/accounts/main.json'))).toBe(0o600)
   })
 
+  it('removes the temporary files a crash left mid-write when it opens: its own, old ones only', async () => {
+    await mkdir(join(root, 'orders'), { recursive: true })
+    const stray = join(root, 'orders/.a.json.0123456789abcdef.tmp')
+    const fresh = join(root, 'orders/.b.json.fedcba9876543210.tmp')
+    const foreign = join(root, 'orders/notes.tmp')
+    for (const path of [stray, fresh, foreign]) await writeFile(path, '{"half')
+    const old = new Date(Date.now() - 3_600_000)
+    await utimes(stray, old, old)
+    await utimes(foreign, old, old)
+    const s = new FsStorage(root, { fs: nodeFs })
+    expect(await s.list('')).toEqual([])
+    // A fresh one may be another process writing right now; a file of another naming is not ours.
+    expect((await readdir(join(root, 'orders'))).sort()).toEqual([
+      '.b.json.fedcba9876543210.tmp',
+      'notes.tmp',
+    ])
+  })
+
+  it('wraps file-system failures as ERR_STORAGE naming the key, with the cause', async () => {
+    await writeFile(join(root, 'accounts'), 'a file where a directory should be')
+    const s = new FsStorage(root, { fs: nodeFs })
+    const err = await s.put('accounts/main', { x: 1 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StorageError)
+    expect(err).toMatchObject({ code: 'ERR_STORAGE', key: 'accounts/main' })
+    expect((err as StorageError).message).toContain(join(root, 'accounts/main.json'))
+    expect((err as { cause?: { code?: string } }).cause?.code).toMatch(/ENOTDIR|EEXIST/)
+    await expect(s.delete('accounts/main/x')).resolves.toBeUndefined()
+    const cas = await s.compareAndSwap('accounts/main', undefined, { x: 1 }).catch((e: unknown) => e)
+    expect(cas).toMatchObject({ code: 'ERR_STORAGE', key: 'accounts/main' })
+  })
+
   it('replaces records by rename and leaves no temporary file', async () => {
     const s = new FsStorage(root, { fs: nodeFs })
     await s.put('renewal/a', { v: 1 })
@@ -65,7 +96,8 @@ describe('FsStorage', () => {
   })
 
   it('waits for a live lock and gives up with ERR_STORAGE_LOCKED', async () => {
-    const s = new FsStorage(root, { fs: nodeFs, lockTimeout: 200 })
+    // The lock is live for an hour: it cannot turn stale while the 200 ms lock wait runs, however slow the machine.
+    const s = new FsStorage(root, { fs: nodeFs, lockTimeout: 200, staleLockAge: 3_600_000 })
     await s.put('renewal/a', { v: 1 })
     await writeFile(join(root, 'renewal/.a.json.lock'), 'other-process')
     const err = await s.compareAndSwap('renewal/a', { v: 1 }, { v: 2 }).catch((e: unknown) => e)

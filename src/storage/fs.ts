@@ -5,7 +5,9 @@
  *
  * Each record is one file, `<directory>/<key>.json`. Writes go to a temporary file in the same directory, are
  * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
- * crash leaves at worst a stray `.*.tmp` file that reads and listings ignore. Files are written with mode 0600 and
+ * crash leaves at worst a stray `.*.tmp` file that reads and listings ignore, and that the next FsStorage on the
+ * directory removes. A file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the
+ * file-system error as its cause. Files are written with mode 0600 and
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
  */
 
@@ -47,7 +49,10 @@ export interface FsStorageOptions {
   directoryMode?: number
   /** Milliseconds `compareAndSwap` waits for another writer's lock (default 10 000). */
   lockTimeout?: number
-  /** A lock older than this many milliseconds was left by a crashed process and is broken (default 30 000). */
+  /**
+   * A lock or temporary file older than this many milliseconds was left by a crashed process: the lock is broken,
+   * the file removed (default 30 000).
+   */
   staleLockAge?: number
 }
 
@@ -71,6 +76,7 @@ export class FsStorage implements Storage {
   readonly #lockTimeout: number
   readonly #staleLockAge: number
   readonly #fs: FileSystemLike
+  #opened: Promise<void> | undefined
 
   constructor(directory: string, options: FsStorageOptions) {
     if (typeof directory !== 'string' || directory === '') {
@@ -89,12 +95,13 @@ export class FsStorage implements Storage {
 
   async get(key: string): Promise<unknown> {
     const path = this.#path(key)
+    await this.#open()
     let text: string
     try {
       text = await this.#fs.readFile(path, 'utf8')
     } catch (err) {
       if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return undefined
-      throw new StorageError('ERR_STORAGE', key, `cannot read ${path}`, { cause: err })
+      throw failure(key, `cannot read ${path}`, err)
     }
     try {
       return JSON.parse(text)
@@ -104,7 +111,10 @@ export class FsStorage implements Storage {
   }
 
   async put(key: string, value: unknown): Promise<void> {
-    await this.#write(this.#path(key), toJsonText(key, value))
+    const path = this.#path(key)
+    const text = toJsonText(key, value)
+    await this.#open()
+    await this.#io(key, `cannot write ${path}`, () => this.#write(path, text))
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -118,17 +128,31 @@ export class FsStorage implements Storage {
       }
     }
     const keys: string[] = []
-    await this.#walk(base === '' ? this.directory : `${this.directory}/${base}`, base, keys)
+    await this.#open()
+    const dir = base === '' ? this.directory : `${this.directory}/${base}`
+    await this.#io(prefix, `cannot list ${dir}`, () => this.#walk(dir, base, keys))
     return keys.filter((key) => key.startsWith(prefix)).sort()
   }
 
   async delete(key: string): Promise<void> {
-    await this.#fs.rm(this.#path(key), { force: true })
+    const path = this.#path(key)
+    await this.#open()
+    await this.#io(key, `cannot delete ${path}`, () =>
+      // ENOTDIR: a file where a directory of the key would be, so the key cannot exist.
+      this.#fs.rm(path, { force: true }).catch((err: unknown) => {
+        if (!isCode(err, 'ENOTDIR')) throw err
+      }),
+    )
   }
 
   async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
     const path = this.#path(key)
     const text = value === undefined ? undefined : toJsonText(key, value)
+    await this.#open()
+    return this.#io(key, `cannot update ${path}`, () => this.#swap(key, path, expected, text))
+  }
+
+  async #swap(key: string, path: string, expected: unknown, text: string | undefined): Promise<boolean> {
     const release = await this.#lock(key, path)
     try {
       const current = await this.get(key)
@@ -147,6 +171,44 @@ export class FsStorage implements Storage {
 
   #path(key: string): string {
     return `${this.directory}/${checkStorageKey(key)}.json`
+  }
+
+  /** Runs a file-system operation; a raw file-system error becomes an `ERR_STORAGE` naming the key. */
+  async #io<T>(key: string, what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      if (err instanceof StorageError) throw err
+      throw failure(key, what, err)
+    }
+  }
+
+  /**
+   * Once per instance, before the first operation: removes the temporary files a crash left mid-write. Only
+   * files of FsStorage's own naming (`.<record>.json.<16 hex>.tmp`), and only old ones: a fresh one may belong
+   * to another process writing right now.
+   */
+  #open(): Promise<void> {
+    this.#opened ??= this.#removeStrayTemps(this.directory).catch(() => {})
+    return this.#opened
+  }
+
+  async #removeStrayTemps(dir: string): Promise<void> {
+    let entries: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>
+    try {
+      entries = await this.#fs.readdir(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const entry of entries) {
+      const path = `${dir}/${entry.name}`
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('.')) await this.#removeStrayTemps(path)
+      } else if (entry.isFile() && TEMP_FILE.test(entry.name)) {
+        const info = await this.#fs.stat(path).catch(() => undefined)
+        if (info && Date.now() - info.mtimeMs > this.#staleLockAge) await this.#fs.rm(path, { force: true })
+      }
+    }
   }
 
   async #write(path: string, text: string): Promise<void> {
@@ -220,6 +282,16 @@ export class FsStorage implements Storage {
       await new Promise((resolve) => setTimeout(resolve, delay))
     }
   }
+}
+
+/** The temporary files #write makes: `.<record>.json.<16 hex>.tmp`. */
+const TEMP_FILE = /^\..+\.json\.[0-9a-f]{16}\.tmp$/
+
+function failure(key: string, what: string, cause: unknown): StorageError {
+  const detail = (cause as { message?: unknown } | null)?.message
+  return new StorageError('ERR_STORAGE', key, `${what}${typeof detail === 'string' ? `: ${detail}` : ''}`, {
+    cause,
+  })
 }
 
 function split(path: string): { dir: string; base: string } {

@@ -123,6 +123,7 @@ describe('dns-01 with PowerDNS (Pebble validates against it) and DoH through dns
     const zoneName = 'example.test'
     const { parsed } = await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [zoneName, `*.${zoneName}`],
       solvers: [solver()],
       poll: { interval: 200 },
@@ -147,6 +148,7 @@ describe('dns-01 with PowerDNS (Pebble validates against it) and DoH through dns
     await pdns.setRecords('example.test', `_acme-challenge.${name}`, 'CNAME', [`${target}.`])
     const { parsed } = await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [name],
       solvers: [solver()],
       poll: { interval: 200 },
@@ -172,6 +174,7 @@ describe('dns-01 with PowerDNS (Pebble validates against it) and DoH through dns
     const base = `abort-${RUN}.example.test`
     const err = await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [base, `*.${base}`, `other-${RUN}.delegated.test`],
       solvers: [solver()],
       poll: { interval: 200 },
@@ -202,6 +205,7 @@ describe('dns-01 with PowerDNS (Pebble validates against it) and DoH through dns
     const name = `inflight-${RUN}.delegated.test`
     const err = await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [name, `*.${name}`],
       solvers: [solver(powerDnsAdapter({ url: pdns.apiUrl, apiKey: pdns.apiKey, fetch: abortOnFirstWrite }))],
       signal: controller.signal,

@@ -77,7 +77,12 @@ afterAll(async () => {
 
 /** Issues a certificate for `name` through `via` and stores it. */
 async function issueStored(storage: Storage, name: string, via = client): Promise<CertificateRecord> {
-  const issued = await issueCertificate({ client: via, identifiers: [name], solvers: [http01] })
+  const issued = await issueCertificate({
+    client: via,
+    account: { termsOfServiceAgreed: true },
+    identifiers: [name],
+    solvers: [http01],
+  })
   return saveCertificate(storage, name, issued)
 }
 
@@ -114,7 +119,12 @@ describe('renewDue with ARI (Pebble behind the ARI proxy)', () => {
     const storage = new MemoryStorage()
     await saveAccount(storage, 'main', client)
     const name = domain()
-    const issued = await issueCertificate({ client, identifiers: [name], solvers: [http01] })
+    const issued = await issueCertificate({
+      client,
+      account: { termsOfServiceAgreed: true },
+      identifiers: [name],
+      solvers: [http01],
+    })
     const old = await saveCertificate(storage, name, issued, { account: 'main' })
     expect(old.certId).toBe(certId(issued.certificate))
     expect(proxy.issued.has(old.certId!)).toBe(true) // the fixture computed the same CertID on its own
@@ -401,15 +411,36 @@ describe('profiles (draft-ietf-acme-profiles) against the fixture', () => {
   })
 
   it('picks shortlived for IP identifiers when offered, unless told otherwise', async () => {
-    const ip = await issueCertificate({ client, identifiers: ['127.0.0.1'], solvers: [http01] })
+    const ip = await issueCertificate({
+      client,
+      account: { termsOfServiceAgreed: true },
+      identifiers: ['127.0.0.1'],
+      solvers: [http01],
+    })
     expect(ip.order.profile).toBe('shortlived')
     expect(ip.parsed.ipAddresses).toEqual(['127.0.0.1'])
     expect(proxy.newOrders.at(-1)?.profile).toBe('shortlived')
-    await issueCertificate({ client, identifiers: ['127.0.0.1'], solvers: [http01], profile: false })
+    await issueCertificate({
+      client,
+      account: { termsOfServiceAgreed: true },
+      identifiers: ['127.0.0.1'],
+      solvers: [http01],
+      profile: false,
+    })
     expect(proxy.newOrders.at(-1)?.profile).toBeUndefined()
-    await issueCertificate({ client: plainClient, identifiers: ['127.0.0.1'], solvers: [http01] })
+    await issueCertificate({
+      client: plainClient,
+      account: { termsOfServiceAgreed: true },
+      identifiers: ['127.0.0.1'],
+      solvers: [http01],
+    })
     expect(plain.newOrders.at(-1)?.profile).toBeUndefined() // the CA offers no profiles
-    const dns = await issueCertificate({ client, identifiers: [domain()], solvers: [http01] })
+    const dns = await issueCertificate({
+      client,
+      account: { termsOfServiceAgreed: true },
+      identifiers: [domain()],
+      solvers: [http01],
+    })
     expect(dns.order.profile).toBeUndefined()
   })
 
@@ -418,6 +449,7 @@ describe('profiles (draft-ietf-acme-profiles) against the fixture', () => {
     const name = domain()
     const issued = await issueCertificate({
       client,
+      account: { termsOfServiceAgreed: true },
       identifiers: [name],
       solvers: [http01],
       profile: 'tlsserver',
@@ -431,7 +463,12 @@ describe('profiles (draft-ietf-acme-profiles) against the fixture', () => {
 
   it('sends replaces only when the directory has renewalInfo', async () => {
     const name = domain()
-    const issued = await issueCertificate({ client, identifiers: [name], solvers: [http01] })
+    const issued = await issueCertificate({
+      client,
+      account: { termsOfServiceAgreed: true },
+      identifiers: [name],
+      solvers: [http01],
+    })
     const id = certId(issued.certificate)
     const order = await plainClient.createOrder({ identifiers: [name], replaces: id })
     expect(order.replaces).toBeUndefined()

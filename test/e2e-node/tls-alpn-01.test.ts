@@ -68,6 +68,7 @@ describe('tls-alpn-01 with Pebble', () => {
     try {
       issued = await issueCertificate({
         client,
+        account: { termsOfServiceAgreed: true },
         identifiers: [name, '127.0.0.1'],
         solvers: [solver],
       })

@@ -123,3 +123,72 @@ export function stepSequence(requests: Array<{ method: string; url: string }>): 
     .map((r) => `${r.method === 'POST' ? '' : `${r.method}:`}${new URL(r.url).pathname.split('/')[1]}`)
     .join(' ')
 }
+
+/**
+ * A `fetch` that aborts a controller on an event it sees (the `nth` request that `match`es, once it has been
+ * sent or once its response has arrived) and records every request begun after that abort. `quiet()` resolves
+ * when no request is in flight and the client's longest poll delay (or a longer `Retry-After` it was sent) has
+ * come due after that: a poll timer the client left running was armed earlier with a delay no longer than
+ * that, so timer order (not the speed of the machine) puts its request before `quiet()` resolves.
+ */
+export function abortingFetch(inner: typeof fetch) {
+  type Trigger = {
+    match: (method: string, url: string) => boolean
+    nth: number
+    when: 'sent' | 'answered'
+    controller: AbortController
+    reason: unknown
+  }
+  let trigger: Trigger | undefined
+  let seen = 0
+  let aborted: AbortSignal | undefined
+  let longestRetryAfter = 0
+  const afterAbort: string[] = []
+  const inFlight = new Set<Promise<void>>()
+  const f = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
+    const url = input instanceof Request ? input.url : String(input)
+    if (aborted?.aborted) afterAbort.push(`${method} ${url}`)
+    const hit = trigger?.match(method, url) && ++seen === trigger.nth ? trigger : undefined
+    if (hit) trigger = undefined
+    const pending = inner(input, init)
+    const settled = pending.then(
+      () => undefined,
+      () => undefined,
+    )
+    inFlight.add(settled)
+    void settled.then(() => inFlight.delete(settled))
+    const fire = (t: Trigger) => {
+      aborted = t.controller.signal
+      t.controller.abort(t.reason)
+    }
+    if (hit?.when === 'sent') fire(hit)
+    const res = await pending
+    const retryAfter = Number(res.headers.get('retry-after'))
+    if (Number.isFinite(retryAfter)) longestRetryAfter = Math.max(longestRetryAfter, retryAfter * 1000)
+    // After the client has this response (its continuation runs first), while it reads it or waits to poll.
+    if (hit?.when === 'answered') queueMicrotask(() => fire(hit))
+    return res
+  }
+  return {
+    fetch: f as typeof fetch,
+    /** Requests begun after the abort, as `METHOD url`. */
+    afterAbort,
+    /** Arms the trigger: abort `controller` with `reason` at the `nth` request that `match`es. */
+    abortOn(t: Trigger) {
+      trigger = t
+      seen = 0
+      aborted = undefined
+      afterAbort.length = 0
+    },
+    get fired() {
+      return aborted !== undefined
+    },
+    async quiet(longestPollDelay: number) {
+      while (inFlight.size > 0) await Promise.all([...inFlight])
+      const due = Math.max(longestPollDelay, longestRetryAfter)
+      await new Promise((resolve) => setTimeout(resolve, due))
+      while (inFlight.size > 0) await Promise.all([...inFlight])
+    },
+  }
+}

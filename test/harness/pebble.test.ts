@@ -45,7 +45,7 @@ function isAlive(pid: number): boolean {
 async function fetchInChild(url: string, env: NodeJS.ProcessEnv): Promise<string> {
   const script = `fetch(process.argv[1]).then(
     (r) => console.log('status ' + r.status),
-    (e) => console.log('error ' + (e.cause?.code ?? e.cause?.message ?? e.message)))`
+    (e) => console.log('error ' + e.message + ' | ' + e.cause?.code + ': ' + e.cause?.message))`
   const { stdout } = await run(process.execPath, ['-e', script, url], { env, timeout: 20_000 })
   return stdout.trim()
 }
@@ -101,14 +101,14 @@ class MiniAcme {
     }
   }
 
+  /** Polls until `until`; the test's own timeout bounds a failure (a count of polls would be a clock in disguise). */
   async poll(url: string, until: string): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 100; i++) {
+    for (;;) {
       const { body } = await this.post(url, '')
       if (body.status === until) return body
       if (body.status === 'invalid') throw new Error(`${url} is invalid: ${JSON.stringify(body)}`)
       await new Promise((r) => setTimeout(r, 100))
     }
-    throw new Error(`${url} never became ${until}`)
   }
 
   /** Orders a certificate for `domains`; `respond` puts each challenge's answer in place. */
@@ -212,7 +212,8 @@ describe('startPebble with challtestsrv', () => {
 
   it('answers TXT records set through challtestsrv on its DNS port', async () => {
     const challtest = pebble.challtest!
-    const resolver = new Resolver({ timeout: 2000, tries: 2 })
+    // The resolver's timeout only bounds a failure: large, so a loaded machine cannot turn an answer into ETIMEOUT.
+    const resolver = new Resolver({ timeout: 20_000, tries: 2 })
     resolver.setServers([`127.0.0.1:${pebble.dnsPort}`])
     const name = '_acme-challenge.harness.example.test'
 
@@ -290,8 +291,11 @@ describe('startPebble with challtestsrv', () => {
     const env = { ...process.env }
     delete env.NODE_EXTRA_CA_CERTS
     delete env.SSL_CERT_FILE
+    // The child makes this one request; Node (OpenSSL) names an unknown issuer of the leaf exactly so.
     const untrusted = await fetchInChild(pebble.directoryUrl, env)
-    expect(untrusted).toMatch(/^error .*(CERT|VERIFY|SIGNATURE|ISSUER)/i)
+    expect(untrusted).toBe(
+      'error fetch failed | UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate',
+    )
 
     const trusted = await fetchInChild(pebble.directoryUrl, {
       ...env,
@@ -398,14 +402,15 @@ describe('startPebble robustness', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
     const port = (holder.address() as { port: number }).port
     try {
-      const started = Date.now()
-      const error = await startPebble({ httpPort: port }).then(
+      // "Fast" means on the bind error in the servers' output, not at the readiness deadline: with an hour to
+      // get ready, only that event can end startPebble within the test's own timeout.
+      const error = await startPebble({ httpPort: port, startTimeoutMs: 3_600_000 }).then(
         () => undefined,
         (err: unknown) => err as Error,
       )
       expect(error?.message).toContain(`port ${port} is already in use`)
       expect(error?.message).toContain('bind: address already in use') // the output tail
-      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(error?.message).not.toContain('not ready within')
     } finally {
       await new Promise((resolve) => holder.close(resolve))
     }

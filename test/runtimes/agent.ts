@@ -46,7 +46,12 @@ export interface RunResult {
 export interface ProbeResult {
   ok: boolean
   status?: number
+  /** The error as text: `name: message`, stack and causes. */
   error?: string
+  /** The first `code` along the error and its causes (Bun and Node name TLS failures this way). */
+  code?: string
+  /** The URL the runtime says the error is about, where it says one (Bun: `path`). */
+  errorUrl?: string
 }
 
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/'
@@ -134,7 +139,20 @@ export async function probe(url: string): Promise<ProbeResult> {
     await res.arrayBuffer()
     return { ok: true, status: res.status }
   } catch (err) {
-    return { ok: false, error: describeError(err) }
+    let code: string | undefined
+    let errorUrl: string | undefined
+    for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+      const { code: c, path, url: u } = e as { code?: unknown; path?: unknown; url?: unknown }
+      code ??= typeof c === 'string' ? c : undefined
+      errorUrl ??= typeof path === 'string' ? path : typeof u === 'string' ? u : undefined
+      e = (e as { cause?: unknown }).cause
+    }
+    return {
+      ok: false,
+      error: describeError(err),
+      ...(code !== undefined && { code }),
+      ...(errorUrl !== undefined && { errorUrl }),
+    }
   }
 }
 

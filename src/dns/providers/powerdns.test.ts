@@ -2,6 +2,7 @@
 // Only the 429 case (PowerDNS has no rate limit) goes through a wrapping fetch that injects the response.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adapterContract } from '../../../test/fixtures/dns/adapter-contract.ts'
+import { occurrence } from '../../../test/fixtures/events.ts'
 import { type PowerDns, startPowerDns } from '../../../test/harness/powerdns.ts'
 import { type DnsProviderError, isDnsProviderError } from '../errors.ts'
 import { parseTxt } from '../txt.ts'
@@ -147,16 +148,19 @@ describe('powerDnsAdapter (real PowerDNS)', () => {
     const zone = await freshZone()
     const name = `_acme-challenge.${zone}`
     const controller = new AbortController()
-    const slowWrites: typeof fetch = async (input, init) => {
+    const writeMayGo = occurrence()
+    const heldWrites: typeof fetch = async (input, init) => {
       if (init?.method === 'PATCH' && !init.signal) {
         controller.abort(new Error('caller gave up'))
-        await new Promise((r) => setTimeout(r, 100))
+        await writeMayGo.happened // the write is still in flight while the removal is asked for
       }
       return fetch(input, init)
     }
-    const adapter = powerDnsAdapter({ url: pdns.apiUrl, apiKey: pdns.apiKey, fetch: slowWrites })
+    const adapter = powerDnsAdapter({ url: pdns.apiUrl, apiKey: pdns.apiKey, fetch: heldWrites })
     await expect(adapter.createTxt(name, V1, { signal: controller.signal })).rejects.toThrow('caller gave up')
-    await adapter.removeTxt(name, V1) // queued behind the write in flight
+    const removal = adapter.removeTxt(name, V1) // queued behind the write in flight
+    writeMayGo.fire()
+    await removal
     expect(await txtValues(zone, name)).toEqual([])
   })
 })

@@ -205,8 +205,11 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
       const key = `${toFqdn(name)} ${value}`
       const id = await update(name, call.signal, (set) => {
         const current = set ?? { ttl, values: [] }
-        if (current.values.some((v) => parseTxt(v) === value)) return undefined
-        return { action: 'UPSERT', set: { ttl: current.ttl, values: [...current.values, quoteTxt(value)] } }
+        if (current.values.some((v) => parseTxt(v, 'octal') === value)) return undefined
+        return {
+          action: 'UPSERT',
+          set: { ttl: current.ttl, values: [...current.values, quoteTxt(value, 'octal')] },
+        }
       })
       if (id) changes.set(key, id)
     },
@@ -214,7 +217,7 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
       changes.delete(`${toFqdn(name)} ${value}`)
       await update(name, call.signal, (set) => {
         if (!set) return undefined
-        const values = set.values.filter((v) => parseTxt(v) !== value)
+        const values = set.values.filter((v) => parseTxt(v, 'octal') !== value)
         if (values.length === set.values.length) return undefined
         return values.length === 0
           ? { action: 'DELETE', set }

@@ -40,6 +40,7 @@ export const issueFlowScenarios: Scenario[] = [
       const names = [`flow.${ctx.domain}`, `*.flow.${ctx.domain}`, `www.flow.${ctx.domain}`]
       const result = await issueCertificate({
         client: c,
+        account: { termsOfServiceAgreed: true },
         identifiers: names,
         solvers: [runnerHttp01(ctx), dns01Solver({ adapter })],
         onEvent: (e) => events.push(e),
@@ -69,7 +70,12 @@ export const issueFlowScenarios: Scenario[] = [
       }
       const name = `fail.${ctx.domain}`
       const err = await rejectsWith<{ message: string; problem?: { type: string } }>(
-        issueCertificate({ client: await newClient(ctx), identifiers: [name], solvers: [wrong] }),
+        issueCertificate({
+          client: await newClient(ctx),
+          account: { termsOfServiceAgreed: true },
+          identifiers: [name],
+          solvers: [wrong],
+        }),
         'ERR_AUTHORIZATION_INVALID',
         'validation fails',
       )
@@ -79,6 +85,55 @@ export const issueFlowScenarios: Scenario[] = [
         `problem attached: ${err.problem?.type}`,
       )
       equal(adapter.live.size, 0, 'cleanup removed the record')
+    },
+  },
+  {
+    name: 'issueCertificate: a failed order deactivates the authorizations it left pending (RFC 8555 §7.5.2)',
+    server: 'default',
+    async run(ctx) {
+      const adapter = challtestAdapter(ctx)
+      const wrong: ChallengeSolver = {
+        type: 'dns-01',
+        present: (context) => adapter.createTxt(`_acme-challenge.${context.identifier.value}`, 'wrong-value'),
+        cleanup: (context) => adapter.removeTxt(`_acme-challenge.${context.identifier.value}`, 'wrong-value'),
+      }
+      const c = await newClient(ctx)
+      const events: IssueEvent[] = []
+      let order: { authorizations: string[] } | undefined
+      await rejectsWith(
+        issueCertificate({
+          client: c,
+          account: { termsOfServiceAgreed: true },
+          identifiers: [
+            `first.deact.${ctx.domain}`,
+            `second.deact.${ctx.domain}`,
+            `third.deact.${ctx.domain}`,
+          ],
+          solvers: [wrong],
+          concurrency: 1, // the first fails; the others are never started
+          onEvent: (e) => {
+            events.push(e)
+            if (e.type === 'order') order = e.order
+          },
+        }),
+        'ERR_AUTHORIZATION_INVALID',
+        'the first validation fails',
+      )
+      assert(order, 'the order was seen')
+      const statuses = await Promise.all(
+        order.authorizations.map(async (u) => (await c.getAuthorization(u)).status),
+      )
+      equal(statuses.filter((s) => s === 'invalid').length, 1, `one invalid authorization (${statuses})`)
+      equal(
+        statuses.filter((s) => s === 'deactivated').length,
+        2,
+        `the two left pending are deactivated (${statuses})`,
+      )
+      equal(
+        events.filter((e) => e.type === 'authorization-deactivated').length,
+        2,
+        'one event per deactivation',
+      )
     },
   },
   {
@@ -96,6 +151,7 @@ export const issueFlowScenarios: Scenario[] = [
       await rejectsWith(
         issueCertificate({
           client: await newClient(ctx),
+          account: { termsOfServiceAgreed: true },
           identifiers: [`cleanup.${ctx.domain}`],
           solvers: [broken],
           onEvent: (e) => events.push(e),
@@ -121,6 +177,7 @@ export const issueFlowScenarios: Scenario[] = [
       try {
         await issueCertificate({
           client: c,
+          account: { termsOfServiceAgreed: true },
           identifiers: [name],
           solvers: [
             {
@@ -145,31 +202,117 @@ export const issueFlowScenarios: Scenario[] = [
       assert(orderUrl, 'order URL seen before the abort')
       const result = await issueCertificate({
         client: c,
+        account: { termsOfServiceAgreed: true },
         identifiers: [name],
         solvers: [dns01Solver({ adapter })],
         orderUrl,
       })
       equal(result.order.url, orderUrl, 'the crashed order was resumed, not replaced')
       await rejectsWith(
-        issueCertificate({ client: c, identifiers: [`other.${ctx.domain}`], solvers: [solver], orderUrl }),
+        issueCertificate({
+          client: c,
+          account: { termsOfServiceAgreed: true },
+          identifiers: [`other.${ctx.domain}`],
+          solvers: [solver],
+          orderUrl,
+        }),
         'ERR_INVALID_ARGUMENT',
         'resuming an order for other names is refused',
       )
     },
   },
   {
-    name: 'issueCertificate: no solver for the offered challenges fails before presenting anything',
+    name: 'issueCertificate: an abort settles the call even when a solver ignores the signal; cleanup runs, nothing is deactivated',
     server: 'default',
     async run(ctx) {
-      await rejectsWith(
-        issueCertificate({
-          client: await newClient(ctx),
-          identifiers: [`*.nosolver.${ctx.domain}`],
-          solvers: [runnerHttp01(ctx)],
-        }),
-        'ERR_INVALID_ARGUMENT',
-        'wildcard with only http-01',
+      const fetch = countingFetch(ctx.fetch)
+      const c = await newClient(ctx, fetch)
+      await c.createAccount({ termsOfServiceAgreed: true })
+      const controller = new AbortController()
+      const reason = new Error('deadline')
+      let cleaned = 0
+      let requestsAtAbort = -1
+      const stuck: ChallengeSolver = {
+        type: 'http-01',
+        // Never settles and never looks at the signal: a caller's buggy solver.
+        present: () => {
+          requestsAtAbort = fetch.requests.length
+          controller.abort(reason)
+          return new Promise<void>(() => {})
+        },
+        cleanup: async () => {
+          cleaned++
+        },
+      }
+      const events: IssueEvent[] = []
+      const settled = await issueCertificate({
+        client: c,
+        identifiers: [`stuck.${ctx.domain}`],
+        solvers: [stuck],
+        signal: controller.signal,
+        onEvent: (e) => events.push(e),
+      }).then(
+        () => 'resolved',
+        (err: unknown) => err,
       )
+      equal(settled, reason, 'rejects with the signal reason')
+      equal(cleaned, 1, 'the presented challenge was cleaned up')
+      equal(fetch.requests.length, requestsAtAbort, 'no request after the abort (no deactivation, no poll)')
+      equal(
+        events.filter((e) => e.type === 'authorization-deactivated').length,
+        0,
+        'an abort deactivates nothing (the order stays resumable)',
+      )
+    },
+  },
+  {
+    name: 'issueCertificate: caller mistakes fail before the first request (no solver, ECDH key, weak RSA, no agreement)',
+    server: 'default',
+    async run(ctx) {
+      const fetch = countingFetch(ctx.fetch)
+      const c = await newClient(ctx, fetch)
+      const base = {
+        client: c,
+        account: { termsOfServiceAgreed: true as const },
+        solvers: [runnerHttp01(ctx)],
+      }
+      await rejectsWith(
+        issueCertificate({ ...base, identifiers: [`a.${ctx.domain}`, `*.nosolver.${ctx.domain}`] }),
+        'ERR_NO_SOLVER',
+        'a wildcard with only http-01',
+      )
+      const ecdh = (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, [
+        'deriveBits',
+      ])) as CryptoKeyPair
+      await rejectsWith(
+        issueCertificate({ ...base, identifiers: [`a.${ctx.domain}`], certificateKey: ecdh }),
+        'ERR_INVALID_ARGUMENT',
+        'a certificate key that cannot sign',
+      )
+      await rejectsWith(
+        // @ts-expect-error: the agreement is required, and only `true` is an agreement
+        issueCertificate({ ...base, account: {}, identifiers: [`a.${ctx.domain}`] }),
+        'ERR_TERMS_NOT_AGREED',
+        'no account without agreement to the terms of service',
+      )
+      const weak = (await crypto.subtle.generateKey(
+        {
+          name: 'RSASSA-PKCS1-v1_5',
+          modulusLength: 1024,
+          publicExponent: new Uint8Array([1, 0, 1]),
+          hash: 'SHA-256',
+        },
+        true,
+        ['sign', 'verify'],
+      )) as CryptoKeyPair
+      let code = ''
+      try {
+        new AcmeClient({ directoryUrl: ctx.directoryUrl, accountKey: weak, fetch })
+      } catch (err) {
+        code = (err as { code: string }).code
+      }
+      equal(code, 'ERR_INVALID_ARGUMENT', 'a 1024-bit RSA account key is refused')
+      equal(fetch.requests.length, 0, 'not one request was sent')
     },
   },
   {
@@ -182,6 +325,7 @@ export const issueFlowScenarios: Scenario[] = [
       const before = fetch.requests.length
       const result = await issueCertificate({
         client: c,
+        account: { termsOfServiceAgreed: true },
         identifiers: [`rt.${ctx.domain}`],
         solvers: [runnerHttp01(ctx)],
       })
@@ -200,6 +344,7 @@ export const issueFlowScenarios: Scenario[] = [
       const c = await newClient(ctx)
       const plain = await issueCertificate({
         client: c,
+        account: { termsOfServiceAgreed: true },
         identifiers: [`alt.${ctx.domain}`],
         solvers: [runnerHttp01(ctx)],
       })
@@ -211,6 +356,7 @@ export const issueFlowScenarios: Scenario[] = [
       assert(wanted !== defaultTop, 'the alternate has another root')
       const picked = await issueCertificate({
         client: c,
+        account: { termsOfServiceAgreed: true },
         identifiers: [`alt2.${ctx.domain}`],
         solvers: [runnerHttp01(ctx)],
         preferredChain: wanted,

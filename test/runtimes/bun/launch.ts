@@ -23,4 +23,12 @@ export const bun: RuntimeLauncher = {
       args: ['run', join(root, 'test/runtimes/bun/main.ts'), String(port)],
       env: runtimeEnv(ca ? { NODE_EXTRA_CA_CERTS: ca.caCertPath } : {}),
     })),
+  // BoringSSL's verdict for a leaf whose issuer is unknown, with the request's URL as the error's `path`.
+  untrustedIssuer(url, probe) {
+    const ok =
+      probe.error?.startsWith('TypeError: unable to verify the first certificate') &&
+      probe.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' &&
+      probe.errorUrl === url
+    return ok ? `unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ${url})` : undefined
+  },
 }

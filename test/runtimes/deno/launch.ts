@@ -32,4 +32,9 @@ export const deno: RuntimeLauncher = {
       // No update check: it would reach for the network, which CI may not have.
       env: runtimeEnv({ DENO_NO_UPDATE_CHECK: '1' }),
     })),
+  // rustls, in the fetch error's cause, naming the URL.
+  untrustedIssuer(url, probe) {
+    const line = `error sending request for url (${url}): client error (Connect): invalid peer certificate: UnknownIssuer`
+    return probe.error?.includes(line) ? line : undefined
+  },
 }

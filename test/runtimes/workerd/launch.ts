@@ -79,7 +79,7 @@ async function startWorker(ca: TestCa | undefined): Promise<AgentHandle> {
     baseUrl: `http://127.0.0.1:${port}`,
     httpPort: port,
     alive: () => stopped === undefined,
-    logs: () => output.toString(),
+    output,
     stop,
   })
 }
@@ -97,4 +97,13 @@ export const workerd: RuntimeLauncher = {
     await bundleAgent({ entry: config.main, outfile, conditions: ['workerd', 'worker', 'browser'] })
   },
   start: (ca) => retryStart(() => startWorker(ca)),
+  // The Worker only sees "internal error; reference = <id>"; workerd logs the TLS reason on its stderr under
+  // the same id (wdErrId), which ties that log line to this very fetch.
+  untrustedIssuer(_url, probe, output) {
+    const ref = /^Error: internal error; reference = (\w+)/.exec(probe.error ?? '')?.[1]
+    if (!ref) return undefined
+    const reason = "TLS peer's certificate is not trusted; reason = unable to get local issuer certificate"
+    const logged = new RegExp(`failed: ${reason}\\nstack: [^\\n]*; wdErrId = ${ref}\\b`).test(output)
+    return logged ? `${reason} (wdErrId = ${ref})` : undefined
+  },
 }
