@@ -11,13 +11,12 @@
  * Each flow in flows.ts is one test; a flow whose prerequisite failed is skipped. Screenshots of every screen go
  * to .tmp/screenshots/playground/. The counts go to $WEBACME_SUMMARY_FILE for the total of `npm test`.
  */
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import type { Browser, ConsoleMessage } from 'playwright-core'
 import { buildPlayground } from '../../playground/build.ts'
 import { startPlaygroundServer } from '../../playground/server.ts'
@@ -27,39 +26,20 @@ import { startDohFront } from '../harness/dnsdist.ts'
 import { startHttp01Server } from '../harness/http01-server.ts'
 import { startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
-import { systemBinary } from '../harness/system.ts'
+import { executablePath, FLAGS, makeHome } from '../runtimes/chromium/launch.ts'
+import { runtimeEnv } from '../runtimes/runner.ts'
 import { type Context, FLOWS } from './flows.ts'
 
-const run = promisify(execFile)
 const root = join(fileURLToPath(import.meta.url), '../../..')
 const SHOTS = join(root, '.tmp/screenshots/playground')
-/** Resolved when the run starts: the step's setup must have installed it (test/harness/system.ts). */
-const chromiumPath = () => process.env.WEBACME_CHROMIUM ?? systemBinary('chromium')
-/** RUNTIMES.md: flags for a headless Chromium as root in a container. */
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
 /** A safety net against a hung flow, not a timing assertion: flows wait on events. */
 const FLOW_LIMIT_MS = 180_000
-
-function withoutPresetCas(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) delete env[name]
-  return { ...env, ...extra }
-}
 
 async function main(): Promise<number> {
   const started = Date.now()
   const counts = { passed: 0, failed: 0, skipped: 0 }
-  const executablePath = chromiumPath()
-  const version =
-    /([\d.]+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?'
+  const chromiumPath = executablePath()
+  const version = /([\d.]+)/.exec(execFileSync(chromiumPath, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?'
   const built = await buildPlayground()
   const label = `playground (chromium ${version}; page ${(built.js.gzip / 1024).toFixed(1)} KB gzip)`
   await rm(SHOTS, { recursive: true, force: true })
@@ -87,30 +67,17 @@ async function main(): Promise<number> {
     caPem: ca.caPem,
   })
 
-  // A HOME whose NSS database trusts only the test CA.
-  const home = join(work, 'home')
-  const db = `sql:${join(home, '.pki/nssdb')}`
-  await mkdir(join(home, '.pki/nssdb'), { recursive: true })
-  await run(systemBinary('certutil'), ['-d', db, '-N', '--empty-password'])
-  await run(systemBinary('certutil'), [
-    '-d',
-    db,
-    '-A',
-    '-t',
-    'C,,',
-    '-n',
-    'webacme-test-ca',
-    '-i',
-    ca.caCertPath,
-  ])
+  // A HOME whose NSS database trusts only the test CA (as the Chromium runtime runner makes it).
+  const home = await makeHome(ca)
+  const homes = [home]
 
   const { chromium } = await import('playwright-core')
   let browser: Browser | undefined
   try {
     browser = await chromium.launch({
-      executablePath,
+      executablePath: chromiumPath,
       args: FLAGS,
-      env: withoutPresetCas({ HOME: home }),
+      env: runtimeEnv({ HOME: home }),
       timeout: 60_000,
     })
     const context = await browser.newContext({
@@ -142,11 +109,12 @@ async function main(): Promise<number> {
       },
       async untrustedPage() {
         // Another Chromium whose HOME has no NSS database: it trusts nothing of ours.
-        const bare = await mkdtemp(join(work, 'home-without-ca-'))
+        const bare = await makeHome(undefined)
+        homes.push(bare)
         const other = await chromium.launch({
-          executablePath,
+          executablePath: chromiumPath,
           args: FLAGS,
-          env: withoutPresetCas({ HOME: bare }),
+          env: runtimeEnv({ HOME: bare }),
         })
         const untrusted = await (await other.newContext({ ignoreHTTPSErrors: false })).newPage()
         return { page: untrusted, close: () => other.close() }
@@ -221,7 +189,7 @@ async function main(): Promise<number> {
       eabPebble.stop(),
       http01.close(),
     ])
-    await rm(work, { recursive: true, force: true })
+    await Promise.all([work, ...homes].map((dir) => rm(dir, { recursive: true, force: true })))
   }
 
   const line = `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}`

@@ -29,6 +29,16 @@ import {
   when,
 } from '../ui.ts'
 
+/** A value in a `<code>` with its copy button. */
+function copyable(className: string, value: string, label: string): HTMLElement {
+  return h(
+    'span',
+    { class: 'value' },
+    h('code', { class: className }, value),
+    copyButton(label, () => value),
+  )
+}
+
 /** How often the page looks for a TXT record on its own (the "Check now" button asks at once). */
 const DNS_CHECK_INTERVAL_MS = 5000
 
@@ -172,25 +182,9 @@ export function mountOrder(store: Store): void {
         ),
         definitionList(
           [
-            [
-              'Record name',
-              h(
-                'span',
-                { class: 'value' },
-                h('code', { class: 'dns-name' }, name),
-                copyButton('Copy name', () => name),
-              ),
-            ],
+            ['Record name', copyable('dns-name', name, 'Copy name')],
             ['Type', 'TXT'],
-            [
-              'Value',
-              h(
-                'span',
-                { class: 'value' },
-                h('code', { class: 'dns-value' }, value),
-                copyButton('Copy value', () => value),
-              ),
-            ],
+            ['Value', copyable('dns-value', value, 'Copy value')],
           ],
           { class: 'record' },
         ),
@@ -203,24 +197,8 @@ export function mountOrder(store: Store): void {
         h('p', {}, 'Serve this file over plain HTTP, on port 80 of the name:'),
         definitionList(
           [
-            [
-              'URL',
-              h(
-                'span',
-                { class: 'value' },
-                h('code', { class: 'http-url' }, url),
-                copyButton('Copy URL', () => url),
-              ),
-            ],
-            [
-              'Content',
-              h(
-                'span',
-                { class: 'value' },
-                h('code', { class: 'http-content' }, content),
-                copyButton('Copy content', () => content),
-              ),
-            ],
+            ['URL', copyable('http-url', url, 'Copy URL')],
+            ['Content', copyable('http-content', content, 'Copy content')],
           ],
           { class: 'record' },
         ),
