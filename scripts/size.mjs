@@ -8,8 +8,10 @@
 //
 // Checks (exit 1 when one fails; each is one test in $WEBACME_SUMMARY_FILE): the root entry imports no
 // Node built-in (node:* stays external in every bundle; a Node-only subpath may use them), and the budgets:
-// - "core" (account + JWS: AcmeClient, generateKeyPair, errors) ≤ 12 KB gzip, and NO ASN.1 code in it: no
-//   input under asn1js, pvtsutils or @peculiar/* in its metafile;
+// - "core" (account + JWS: AcmeClient, generateKeyPair, errors) ≤ 16 KB gzip, and NO ASN.1 code in it: no
+//   input under asn1js, pvtsutils or @peculiar/* in its metafile. (12 KB until issue #8 put into the core what
+//   every request needs at the edge: the URL policy, manual redirects, the body cap, the retry policy by HTTP
+//   status, network root causes and the request limiter: 11.9 -> 14.7 KB);
 // - "issuance" (the full path: client + CSR + certificate parsing + PEM) ≤ 45 KB gzip;
 // - "playground" (the whole page script of playground/, webacme included) ≤ 40 KB gzip.
 // "issue-flow" (issueCertificate and its solvers) is measured for comparison only. 1 KB = 1024 bytes; gzip -9.
@@ -42,7 +44,7 @@ const SYNTHETIC = {
       'isProblem',
       'isRateLimited',
     ],
-    budget: { gzip: 12 * KB, noAsn1: true },
+    budget: { gzip: 16 * KB, noAsn1: true },
   },
   issuance: {
     description: 'full issuance path: client + CSR + certificate parsing + PEM',

@@ -172,12 +172,14 @@ function isTransient(err: unknown): boolean {
 }
 
 /**
- * How many retries a failure is worth: nothing listening or a name that does not resolve is more often a wrong URL
- * than a blip, so those get two quick retries, not the whole budget.
+ * How many retries a failure is worth. Nothing listening or a name that does not resolve is more often a wrong URL
+ * than a blip: two quick retries. A 500 is a server's own error, sometimes deterministic (Pebble answers a key
+ * change to a key in use with 500): three. Everything else transient gets the whole budget.
  */
 function retriesFor(err: unknown, retries: number): number {
   const reason = err instanceof AcmeNetworkError ? err.reason : undefined
-  return reason === 'connection-refused' || reason === 'dns' ? Math.min(2, retries) : retries
+  if (reason === 'connection-refused' || reason === 'dns') return Math.min(2, retries)
+  return httpStatus(err) === 500 ? Math.min(3, retries) : retries
 }
 
 /** `Retry-After` of an error, when it carried one. */

@@ -62,8 +62,14 @@ export const issuanceScenarios: Scenario[] = [
         `reason: ${refused.reason} (${refused.message})`,
       )
       ctx.report('connection refused reported as', refused.reason)
+      const notADirectory = at(ctx.directoryUrl.replace(/\/dir$/, '/no-such-directory')).directory()
+      if (typeof navigator !== 'undefined' && navigator.userAgent.startsWith('Mozilla/')) {
+        // Pebble sends no CORS headers on an unknown path: a page cannot read that 404 at all.
+        await rejectsWith(notADirectory, 'ERR_NETWORK', 'a URL that is not the directory (opaque to a page)')
+        return
+      }
       const notFound = await rejectsWith<{ message: string; status: number }>(
-        at(ctx.directoryUrl.replace(/\/dir$/, '/no-such-directory')).directory(),
+        notADirectory,
         'ERR_INVALID_RESPONSE',
         'a URL that is not the directory',
       )
