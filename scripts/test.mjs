@@ -7,7 +7,8 @@
 //   node scripts/test.mjs --steps=deno,workerd     the named steps (WEBACME_TEST_STEPS works too)
 //
 // Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
-// chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), size
+// chromium (the e2e scenarios in that runtime, test/runtimes/), playground (the page in Chromium,
+// test/playground/), package (scripts/check-package.mjs), size
 // (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
 // its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
 // add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
@@ -122,6 +123,13 @@ const steps = [
   runtimeStep('bun', ['pebble']),
   runtimeStep('workerd', ['pebble']),
   runtimeStep('chromium', ['pebble', 'chromium']),
+  {
+    // The playground page (built from dist/) in headless Chromium, driven like a person against Pebble.
+    name: 'playground',
+    features: ['pebble', 'chromium', 'dnsdist'],
+    run: () =>
+      runWithSummaryFile(process.execPath, ['--import', 'tsx', 'test/playground/run.ts'], withoutPresetCas()),
+  },
   {
     name: 'package',
     features: ['pebble', 'deno'],
