@@ -14,11 +14,20 @@ import {
   saveAccount,
 } from 'webacme'
 import { FsStorage } from 'webacme/storage/fs'
-import { list, type OptionSpecs, str } from './args.ts'
+import { int, list, type OptionSpecs, str } from './args.ts'
 import type { Context } from './context.ts'
 import { UsageError } from './exit-codes.ts'
 import { keySpec, newKey, readKey, readOrCreateKey } from './keys.ts'
+import type { Reporter } from './output.ts'
 import { resolveDirectory } from './presets.ts'
+
+export const RETRIES_OPTION: OptionSpecs = {
+  retries: {
+    type: 'string',
+    value: 'N',
+    help: 'retries of a request after a network failure, 429 or 5xx (default 10, within 3 minutes)',
+  },
+}
 
 export const DIRECTORY_OPTION: OptionSpecs = {
   directory: {
@@ -26,6 +35,21 @@ export const DIRECTORY_OPTION: OptionSpecs = {
     value: 'URL|PRESET',
     help: 'ACME directory URL or preset (letsencrypt, letsencrypt-staging, zerossl, google, google-staging, buypass, ...)',
   },
+  ...RETRIES_OPTION,
+}
+
+/** What every AcmeClient of a command gets: the request log, Ctrl-C, and `--retries`. */
+export function clientOptions(ctx: Pick<Context, 'values' | 'reporter' | 'signal'>): {
+  onHttp: Reporter['onHttp']
+  signal: AbortSignal
+  retry?: { retries: number }
+} {
+  const retries = int(ctx.values, 'retries', 0, 100)
+  return {
+    onHttp: ctx.reporter.onHttp,
+    signal: ctx.signal,
+    ...(retries !== undefined && { retry: { retries } }),
+  }
 }
 
 export const ACCOUNT_OPTIONS: OptionSpecs = {
@@ -72,14 +96,14 @@ export function openStorage(dir: string): FsStorage {
  * (otherwise it is an error: revoking or showing an account needs the key that exists).
  */
 export async function openAccount(ctx: Context, options: { createKey: boolean }): Promise<OpenedAccount> {
-  const { values, reporter, signal } = ctx
+  const { values, reporter } = ctx
   const keyPath = str(values, 'account-key')
   const storageDir = str(values, 'storage')
   const accountName = str(values, 'account') ?? 'default'
   const directoryFlag = str(values, 'directory')
   const directoryUrl = directoryFlag === undefined ? undefined : resolveDirectory(directoryFlag)
   const storage = storageDir === undefined ? undefined : openStorage(storageDir)
-  const clientOptions = { onHttp: reporter.onHttp, signal }
+  const clientOpts = clientOptions(ctx)
 
   if (keyPath === undefined && storage) {
     const record = await readAccountRecord(storage, accountName)
@@ -90,7 +114,7 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
         )
       }
       return {
-        client: await loadAccount(storage, accountName, clientOptions),
+        client: await loadAccount(storage, accountName, clientOpts),
         storage,
         accountName,
         keySource: `${storageDir} (account "${accountName}")`,
@@ -117,7 +141,7 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
     if (!storage) reporter.warn('no --account-key or --storage: the new account key is not kept anywhere')
   }
   return {
-    client: new AcmeClient({ directoryUrl, accountKey, ...clientOptions }),
+    client: new AcmeClient({ directoryUrl, accountKey, ...clientOpts }),
     storage,
     accountName,
     keySource: keyPath ?? (storage ? `${storageDir} (account "${accountName}")` : 'a throw-away key'),

@@ -53,8 +53,16 @@ export class Reporter {
   /** The library's `onHttp` hook: counts every attempt, logs it with --verbose. */
   readonly onHttp = (event: HttpEvent): void => {
     this.requests++
-    if (!this.verbose) return
-    this.#stderr.write(`${this.#stamp()} ${formatHttp('acme', event)}\n`)
+    if (this.verbose) {
+      this.#stderr.write(`${this.#stamp()} ${formatHttp('acme', event)}\n`)
+      return
+    }
+    // Without --verbose, a failure that is retried (network, 429, 5xx) still shows, so a wait is never silent.
+    const transient = event.status === undefined || event.status === 429 || event.status >= 500
+    if (event.error && transient) {
+      const reason = 'reason' in event.error ? ` (${event.error.reason})` : ''
+      this.step(`${event.method} ${event.url}: ${event.error.code}${reason}, attempt ${event.attempt}`)
+    }
   }
 
   /** Logs a request of a DNS provider adapter (through its injected fetch), with --verbose. */

@@ -7,7 +7,8 @@
 //   node scripts/test.mjs --steps=deno,workerd     the named steps (WEBACME_TEST_STEPS works too)
 //
 // Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
-// chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), size
+// chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), cli (the
+// `webacme` command in Node, Deno and Bun from the packed package, test/cli/), size
 // (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
 // its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
 // add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
@@ -130,6 +131,23 @@ const steps = [
         ...process.env,
         WEBACME_DENO: toolPath('deno'),
       }),
+  },
+  {
+    // The `webacme` command from the packed package, as `npx webacme`, `bunx webacme`, `deno run -A npm:webacme`
+    // (test/cli/): pdns for its dns-01 case.
+    name: 'cli',
+    features: ['pebble', 'deno', 'pdns'],
+    run: async () => ({
+      ...(await runWithSummaryFile(
+        process.execPath,
+        [vitestBin, 'run', '--config', 'test/cli/vitest.config.ts'],
+        {
+          ...process.env,
+          WEBACME_DENO: toolPath('deno'),
+        },
+      )),
+      label: 'cli (npx, bunx, deno run npm:webacme)',
+    }),
   },
   {
     name: 'size',

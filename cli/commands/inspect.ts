@@ -13,7 +13,7 @@ import {
   parseCertificate,
   parseCsr,
 } from 'webacme'
-import { DIRECTORY_OPTION } from '../account.ts'
+import { clientOptions, DIRECTORY_OPTION } from '../account.ts'
 import { type OptionSpecs, parse, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
 import { LocalError } from '../exit-codes.ts'
@@ -102,8 +102,7 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
     const client = new AcmeClient({
       directoryUrl,
       accountKey: await generateKeyPair('ES256'),
-      onHttp: reporter.onHttp,
-      signal,
+      ...clientOptions({ values, reporter, signal }),
     })
     try {
       const info = await fetchRenewalInfo(client, certificates[0]!, { signal })

@@ -9,6 +9,7 @@ import {
   issueCertificate,
   saveCertificate,
   splitPemChain,
+  toIdentifier,
 } from 'webacme'
 import { ACCOUNT_OPTIONS, DIRECTORY_OPTION, ensureAccount, openAccount } from '../account.ts'
 import { flag, list, type OptionSpecs, parse, str, usageText } from '../args.ts'
@@ -97,6 +98,8 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   const { reporter, signal } = ctx
   const domains = list(values, 'domain')
   if (domains.length === 0) throw new UsageError('at least one --domain is required')
+  // A name that cannot be ordered is refused before any key is made or request sent (ERR_INVALID_ARGUMENT).
+  for (const domain of domains) toIdentifier(domain)
   const out = str(values, 'out')
   const storageDir = str(values, 'storage')
   if (out === undefined && storageDir === undefined) {

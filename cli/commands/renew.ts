@@ -4,7 +4,7 @@
  * `--out DIR/<name>/` when asked). The exit status says whether anything failed.
  */
 import { importPrivateKeyPem, isAcmeError, loadAccount, type RenewalEvent, renewDue } from 'webacme'
-import { openStorage } from '../account.ts'
+import { clientOptions, openStorage, RETRIES_OPTION } from '../account.ts'
 import { duration, flag, list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
 import { EXIT, exitCodeFor } from '../exit-codes.ts'
@@ -27,6 +27,7 @@ const OPTIONS: OptionSpecs = {
   },
   force: { type: 'boolean', help: 'renew now, due or not' },
   out: { type: 'string', value: 'DIR', help: 'also write each renewed certificate to DIR/<name>/*.pem' },
+  ...RETRIES_OPTION,
   ...SOLVER_OPTIONS,
 }
 
@@ -71,8 +72,7 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
       storage,
       solvers: solvers.solvers,
       // Each certificate renews with the account it names; --verbose sees its requests.
-      client: (record) =>
-        loadAccount(storage, record.account ?? 'default', { onHttp: reporter.onHttp, signal }),
+      client: (record) => loadAccount(storage, record.account ?? 'default', clientOptions(ctx)),
       lookahead,
       ...(names.length && { names }),
       signal,

@@ -7,7 +7,7 @@ import {
   REVOCATION_REASONS,
   type RevocationReason,
 } from 'webacme'
-import { DIRECTORY_OPTION, ensureAccount, openAccount } from '../account.ts'
+import { clientOptions, DIRECTORY_OPTION, ensureAccount, openAccount } from '../account.ts'
 import { type OptionSpecs, parse, required, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
 import { LocalError, UsageError } from '../exit-codes.ts'
@@ -78,8 +78,7 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
     client = new AcmeClient({
       directoryUrl,
       accountKey: await generateKeyPair('ES256'),
-      onHttp: reporter.onHttp,
-      signal,
+      ...clientOptions(ctx),
     })
   } else {
     const opened = await openAccount(ctx, { createKey: false })
