@@ -8,7 +8,8 @@
 //
 // Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
 // chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), cli (the
-// `webacme` command in Node, Deno and Bun from the packed package, test/cli/), size
+// `webacme` command in Node, Deno and Bun from the packed package, test/cli/), docs (TypeDoc, warnings as errors),
+// size
 // (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
 // its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
 // add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
@@ -148,6 +149,12 @@ const steps = [
       )),
       label: 'cli (npx, bunx, deno run npm:webacme)',
     }),
+  },
+  {
+    // The API reference (TypeDoc over the package's exports), warnings as errors; the JSON model only.
+    name: 'docs',
+    features: [],
+    run: () => runWithSummaryFile(process.execPath, ['scripts/docs.mjs', '--check']),
   },
   {
     name: 'size',

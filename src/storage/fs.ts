@@ -7,6 +7,8 @@
  * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
  * crash leaves at worst a stray `.*.tmp` file that reads and listings ignore. Files are written with mode 0600 and
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
+ *
+ * @module webacme/storage/fs
  */
 
 import { InvalidArgumentError } from '../errors.ts'
