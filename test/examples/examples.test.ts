@@ -179,6 +179,77 @@ describe('examples/ against Pebble', () => {
   })
 })
 
+describe('examples/worker.ts in workerd (miniflare)', () => {
+  it("the Cron Trigger issues through the Worker's own http-01 answers and stores the chain in KV", async () => {
+    const { build } = await import('esbuild')
+    const { Miniflare } = await import('miniflare')
+    // Inside the repository (git-ignored .tmp/): workerd refuses module paths that climb out of its directory.
+    const outfile = join(root, '.tmp/examples-worker/worker.js')
+    // 'webacme' resolves through tsconfig.json's paths (esbuild reads them), as in the other examples.
+    await build({
+      entryPoints: [join(root, 'examples/worker.ts')],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      conditions: ['workerd', 'worker', 'browser'],
+      logLevel: 'warning',
+    })
+    const accountKey = await exportPrivateKeyPem((await generateKeyPair('ES256')).privateKey)
+    const logs: string[] = []
+    const mf = new Miniflare({
+      modules: true,
+      scriptPath: outfile,
+      compatibilityDate: '2026-04-20',
+      host: '127.0.0.1',
+      port: pebble.httpPort, // Pebble's VA dials http-01 here: the Worker's fetch handler answers
+      kvNamespaces: ['CERTS'],
+      bindings: {
+        ACCOUNT_KEY: accountKey,
+        DOMAINS: 'worker.webacme.test',
+        ACME_DIRECTORY: pebble.directoryUrl,
+      },
+      // The Worker's outbound TLS trusts the test CA and nothing else.
+      outboundService: {
+        network: {
+          allow: ['private', 'local'],
+          deny: [],
+          tlsOptions: { trustBrowserCas: false, trustedCertificates: [pebble.caPem] },
+        },
+      },
+      handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+        for (const stream of [stdout, stderr]) stream.on('data', (c: Buffer) => logs.push(String(c)))
+      },
+    })
+    // miniflare's own types need @cloudflare/workers-types; these are the calls used.
+    type ScheduledWorker = { scheduled(init: { cron: string }): Promise<{ outcome: string }> }
+    type Kv = {
+      get(key: string): Promise<string | null>
+      list(options: { prefix: string }): Promise<{ keys: Array<{ name: string }> }>
+    }
+    try {
+      await mf.ready.catch((err: Error) => {
+        throw new Error(`${err.message}\n${logs.join('')}`)
+      })
+      const worker = (await mf.getWorker()) as unknown as ScheduledWorker
+      const result = await worker.scheduled({ cron: '0 3 * * *' })
+      expect(result.outcome, logs.join('')).toBe('ok')
+      const kv = (await mf.getKVNamespace('CERTS')) as unknown as Kv
+      const chain = await kv.get('fullchain.pem')
+      expect(chain, logs.join('')).toBeTruthy()
+      const leaf = parseCertificate(chain!)
+      expect(leaf.dnsNames).toEqual(['worker.webacme.test'])
+      expect((await pebble.certStatus(leaf.serialNumber)).status).toBe('valid')
+      expect(await kv.get('privkey.pem')).toMatch(/^-----BEGIN PRIVATE KEY-----/)
+      // The tokens were removed from KV after validation.
+      expect((await kv.list({ prefix: 'http-01/' })).keys).toEqual([])
+    } finally {
+      await mf.dispose()
+    }
+  })
+})
+
 describe('examples/dns01-provider.ts against Pebble validating through PowerDNS', () => {
   let pdns: PowerDns
   let dnsPebble: Pebble
