@@ -134,8 +134,9 @@ const steps = [
       }),
   },
   {
-    // The `webacme` command from the packed package, as `npx webacme`, `bunx webacme`, `deno run -A npm:webacme`
-    // (test/cli/): pdns for its dns-01 case.
+    // The package as users get it: the `webacme` command from the packed package, as `npx webacme`, `bunx webacme`,
+    // `deno run -A npm:webacme` (test/cli/; pdns for its dns-01 case), and `jsr:@webacme/webacme` through a local
+    // JSR that `deno publish` uploads to (test/jsr/).
     name: 'cli',
     features: ['pebble', 'deno', 'pdns'],
     run: async () => ({
@@ -147,7 +148,7 @@ const steps = [
           WEBACME_DENO: toolPath('deno'),
         },
       )),
-      label: 'cli (npx, bunx, deno run npm:webacme)',
+      label: 'cli + jsr (npx, bunx, deno run npm:, jsr:)',
     }),
   },
   {
