@@ -4,7 +4,7 @@
  */
 import { createSecureContext, createServer, type Server } from 'node:tls'
 import { ACME_TLS_ALPN_PROTOCOL, type TlsAlpn01Solver, tlsAlpn01Solver } from 'webacme'
-import { LocalError } from '../exit-codes.ts'
+import { LocalError, UsageError } from '../exit-codes.ts'
 
 export interface StandaloneTlsAlpn01 {
   solver: TlsAlpn01Solver
@@ -16,6 +16,13 @@ export async function startTlsAlpn01Server(
   port: number,
   host: string | undefined,
 ): Promise<StandaloneTlsAlpn01> {
+  // Deno's node:tls server takes no SNICallback (the CA's handshake fails): refuse before any request is sent,
+  // rather than spend a failed validation against the CA's limits.
+  if ('Deno' in globalThis) {
+    throw new UsageError(
+      '--tls-alpn-port needs a TLS server that picks its certificate by SNI, which Deno does not offer: run it with Node or Bun, or use --http-port or --dns',
+    )
+  }
   const solver = tlsAlpn01Solver()
   const server: Server = createServer({
     ALPNProtocols: [ACME_TLS_ALPN_PROTOCOL],

@@ -260,6 +260,36 @@ export function cliSuite(runtime: CliRuntime): void {
       }
     })
 
+    it(
+      runtime === 'deno'
+        ? '--tls-alpn-port is refused before any request (no SNI callback in Deno)'
+        : 'issue with --tls-alpn-port: RFC 8737 certificates picked by SNI',
+      async () => {
+        const out = join(work, 'tls-alpn')
+        const r = await cli.run([
+          'issue',
+          '--directory',
+          pebble.directoryUrl,
+          '-d',
+          `tls.${name}`,
+          '--agree-tos',
+          '--out',
+          out,
+          '--tls-alpn-port',
+          String(pebble.tlsPort),
+          '--json',
+        ])
+        if (runtime === 'deno') {
+          expect(r.code, explain(r)).toBe(2)
+          expect(r.json).toMatchObject({ requests: 0, error: { name: 'UsageError' } })
+          expect(existsSync(out)).toBe(false)
+          return
+        }
+        const json = expectOk(r)
+        expect((json.certificate as { names: string[] }).names).toEqual([`tls.${name}`])
+      },
+    )
+
     it('a failed validation: exit 5, the CA problem in --json, nothing written to --out', async () => {
       // Nothing serves the webroot: Pebble's VA finds no server on the http-01 port.
       const out = join(work, 'never')
