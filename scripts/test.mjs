@@ -8,7 +8,8 @@
 //
 // Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
 // chromium (the e2e scenarios in that runtime, test/runtimes/), playground (the page in Chromium,
-// test/playground/), package (scripts/check-package.mjs), size
+// test/playground/), package (scripts/check-package.mjs), cli (the `webacme` command in Node, Deno and Bun from
+// the packed package, test/cli/), docs (TypeDoc, warnings as errors), size
 // (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
 // its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
 // add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
@@ -138,6 +139,30 @@ const steps = [
         ...process.env,
         WEBACME_DENO: toolPath('deno'),
       }),
+  },
+  {
+    // The package as users get it: the `webacme` command from the packed package, as `npx webacme`, `bunx webacme`,
+    // `deno run -A npm:webacme` (test/cli/; pdns for its dns-01 case), and `jsr:@webacme/webacme` through a local
+    // JSR that `deno publish` uploads to (test/jsr/).
+    name: 'cli',
+    features: ['pebble', 'deno', 'pdns'],
+    run: async () => ({
+      ...(await runWithSummaryFile(
+        process.execPath,
+        [vitestBin, 'run', '--config', 'test/cli/vitest.config.ts'],
+        {
+          ...process.env,
+          WEBACME_DENO: toolPath('deno'),
+        },
+      )),
+      label: 'cli + jsr (npx, bunx, deno run npm:, jsr:)',
+    }),
+  },
+  {
+    // The API reference (TypeDoc over the package's exports), warnings as errors; the JSON model only.
+    name: 'docs',
+    features: [],
+    run: () => runWithSummaryFile(process.execPath, ['scripts/docs.mjs', '--check']),
   },
   {
     name: 'size',

@@ -77,7 +77,7 @@ export interface HttpEvent {
   error: AcmeError | undefined
 }
 
-/** Options of a {@link Transport}. */
+/** Options of the signed transport an `AcmeClient` makes requests with (also taken by `AcmeClient` itself). */
 export interface TransportOptions extends HttpOptions {
   /**
    * `User-Agent` sent outside browsers (RFC 8555 §6.1: clients MUST send one). Defaults to
