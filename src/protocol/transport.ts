@@ -47,8 +47,9 @@ export interface RetryOptions {
   /** Retries of one request after a transient failure (default 10). */
   retries?: number
   /**
-   * Most milliseconds one request may spend waiting between attempts (default 180 000). When the server's
-   * `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
+   * Most milliseconds one request may spend retrying, counted from the end of its first attempt: the waits
+   * between attempts and the attempts themselves (default 180 000). No retry starts that would wait past it;
+   * when the server's `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
    */
   maxWait?: number
   /** `badNonce` retries of one request (default 20; Pebble rejects 5 % of nonces by default). */
@@ -360,7 +361,7 @@ export class Transport {
     signal: AbortSignalLike | undefined,
     attempt: (attempt: number) => Promise<AcmeResponse>,
   ): Promise<AcmeResponse> {
-    let waited = 0
+    const waited = 0
     let uncertain = false
     for (let retry = 0; ; retry++) {
       try {
@@ -380,7 +381,6 @@ export class Transport {
         }
         // Anything but a 429 may have happened after the server acted.
         if (httpStatus(err) !== 429) uncertain = true
-        waited += delay
         await sleep(delay, signal)
       }
     }
