@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Compiles every TypeScript example users read: the ```ts blocks of README.md and the @example blocks of the
-// TSDoc in src/. Each becomes a module importing 'webacme' (mapped to src/index.ts) and is type-checked with
+// Compiles every TypeScript example users read: the ```ts blocks of README.md, the @example blocks of the
+// TSDoc in src/, and the runnable files of examples/ (test/examples runs those against Pebble). Each becomes a module importing 'webacme' (mapped to src/index.ts) and is type-checked with
 // the project's strict settings. Fails on the first file with errors, naming where the example came from.
 
 import { spawnSync } from 'node:child_process'
@@ -39,6 +39,13 @@ function walk(dir) {
   }
 }
 walk(join(root, 'src'))
+
+for (const name of readdirSync(join(root, 'examples')).sort()) {
+  if (!name.endsWith('.ts')) continue
+  const text = readFileSync(join(root, 'examples', name), 'utf8')
+  // A whole module already: no `export {}` needed, but harmless.
+  examples.push({ origin: `examples/${name}`, code: text })
+}
 
 const files = examples.map((example, i) => {
   const file = join(out, `example-${String(i).padStart(3, '0')}.ts`)

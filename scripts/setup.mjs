@@ -39,6 +39,8 @@ export const FEATURES = {
     packages: ['pdns-server', 'pdns-backend-sqlite3', 'sqlite3', 'dnsdist'],
     noRecommends: true,
   },
+  // dnsdist alone: a DNS-over-HTTPS front (RFC 8484) for any DNS server, e.g. pebble-challtestsrv's.
+  dnsdist: { binaries: ['dnsdist'], packages: ['dnsdist'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

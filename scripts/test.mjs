@@ -7,7 +7,9 @@
 //   node scripts/test.mjs --steps=deno,workerd     the named steps (WEBACME_TEST_STEPS works too)
 //
 // Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
-// chromium (the e2e scenarios in that runtime, test/runtimes/), package (scripts/check-package.mjs), size
+// chromium (the e2e scenarios in that runtime, test/runtimes/), playground (the page in Chromium,
+// test/playground/), package (scripts/check-package.mjs), cli (the `webacme` command in Node, Deno and Bun from
+// the packed package, test/cli/), docs (TypeDoc, warnings as errors), size
 // (scripts/size.mjs). A step is { name, features, run(args) -> { code, counts, label } }; each runner writes
 // its counts (and a label naming the runtime and its version) as JSON to $WEBACME_SUMMARY_FILE. The counts
 // add into the one total; a table of the steps comes before it. WEBACME_E2E_GREP selects scenarios by name
@@ -123,6 +125,13 @@ const steps = [
   runtimeStep('workerd', ['pebble']),
   runtimeStep('chromium', ['pebble', 'chromium']),
   {
+    // The playground page (built from dist/) in headless Chromium, driven like a person against Pebble.
+    name: 'playground',
+    features: ['pebble', 'chromium', 'dnsdist'],
+    run: () =>
+      runWithSummaryFile(process.execPath, ['--import', 'tsx', 'test/playground/run.ts'], withoutPresetCas()),
+  },
+  {
     name: 'package',
     features: ['pebble', 'deno'],
     run: () =>
@@ -130,6 +139,30 @@ const steps = [
         ...process.env,
         WEBACME_DENO: toolPath('deno'),
       }),
+  },
+  {
+    // The package as users get it: the `webacme` command from the packed package, as `npx webacme`, `bunx webacme`,
+    // `deno run -A npm:webacme` (test/cli/; pdns for its dns-01 case), and `jsr:@webacme/webacme` through a local
+    // JSR that `deno publish` uploads to (test/jsr/).
+    name: 'cli',
+    features: ['pebble', 'deno', 'pdns'],
+    run: async () => ({
+      ...(await runWithSummaryFile(
+        process.execPath,
+        [vitestBin, 'run', '--config', 'test/cli/vitest.config.ts'],
+        {
+          ...process.env,
+          WEBACME_DENO: toolPath('deno'),
+        },
+      )),
+      label: 'cli + jsr (npx, bunx, deno run npm:, jsr:)',
+    }),
+  },
+  {
+    // The API reference (TypeDoc over the package's exports), warnings as errors; the JSON model only.
+    name: 'docs',
+    features: [],
+    run: () => runWithSummaryFile(process.execPath, ['scripts/docs.mjs', '--check']),
   },
   {
     name: 'size',

@@ -1,7 +1,7 @@
 /**
  * webacme: an ACME (RFC 8555) client on Web APIs only (`crypto.subtle`, `fetch`).
  *
- * @packageDocumentation
+ * @module webacme
  */
 
 export type { Dns01SolverOptions } from './challenges/dns-01.ts'

@@ -169,7 +169,10 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
   // One account for every concurrent issuance of a client that has none yet.
   if (!client.accountUrl) await createAccountOnce(client, options)
   let slots = issuanceSlots.get(client)
-  if (!slots) issuanceSlots.set(client, (slots = new Limiter(client.maxConcurrentIssuances)))
+  if (!slots) {
+    slots = new Limiter(client.maxConcurrentIssuances)
+    issuanceSlots.set(client, slots)
+  }
   return slots.run(() => issue(options, identifiers), signal)
 }
 

@@ -20,7 +20,7 @@ const RADIX = { decimal: 10, octal: 8 } as const
  * `value` as quoted character-strings: `"abc"`, split into 255-byte strings separated by a space when longer.
  * `"` and `\` are escaped, bytes outside printable ASCII become `\DDD` (decimal, or octal for Route 53).
  */
-export function quoteTxt(value: string, escape: TxtEscape = 'decimal'): string {
+export function quoteTxt(value: string, style: TxtEscape = 'decimal'): string {
   const bytes = new TextEncoder().encode(value)
   const strings: string[] = []
   for (let start = 0; start < bytes.length || strings.length === 0; start += MAX_STRING) {
@@ -28,7 +28,7 @@ export function quoteTxt(value: string, escape: TxtEscape = 'decimal'): string {
     for (const byte of bytes.subarray(start, start + MAX_STRING)) {
       if (byte === 0x22 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`
       else if (byte >= 0x20 && byte <= 0x7e) out += String.fromCharCode(byte)
-      else out += `\\${byte.toString(RADIX[escape]).padStart(3, '0')}`
+      else out += `\\${byte.toString(RADIX[style]).padStart(3, '0')}`
     }
     strings.push(`"${out}"`)
   }
@@ -39,7 +39,7 @@ export function quoteTxt(value: string, escape: TxtEscape = 'decimal'): string {
  * The text a TXT record in presentation format carries: its character-strings decoded and concatenated
  * (`"ab" "cd"` → `abcd`), as a resolver hands them to dns-01 validation. Bare (unquoted) strings are accepted.
  */
-export function parseTxt(content: string, escape: TxtEscape = 'decimal'): string {
+export function parseTxt(content: string, style: TxtEscape = 'decimal'): string {
   const bytes: number[] = []
   let i = 0
   const n = content.length
@@ -60,8 +60,8 @@ export function parseTxt(content: string, escape: TxtEscape = 'decimal'): string
       }
       if (ch === '\\') {
         const digits = content.slice(i + 1, i + 4)
-        if (escape === 'octal' ? /^[0-7]{3}$/.test(digits) : /^\d{3}$/.test(digits)) {
-          const byte = Number.parseInt(digits, RADIX[escape])
+        if (style === 'octal' ? /^[0-7]{3}$/.test(digits) : /^\d{3}$/.test(digits)) {
+          const byte = Number.parseInt(digits, RADIX[style])
           if (byte > 255) throw new InvalidArgumentError(`bad \\DDD escape in TXT: ${content}`)
           bytes.push(byte)
           i += 4

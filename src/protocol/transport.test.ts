@@ -133,6 +133,47 @@ describe('Transport', () => {
     }
   })
 
+  it('spends at most maxWait on retries, counted from the first failure, waits and attempts together', async () => {
+    const fetch = scriptedFetch({ [`POST ${ORDER}`]: () => new Response('busy', { status: 503 }) })
+    const t = new Transport('https://ca.test/dir', { fetch, retry: { retries: 10, maxWait: 2000 } })
+    const s = await signer()
+    const posts = () => fetch.calls.filter((c) => c.method === 'POST')
+    vi.spyOn(Math, 'random').mockReturnValue(1) // backoffs of exactly 500, 1000, 2000 ms
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const posting = t.post(ORDER, '', s).catch((e: unknown) => e)
+      await turnsUntil(() => posts().length === 1 && vi.getTimerCount() === 1, 'first 503')
+      vi.advanceTimersByTime(500)
+      await turnsUntil(() => posts().length === 2 && vi.getTimerCount() === 1, 'second 503')
+      vi.advanceTimersByTime(1000)
+      // 1500 ms spent; the next backoff (2000 ms) would end past the 2000 ms budget: give up now.
+      expect(await posting).toMatchObject({ code: 'ERR_INVALID_RESPONSE', status: 503 })
+      expect(posts()).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+      vi.restoreAllMocks()
+    }
+  })
+
+  it('gives up on a 500 after three in a row, not after the whole budget', async () => {
+    const fetch = scriptedFetch({ [`POST ${ORDER}`]: () => new Response('oops', { status: 500 }) })
+    const t = new Transport('https://ca.test/dir', { fetch, retry: { retries: 10 } })
+    vi.spyOn(Math, 'random').mockReturnValue(0)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const posting = t.post(ORDER, '', await signer()).catch((e: unknown) => e)
+      for (let n = 1; n <= 3; n++) {
+        await turnsUntil(() => vi.getTimerCount() === 1, `500 number ${n}`)
+        vi.runOnlyPendingTimers()
+      }
+      expect(await posting).toMatchObject({ status: 500 })
+      expect(fetch.calls.filter((c) => c.method === 'POST')).toHaveLength(4)
+    } finally {
+      vi.useRealTimers()
+      vi.restoreAllMocks()
+    }
+  })
+
   it('throws a rate limit at once when Retry-After exceeds the wait budget, with retryAfter and help link', async () => {
     const fetch = scriptedFetch({
       [`POST ${ORDER}`]: () =>

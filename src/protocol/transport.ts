@@ -47,8 +47,9 @@ export interface RetryOptions {
   /** Retries of one request after a transient failure (default 10). */
   retries?: number
   /**
-   * Most milliseconds one request may spend waiting between attempts (default 180 000). When the server's
-   * `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
+   * Most milliseconds one request may spend retrying, counted from the end of its first attempt: the waits
+   * between attempts and the attempts themselves (default 180 000). No retry starts that would wait past it;
+   * when the server's `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
    */
   maxWait?: number
   /** `badNonce` retries of one request (default 20; Pebble rejects 5 % of nonces by default). */
@@ -77,7 +78,7 @@ export interface HttpEvent {
   error: AcmeError | undefined
 }
 
-/** Options of a {@link Transport}. */
+/** Options of the signed transport an `AcmeClient` makes requests with (also taken by `AcmeClient` itself). */
 export interface TransportOptions extends HttpOptions {
   /**
    * `User-Agent` sent outside browsers (RFC 8555 §6.1: clients MUST send one). Defaults to
@@ -173,13 +174,14 @@ function isTransient(err: unknown): boolean {
 
 /**
  * How many retries a failure is worth. Nothing listening or a name that does not resolve is more often a wrong URL
- * than a blip: two quick retries. A 500 is a server's own error, sometimes deterministic (Pebble answers a key
- * change to a key in use with 500): three. Everything else transient gets the whole budget.
+ * than a blip: two quick retries. Everything else transient gets the whole budget, except that three 500s in a
+ * row end it: a server's own error is sometimes deterministic (Pebble answers a key change to a key in use with
+ * 500).
  */
-function retriesFor(err: unknown, retries: number): number {
+function exhausted(err: unknown, retry: number, serverErrorsInARow: number, retries: number): boolean {
   const reason = err instanceof AcmeNetworkError ? err.reason : undefined
-  if (reason === 'connection-refused' || reason === 'dns') return Math.min(2, retries)
-  return httpStatus(err) === 500 ? Math.min(3, retries) : retries
+  if (reason === 'connection-refused' || reason === 'dns') return retry >= Math.min(2, retries)
+  return retry >= retries || serverErrorsInARow > 3
 }
 
 /** `Retry-After` of an error, when it carried one. */
@@ -360,27 +362,30 @@ export class Transport {
     signal: AbortSignalLike | undefined,
     attempt: (attempt: number) => Promise<AcmeResponse>,
   ): Promise<AcmeResponse> {
-    let waited = 0
+    let retryingSince: number | undefined
     let uncertain = false
+    let serverErrorsInARow = 0
     for (let retry = 0; ; retry++) {
       try {
         return await attempt(retry + 1)
       } catch (err) {
         throwIfAborted(signal)
+        retryingSince ??= Date.now()
         const retryAfter = retryAfterOf(err)
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
         const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
+        const spent = Date.now() - retryingSince
+        serverErrorsInARow = httpStatus(err) === 500 ? serverErrorsInARow + 1 : 0
         if (
           !isTransient(err) ||
-          retry >= retriesFor(err, this.#retry.retries) ||
-          waited + delay > this.#retry.maxWait
+          exhausted(err, retry, serverErrorsInARow, this.#retry.retries) ||
+          spent + delay > this.#retry.maxWait
         ) {
           if (uncertain && typeof err === 'object' && err !== null) afterLostResponse.add(err)
           throw err
         }
         // Anything but a 429 may have happened after the server acted.
         if (httpStatus(err) !== 429) uncertain = true
-        waited += delay
         await sleep(delay, signal)
       }
     }

@@ -9,6 +9,8 @@
  * directory removes. A file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the
  * file-system error as its cause. Files are written with mode 0600 and
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
+ *
+ * @module webacme/storage/fs
  */
 
 import { InvalidArgumentError } from '../errors.ts'

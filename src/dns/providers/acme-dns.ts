@@ -10,6 +10,8 @@
  *
  * Tested against a fixture that follows acme-dns's README and handlers (test/fixtures/dns/acme-dns.ts), not
  * against a running acme-dns.
+ *
+ * @module webacme/dns/acme-dns
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'

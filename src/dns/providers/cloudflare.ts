@@ -7,6 +7,8 @@
  * Cloudflare.
  *
  * @see {@link https://developers.cloudflare.com/api/resources/dns/subresources/records/ Cloudflare DNS records API}
+ *
+ * @module webacme/dns/cloudflare
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'

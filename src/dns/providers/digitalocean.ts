@@ -7,6 +7,8 @@
  * DigitalOcean.
  *
  * @see {@link https://docs.digitalocean.com/reference/api/reference/domain-records/ DigitalOcean domain records API}
+ *
+ * @module webacme/dns/digitalocean
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'

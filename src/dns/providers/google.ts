@@ -8,6 +8,8 @@
  * Tested against a fixture that follows the documented API (test/fixtures/dns/google.ts), not against Google.
  *
  * @see {@link https://cloud.google.com/dns/docs/reference/rest/v1/changes/create changes.create}
+ *
+ * @module webacme/dns/google
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'

@@ -7,6 +7,8 @@
  * Tested against a real PowerDNS 4.7 (gsqlite3 backend) in this repository's end-to-end tests.
  *
  * @see {@link https://doc.powerdns.com/authoritative/http-api/zone.html PowerDNS zone API}
+ *
+ * @module webacme/dns/powerdns
  */
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'

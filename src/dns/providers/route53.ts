@@ -7,6 +7,8 @@
  * Tested against a fixture that follows the documented API (test/fixtures/dns/route53.ts), not against AWS.
  *
  * @see {@link https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html ChangeResourceRecordSets}
+ *
+ * @module webacme/dns/route53
  */
 import { InvalidArgumentError } from '../../errors.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'

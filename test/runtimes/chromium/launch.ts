@@ -5,7 +5,7 @@
  * Pebble.
  */
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
@@ -22,10 +22,10 @@ import { type AgentHandle, OutputTail, type RuntimeLauncher, retryStart, runtime
 
 const run = promisify(execFile)
 /** Resolved when a Chromium run starts, so that importing this module (the other runtimes do) needs no Chromium. */
-const executablePath = () => process.env.WEBACME_CHROMIUM ?? systemBinary('chromium')
+export const executablePath = (): string => process.env.WEBACME_CHROMIUM ?? systemBinary('chromium')
 const bundle = join(scratch, 'chromium/page.js')
-/** RUNTIMES.md: flags for a headless Chromium as root in a container. */
-const FLAGS = [
+/** RUNTIMES.md: flags for a headless Chromium as root in a container (test/playground uses them too). */
+export const FLAGS: string[] = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -133,7 +133,8 @@ async function startPageServer(ca: TestCa | undefined, http01: Http01Server) {
 }
 
 /** A HOME whose NSS database trusts `ca` (or an empty HOME: no extra trust). */
-async function makeHome(ca: TestCa | undefined): Promise<string> {
+export async function makeHome(ca: TestCa | undefined): Promise<string> {
+  await mkdir(join(scratch, 'chromium'), { recursive: true })
   const home = await mkdtemp(join(scratch, 'chromium/home-'))
   if (ca) {
     const db = `sql:${join(home, '.pki/nssdb')}`

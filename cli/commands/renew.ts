@@ -1,0 +1,168 @@
+/**
+ * `webacme renew --storage DIR`: the cron job. One `renewDue` run over the certificates `webacme issue --storage`
+ * kept there: renews the due ones with their stored account, stores the new ones (and writes them to
+ * `--out DIR/<name>/` when asked). The exit status says whether anything failed.
+ */
+import { importPrivateKeyPem, isAcmeError, loadAccount, type RenewalEvent, renewDue } from 'webacme'
+import { clientOptions, openStorage, RETRIES_OPTION } from '../account.ts'
+import { duration, flag, list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
+import type { Command, CommandResult, Context } from '../context.ts'
+import { EXIT, exitCodeFor } from '../exit-codes.ts'
+import { writeFilesAtomic } from '../files.ts'
+import { describeError } from '../output.ts'
+import { buildSolvers, SOLVER_OPTIONS } from '../solvers/index.ts'
+import { describeIssueEvent, pemFiles } from './issue.ts'
+
+const OPTIONS: OptionSpecs = {
+  storage: {
+    type: 'string',
+    value: 'DIR',
+    help: 'the storage directory that `webacme issue --storage` filled',
+  },
+  name: { type: 'string', multiple: true, value: 'NAME', help: 'only this certificate (default: all)' },
+  lookahead: {
+    type: 'string',
+    value: 'DURATION',
+    help: 'renew what falls due within this time, e.g. your cron interval: 1h (default 0)',
+  },
+  force: { type: 'boolean', help: 'renew now, due or not' },
+  out: { type: 'string', value: 'DIR', help: 'also write each renewed certificate to DIR/<name>/*.pem' },
+  ...RETRIES_OPTION,
+  ...SOLVER_OPTIONS,
+}
+
+const SYNOPSIS =
+  'webacme renew --storage DIR (--http-port N | --webroot DIR | --dns PROVIDER | --tls-alpn-port N) [--lookahead 1h] [--out DIR] [options]'
+
+/** Renewing everything now: a lookahead far beyond any certificate's lifetime. */
+const FORCE_LOOKAHEAD = 100 * 365 * 86_400_000
+
+function describeRenewalEvent(event: RenewalEvent): string | undefined {
+  switch (event.type) {
+    case 'schedule':
+      return `${event.name}: ${event.due ? 'due' : 'not due'} (renew at ${event.renewAt.toISOString()}, ${event.source})`
+    case 'renewal-info-error':
+      return `${event.name}: renewal information failed: ${(event.error as Error)?.message ?? event.error}`
+    case 'renewing':
+      return `${event.name}: renewing${event.resumed ? ' (resuming an earlier order)' : ''}`
+    case 'issue': {
+      const line = describeIssueEvent(event.event)
+      return line && `${event.name}: ${line}`
+    }
+    case 'renewed':
+      return `${event.name}: renewed, serial ${event.serialNumber}`
+    case 'failed':
+      return `${event.name}: failed (${isAcmeError(event.error) ? event.error.code : (event.error as Error)?.message}), retry after ${event.retryAt.toISOString()}`
+  }
+}
+
+async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>): Promise<CommandResult> {
+  const { values, positionals } = parse(argv, OPTIONS)
+  const ctx: Context = { ...base, values, positionals }
+  const { reporter, signal } = ctx
+  const storageDir = required(values, 'storage')
+  const storage = openStorage(storageDir)
+  const lookahead = flag(values, 'force') ? FORCE_LOOKAHEAD : (duration(values, 'lookahead') ?? 0)
+  const names = list(values, 'name')
+  const out = str(values, 'out')
+  const solvers = await buildSolvers(ctx)
+  try {
+    for (const line of solvers.described) reporter.step(line)
+    const result = await renewDue({
+      storage,
+      solvers: solvers.solvers,
+      // Each certificate renews with the account it names; --verbose sees its requests.
+      client: (record) => loadAccount(storage, record.account ?? 'default', clientOptions(ctx)),
+      lookahead,
+      ...(names.length && { names }),
+      signal,
+      onEvent: (event) => {
+        const line = describeRenewalEvent(event)
+        if (line) reporter.step(line)
+      },
+    })
+    const written: Record<string, string[]> = {}
+    if (out !== undefined) {
+      for (const { name, certificate } of result.renewed) {
+        written[name] = await writeFilesAtomic(
+          `${out}/${name}`,
+          await pemFiles({
+            certificate: certificate.certificate,
+            certificateKey: await importPrivateKeyPem(certificate.privateKey),
+          }),
+        )
+      }
+    }
+    // Failures decide the status (the first one's kind); a rate-limited renewal is not done either.
+    const exitCode =
+      result.failed.length > 0
+        ? exitCodeFor(result.failed[0]!.error)
+        : result.rescheduled.length > 0
+          ? EXIT.rateLimited
+          : EXIT.ok
+    return {
+      exitCode,
+      json: {
+        renewed: result.renewed.map((r) => ({
+          name: r.name,
+          serialNumber: r.certificate.serialNumber,
+          notAfter: r.certificate.notAfter,
+          replaced: r.replaced.serialNumber,
+          resumed: r.resumed,
+          renewAt: r.renewAt.toISOString(),
+          ...(written[r.name] && { files: written[r.name] }),
+        })),
+        failed: result.failed.map((f) => ({
+          name: f.name,
+          retryAt: f.retryAt.toISOString(),
+          error: describeError(f.error),
+        })),
+        rescheduled: result.rescheduled.map((r) => ({
+          name: r.name,
+          retryAt: r.retryAt.toISOString(),
+          error: describeError(r.error),
+        })),
+        skipped: result.skipped.map((s) => ({
+          name: s.name,
+          reason: s.reason,
+          renewAt: s.renewAt.toISOString(),
+          source: s.source,
+          ...(s.explanationURL && { explanationURL: s.explanationURL }),
+        })),
+        nextRunAt: result.nextRunAt.toISOString(),
+      },
+      text: [
+        ...result.renewed.map(
+          (r) =>
+            `renewed  ${r.name}: serial ${r.certificate.serialNumber}, valid until ${r.certificate.notAfter}`,
+        ),
+        ...result.failed.map(
+          (f) =>
+            `FAILED   ${f.name}: ${(f.error as Error)?.message ?? f.error} (next try ${f.retryAt.toISOString()})`,
+        ),
+        ...result.rescheduled.map(
+          (r) => `limited  ${r.name}: rate-limited, retry at ${r.retryAt.toISOString()}`,
+        ),
+        ...result.skipped.map(
+          (s) =>
+            `skipped  ${s.name}: ${s.reason}, renew at ${s.renewAt.toISOString()}${s.explanationURL ? ` (${s.explanationURL})` : ''}`,
+        ),
+        `${result.renewed.length} renewed, ${result.failed.length} failed, ${result.rescheduled.length} rate-limited, ${result.skipped.length} not due; next run at ${result.nextRunAt.toISOString()}`,
+      ],
+    }
+  } finally {
+    await solvers.close()
+  }
+}
+
+export const renew: Command = {
+  name: 'renew',
+  summary: 'renew the due certificates of a storage directory (for cron)',
+  usage: () =>
+    usageText(
+      SYNOPSIS,
+      OPTIONS,
+      'Renews every certificate in --storage that is due (ARI where the CA offers it).',
+    ),
+  run,
+}

@@ -1,0 +1,164 @@
+/**
+ * `--dns PROVIDER`: dns-01 through one of the library's DNS adapters, with credentials from environment
+ * variables (never flags: flags show in `ps`). Each provider's variables are listed in {@link DNS_PROVIDERS}
+ * and in cli/README.md. `--dns-resolver` picks the DNS-over-HTTPS resolver of the propagation check.
+ */
+import { type ChallengeSolver, type DnsAdapter, dns01Solver, dohResolver } from 'webacme'
+import { UsageError } from '../exit-codes.ts'
+import { readText } from '../files.ts'
+import type { Reporter } from '../output.ts'
+
+type Env = Record<string, string | undefined>
+type LoggingFetch = typeof fetch
+
+interface Provider {
+  /** Variables that must be set. */
+  required: string[]
+  /** Variables read when set. */
+  optional: string[]
+  /** Alternatives: at least one of each group must be set. */
+  oneOf?: string[][]
+  create(env: Env, fetch: LoggingFetch): Promise<DnsAdapter>
+}
+
+/** The providers and the environment variables each one reads. */
+export const DNS_PROVIDERS: Readonly<Record<string, Provider>> = {
+  powerdns: {
+    required: ['PDNS_API_URL', 'PDNS_API_KEY'],
+    optional: ['PDNS_SERVER_ID', 'PDNS_ZONE'],
+    async create(env, fetch) {
+      const { powerDnsAdapter } = await import('webacme/dns/powerdns')
+      return powerDnsAdapter({
+        url: env.PDNS_API_URL!,
+        apiKey: env.PDNS_API_KEY!,
+        ...(env.PDNS_SERVER_ID && { serverId: env.PDNS_SERVER_ID }),
+        ...(env.PDNS_ZONE && { zone: env.PDNS_ZONE }),
+        fetch,
+      })
+    },
+  },
+  cloudflare: {
+    required: ['CLOUDFLARE_API_TOKEN'],
+    optional: ['CLOUDFLARE_ZONE_ID'],
+    async create(env, fetch) {
+      const { cloudflareAdapter } = await import('webacme/dns/cloudflare')
+      return cloudflareAdapter({
+        apiToken: env.CLOUDFLARE_API_TOKEN!,
+        ...(env.CLOUDFLARE_ZONE_ID && { zoneId: env.CLOUDFLARE_ZONE_ID }),
+        fetch,
+      })
+    },
+  },
+  route53: {
+    required: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
+    optional: ['AWS_SESSION_TOKEN', 'AWS_HOSTED_ZONE_ID'],
+    async create(env, fetch) {
+      const { route53Adapter } = await import('webacme/dns/route53')
+      return route53Adapter({
+        credentials: {
+          accessKeyId: env.AWS_ACCESS_KEY_ID!,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+          ...(env.AWS_SESSION_TOKEN && { sessionToken: env.AWS_SESSION_TOKEN }),
+        },
+        ...(env.AWS_HOSTED_ZONE_ID && { hostedZoneId: env.AWS_HOSTED_ZONE_ID }),
+        fetch,
+      })
+    },
+  },
+  'acme-dns': {
+    required: ['ACME_DNS_API_URL', 'ACME_DNS_STORAGE_PATH'],
+    optional: [],
+    async create(env, fetch) {
+      const { acmeDnsAdapter } = await import('webacme/dns/acme-dns')
+      // The same file lego and others keep: { "example.com": { username, password, subdomain, fulldomain } }.
+      const path = env.ACME_DNS_STORAGE_PATH!
+      let accounts: unknown
+      try {
+        accounts = JSON.parse(await readText(path, 'acme-dns accounts'))
+      } catch (err) {
+        throw new UsageError(
+          `ACME_DNS_STORAGE_PATH ${path} is not a JSON file of acme-dns accounts: ${(err as Error).message}`,
+        )
+      }
+      return acmeDnsAdapter({ url: env.ACME_DNS_API_URL!, accounts: accounts as never, fetch })
+    },
+  },
+  digitalocean: {
+    required: ['DIGITALOCEAN_TOKEN'],
+    optional: ['DIGITALOCEAN_DOMAIN'],
+    async create(env, fetch) {
+      const { digitalOceanAdapter } = await import('webacme/dns/digitalocean')
+      return digitalOceanAdapter({
+        token: env.DIGITALOCEAN_TOKEN!,
+        ...(env.DIGITALOCEAN_DOMAIN && { domain: env.DIGITALOCEAN_DOMAIN }),
+        fetch,
+      })
+    },
+  },
+  google: {
+    required: [],
+    optional: ['GOOGLE_CLOUD_PROJECT', 'GOOGLE_MANAGED_ZONE'],
+    oneOf: [['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON']],
+    async create(env, fetch) {
+      const { googleCloudDnsAdapter } = await import('webacme/dns/google')
+      const serviceAccount =
+        env.GOOGLE_SERVICE_ACCOUNT_JSON ??
+        (await readText(env.GOOGLE_APPLICATION_CREDENTIALS!, 'Google service account key'))
+      return googleCloudDnsAdapter({
+        serviceAccount,
+        ...(env.GOOGLE_CLOUD_PROJECT && { project: env.GOOGLE_CLOUD_PROJECT }),
+        ...(env.GOOGLE_MANAGED_ZONE && { managedZone: env.GOOGLE_MANAGED_ZONE }),
+        fetch,
+      })
+    },
+  },
+}
+
+/** The adapter for `--dns NAME`, configured from the environment; missing variables are a usage error. */
+export async function dnsAdapter(name: string, env: Env, reporter: Reporter): Promise<DnsAdapter> {
+  const provider = DNS_PROVIDERS[name.toLowerCase()]
+  if (!provider)
+    throw new UsageError(`--dns must be one of ${Object.keys(DNS_PROVIDERS).join(', ')}, got ${name}`)
+  const missing = provider.required.filter((v) => !env[v])
+  for (const group of provider.oneOf ?? []) if (!group.some((v) => env[v])) missing.push(group.join(' or '))
+  if (missing.length)
+    throw new UsageError(`--dns ${name} needs the environment variable(s) ${missing.join(', ')}`)
+  return provider.create(env, loggingFetch(reporter))
+}
+
+/** A fetch that reports each request of the adapter to --verbose (method, URL, status, time; no headers). */
+function loggingFetch(reporter: Reporter): LoggingFetch {
+  return async (input, init) => {
+    const started = performance.now()
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET')
+    const url = input instanceof Request ? input.url : String(input)
+    try {
+      const res = await fetch(input, init)
+      reporter.dnsHttp({ method, url, status: res.status, duration: performance.now() - started })
+      return res
+    } catch (error) {
+      reporter.dnsHttp({ method, url, status: undefined, duration: performance.now() - started, error })
+      throw error
+    }
+  }
+}
+
+/** The dns-01 solver for `--dns NAME` and `--dns-resolver default|none|URL`. */
+export async function dnsSolver(
+  name: string,
+  resolver: string | undefined,
+  env: Env,
+  reporter: Reporter,
+): Promise<ChallengeSolver> {
+  const adapter = await dnsAdapter(name, env, reporter)
+  if (resolver === 'none') return dns01Solver({ adapter })
+  if (resolver === undefined || resolver === 'default')
+    return dns01Solver({ adapter, resolver: dohResolver() })
+  let url: URL
+  try {
+    url = new URL(resolver)
+  } catch {
+    throw new UsageError(`--dns-resolver must be default, none or a DNS-over-HTTPS URL, got ${resolver}`)
+  }
+  return dns01Solver({ adapter, resolver: dohResolver({ url: url.href }) })
+}

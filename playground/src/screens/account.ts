@@ -1,0 +1,326 @@
+/**
+ * The account screen: pick a CA, hold an account key (non-extractable, in IndexedDB), and create, find, update,
+ * roll over and deactivate the ACME account.
+ */
+import {
+  caPresets,
+  createAccount,
+  deactivate,
+  describeKey,
+  findAccount,
+  importAccountKey,
+  type KeyBackup,
+  loadDirectory,
+  newAccountKey,
+  rollOver,
+  updateContact,
+} from '../acme.ts'
+import { type AccountRecord, deleteAccount, loadAccount, saveAccount } from '../keystore.ts'
+import type { State, Store } from '../state.ts'
+import { byId, definitionList, fill, h, outputBlock, releaseDownloads, run, setStatus } from '../ui.ts'
+
+export function mountAccount(store: Store): void {
+  const presetSelect = byId('ca-preset', HTMLSelectElement)
+  const directoryInput = byId('ca-directory', HTMLInputElement)
+  const eabBox = byId('ca-eab', HTMLFieldSetElement)
+  const eabKid = byId('eab-kid', HTMLInputElement)
+  const eabHmac = byId('eab-hmac', HTMLInputElement)
+  const caForm = byId('ca-form', HTMLFormElement)
+  const caLoad = byId('ca-load', HTMLButtonElement)
+  const caInfo = byId('ca-info', HTMLDivElement)
+  const caError = byId('ca-error', HTMLDivElement)
+
+  const keyStatus = byId('key-status', HTMLParagraphElement)
+  const keyBackup = byId('key-backup', HTMLInputElement)
+  const keyGenerate = byId('key-generate', HTMLButtonElement)
+  const keyForget = byId('key-forget', HTMLButtonElement)
+  const keyImportText = byId('key-import-text', HTMLTextAreaElement)
+  const keyImport = byId('key-import', HTMLButtonElement)
+  const keyBackupOut = byId('key-backup-out', HTMLDivElement)
+  const keyError = byId('key-error', HTMLDivElement)
+
+  const contactInput = byId('acct-contact', HTMLInputElement)
+  const tosValue = byId('acct-tos-value', HTMLSpanElement)
+  const agree = byId('acct-agree', HTMLInputElement)
+  const create = byId('acct-create', HTMLButtonElement)
+  const find = byId('acct-find', HTMLButtonElement)
+  const details = byId('acct-details', HTMLDivElement)
+  const update = byId('acct-update', HTMLButtonElement)
+  const rollover = byId('acct-rollover', HTMLButtonElement)
+  const deactivateConfirm = byId('acct-deactivate-confirm', HTMLInputElement)
+  const deactivateButton = byId('acct-deactivate', HTMLButtonElement)
+  const acctError = byId('acct-error', HTMLDivElement)
+  const notice = byId('acct-notice', HTMLParagraphElement)
+  const tell = (text: string) => setStatus(notice, text, 'ok')
+
+  const presets = caPresets(store.get().local.pebbleUrl)
+  for (const preset of presets) presetSelect.append(h('option', { value: preset.id }, preset.label))
+  const presetOf = (url: string) => presets.find((p) => p.url === url && p.url !== '') ?? presets.at(-1)!
+
+  const showPreset = (id: string) => {
+    const preset = presets.find((p) => p.id === id)
+    if (preset && preset.id !== 'custom') directoryInput.value = preset.url
+    eabBox.hidden = !(preset?.eab || store.get().directory?.meta?.externalAccountRequired)
+  }
+  presetSelect.addEventListener('change', () => {
+    showPreset(presetSelect.value)
+    if (presetSelect.value === 'custom') directoryInput.focus()
+  })
+  directoryInput.addEventListener('input', () => {
+    presetSelect.value = presetOf(directoryInput.value.trim()).id
+  })
+  for (const input of [eabKid, eabHmac]) {
+    input.addEventListener('input', () =>
+      store.set({ eab: { kid: eabKid.value.trim(), hmacKey: eabHmac.value.trim() } }),
+    )
+  }
+
+  /** Switches to a CA: its directory from the network, its account record from IndexedDB. */
+  const useCa = (url: string) =>
+    run(caLoad, caError, 'Loading the directory', async () => {
+      agree.checked = false // an agreement is to one CA's terms
+      setStatus(notice, '')
+      fill(acctError)
+      const account = await loadAccount(url)
+      store.set({ directoryUrl: url, directory: undefined, account })
+      setStatus(caInfo, `Loading ${url}…`, 'busy')
+      try {
+        store.set({ directory: await loadDirectory(url, account) })
+      } catch (err) {
+        delete caInfo.dataset.kind
+        fill(caInfo)
+        throw err
+      }
+    })
+
+  caForm.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const url = directoryInput.value.trim()
+    try {
+      new URL(url)
+    } catch {
+      fill(caError, h('p', { class: 'error' }, 'Enter the CA’s directory URL (https://…).'))
+      directoryInput.focus()
+      return
+    }
+    void useCa(url)
+  })
+
+  const saveRecord = async (record: AccountRecord) => {
+    await saveAccount(record)
+    store.set({ account: record })
+  }
+
+  const showBackup = (backup: KeyBackup | undefined) => {
+    releaseDownloads(keyBackupOut)
+    if (!backup) {
+      fill(keyBackupOut)
+      keyBackupOut.hidden = true
+      return
+    }
+    const done = h('button', { type: 'button', id: 'key-backup-done' }, 'I saved it: hide the key')
+    done.addEventListener('click', () => {
+      showBackup(undefined)
+      keyGenerate.focus()
+    })
+    fill(
+      keyBackupOut,
+      h('h4', { id: 'key-backup-title', tabindex: '-1' }, 'Backup of the new account key'),
+      h('p', { class: 'warn' }, 'Save it now, somewhere safe: the page will not be able to show it again.'),
+      outputBlock('key-backup-pem', 'Private key (PKCS#8 PEM)', backup.pem, {
+        filename: 'account-key.pem',
+        label: 'Download account-key.pem',
+      }),
+      outputBlock('key-backup-jwk', 'Private key (JWK)', backup.jwk, {
+        filename: 'account-key.jwk.json',
+        label: 'Download account-key.jwk.json',
+      }),
+      h('div', { class: 'buttons' }, done),
+    )
+    keyBackupOut.hidden = false
+    byId('key-backup-title', HTMLHeadingElement).focus()
+  }
+
+  /** Runs a button's action: errors to `errors`, the success notice cleared first, the screen redrawn after. */
+  const action = (
+    button: HTMLButtonElement,
+    errors: HTMLElement,
+    context: string,
+    work: () => Promise<void>,
+  ) =>
+    button.addEventListener('click', () => {
+      setStatus(notice, '')
+      void run(button, errors, context, work, () => render(store.get()))
+    })
+
+  action(keyGenerate, keyError, 'Generating a key', async () => {
+    const { keyPair, backup } = await newAccountKey(keyBackup.checked)
+    await saveRecord({ directoryUrl: store.get().directoryUrl, keyPair })
+    showBackup(backup)
+  })
+
+  action(keyImport, keyError, 'Importing the key', async () => {
+    const keyPair = await importAccountKey(keyImportText.value)
+    await saveRecord({ directoryUrl: store.get().directoryUrl, keyPair })
+    keyImportText.value = '' // the text was the only extractable copy in the page
+    byId('key-import-box', HTMLDetailsElement).open = false
+    showBackup(undefined)
+  })
+
+  action(keyForget, keyError, 'Forgetting the key', async () => {
+    await deleteAccount(store.get().directoryUrl)
+    store.set({ account: undefined })
+    showBackup(undefined)
+  })
+
+  const contact = () => (contactInput.value.trim() ? [contactInput.value.trim()] : [])
+  const record = () => store.get().account!
+
+  const afterAccount = async (account: { url: string; status: string; contact?: string[] | undefined }) => {
+    await saveRecord({
+      ...record(),
+      accountUrl: account.url,
+      status: account.status,
+      ...(account.contact && { contact: account.contact }),
+    })
+  }
+
+  action(create, acctError, 'Creating the account', async () => {
+    if (!agree.checked) {
+      fill(
+        acctError,
+        h(
+          'p',
+          { class: 'error', 'data-code': 'TERMS_NOT_AGREED' },
+          'Read the terms of service and tick “I agree” first: the page never agrees for you.',
+        ),
+      )
+      agree.focus()
+      return
+    }
+    const { eab, directory } = store.get()
+    const needsEab = directory?.meta?.externalAccountRequired === true || !eabBox.hidden
+    const account = await createAccount(record(), {
+      termsOfServiceAgreed: true,
+      contact: contact(),
+      ...(needsEab && eab.kid !== '' && eab.hmacKey !== '' ? { eab } : {}),
+    })
+    await afterAccount(account)
+    tell('The CA created the account (or found the one this key already had).')
+  })
+
+  action(find, acctError, 'Finding the account', async () => {
+    await afterAccount(await findAccount(record()))
+    tell('The CA knows this key: its account is shown above.')
+  })
+
+  action(update, acctError, 'Updating the contact', async () => {
+    await afterAccount(await updateContact(record(), contact()))
+    tell('Contact updated.')
+  })
+
+  action(rollover, acctError, 'Rolling the key over', async () => {
+    const result = await rollOver(record(), keyBackup.checked)
+    await saveRecord({ ...record(), keyPair: result.keyPair, status: result.account.status })
+    tell(
+      `The account now uses a new key; the old one no longer works.${result.backup ? ' The new key’s backup is under “Account key”.' : ''}`,
+    )
+    showBackup(result.backup)
+  })
+
+  deactivateConfirm.addEventListener('change', () => render(store.get()))
+  action(deactivateButton, acctError, 'Deactivating the account', async () => {
+    await afterAccount(await deactivate(record()))
+    deactivateConfirm.checked = false
+    tell('The account is deactivated. Its certificates stay valid until they expire or are revoked.')
+  })
+
+  let rendered: CryptoKeyPair | undefined
+  const render = (state: State) => {
+    const { directory, account } = state
+    const tos = directory?.meta?.termsOfService
+    fill(
+      tosValue,
+      tos
+        ? h('a', { href: tos, target: '_blank', rel: 'noopener', id: 'acct-tos-link' }, tos)
+        : directory
+          ? 'this CA publishes none'
+          : 'load the CA first',
+    )
+    if (directory) {
+      const meta = directory.meta ?? {}
+      delete caInfo.dataset.kind
+      fill(
+        caInfo,
+        definitionList(
+          [
+            ['Directory', state.directoryUrl],
+            [
+              'Website',
+              meta.website
+                ? h('a', { href: meta.website, target: '_blank', rel: 'noopener' }, meta.website)
+                : '—',
+            ],
+            ['External account binding', meta.externalAccountRequired ? 'required' : 'not required'],
+            ['Renewal information (ARI)', directory.renewalInfo ? 'offered' : 'not offered'],
+            ['Profiles', meta.profiles ? Object.keys(meta.profiles).join(', ') : '—'],
+          ],
+          { class: 'compact', id: 'ca-details' },
+        ),
+      )
+      if (meta.externalAccountRequired) eabBox.hidden = false
+    }
+
+    const active = Boolean(account?.accountUrl) && account?.status === 'valid'
+    keyGenerate.disabled = keyImport.disabled = active
+    keyForget.disabled = !account
+    create.disabled = find.disabled = !account || !directory
+    update.disabled = rollover.disabled = !active
+    deactivateButton.disabled = !active || !deactivateConfirm.checked
+
+    if (!account) {
+      rendered = undefined
+      delete keyStatus.dataset.thumbprint
+      setStatus(
+        keyStatus,
+        'No account key for this CA in this browser: generate one or import yours.',
+        'info',
+      )
+    } else if (rendered !== account.keyPair) {
+      rendered = account.keyPair
+      const keyPair = account.keyPair
+      void describeKey(keyPair).then((key) => {
+        if (store.get().account?.keyPair !== keyPair) return
+        keyStatus.dataset.thumbprint = key.thumbprint
+        setStatus(
+          keyStatus,
+          `${key.algorithm} key, thumbprint ${key.thumbprint}, kept in this browser; private key ${key.extractable ? 'EXTRACTABLE' : 'not extractable'}.`,
+          key.extractable ? 'warn' : 'ok',
+        )
+      })
+    }
+    fill(
+      details,
+      account?.accountUrl &&
+        definitionList(
+          [
+            ['Account URL', h('code', { id: 'acct-url' }, account.accountUrl)],
+            [
+              'Status',
+              h('span', { id: 'acct-status', class: `badge ${account.status ?? ''}` }, account.status ?? '?'),
+            ],
+            ['Contact', h('span', { id: 'acct-contact-shown' }, account.contact?.join(', ') || 'none')],
+          ],
+          { class: 'compact' },
+        ),
+    )
+  }
+
+  store.subscribe(render)
+  const initial = presetOf(store.get().directoryUrl)
+  presetSelect.value = initial.id
+  directoryInput.value = store.get().directoryUrl
+  showPreset(initial.id)
+  render(store.get())
+  void useCa(store.get().directoryUrl)
+}

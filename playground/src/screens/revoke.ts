@@ -1,0 +1,71 @@
+/** Revocation (RFC 8555 §7.6), signed with the account key or with the certificate's own key. */
+import { REVOCATION_REASON_NAMES, revoke } from '../acme.ts'
+import { inspectChain } from '../certs.ts'
+import type { Store } from '../state.ts'
+import { byId, h, run, setStatus } from '../ui.ts'
+
+export function mountRevoke(store: Store): void {
+  const form = byId('revoke-form', HTMLFormElement)
+  const pem = byId('revoke-pem', HTMLTextAreaElement)
+  const reason = byId('revoke-reason', HTMLSelectElement)
+  const withAccount = byId('revoke-with-account', HTMLInputElement)
+  const withKey = byId('revoke-with-key', HTMLInputElement)
+  const keyField = byId('revoke-key-field', HTMLDivElement)
+  const key = byId('revoke-key', HTMLTextAreaElement)
+  const button = byId('revoke-run', HTMLButtonElement)
+  const status = byId('revoke-status', HTMLParagraphElement)
+  const errors = byId('revoke-error', HTMLDivElement)
+
+  for (const name of REVOCATION_REASON_NAMES) reason.append(h('option', { value: name }, name))
+
+  const useIssued = h(
+    'button',
+    { type: 'button', id: 'revoke-use-issued', class: 'quiet', hidden: true },
+    'Use the certificate from the order screen',
+  )
+  useIssued.addEventListener('click', () => {
+    const issued = store.get().issued
+    if (!issued) return
+    pem.value = issued.chainPem
+    key.value = issued.keyPem
+    pem.focus()
+  })
+  pem.after(useIssued)
+
+  const syncSigner = () => {
+    keyField.hidden = !withKey.checked
+  }
+  withAccount.addEventListener('change', syncSigner)
+  withKey.addEventListener('change', syncSigner)
+  syncSigner()
+  store.subscribe((state) => {
+    useIssued.hidden = !state.issued
+  })
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const state = store.get()
+    void run(button, errors, 'Revocation', async () => {
+      setStatus(status, '')
+      // Read it first: a paste error shows before anything is sent.
+      const leaf = (await inspectChain(pem.value)).certificates[0]!.parsed
+      if (withKey.checked) {
+        await revoke(pem.value, reason.value as (typeof REVOCATION_REASON_NAMES)[number], {
+          directoryUrl: state.directoryUrl,
+          certificateKeyPem: key.value,
+        })
+      } else {
+        const record = state.account
+        if (!record?.accountUrl)
+          throw new TypeError('no account at this CA: create or find one on the Account screen')
+        await revoke(pem.value, reason.value as (typeof REVOCATION_REASON_NAMES)[number], { record })
+      }
+      status.dataset.serial = leaf.serialNumber
+      setStatus(
+        status,
+        `Revoked certificate ${leaf.serialNumber} (${leaf.dnsNames[0] ?? leaf.subject.dn}), reason ${reason.value}, signed with ${withKey.checked ? 'its own key' : 'the account key'}.`,
+        'ok',
+      )
+    })
+  })
+}
