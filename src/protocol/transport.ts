@@ -280,14 +280,23 @@ export class Transport {
     return raceSignal(this.#directory, signal)
   }
 
-  /** A nonce from the pool, or a fresh one from `newNonce` when the pool is empty (RFC 8555 §7.2). */
+  /**
+   * A nonce from the pool, or a fresh one from `newNonce` when the pool is empty (RFC 8555 §7.2), with the retry
+   * policy.
+   */
   async nonce(signal?: AbortSignalLike): Promise<string> {
-    const pooled = this.#nonces.pop()
-    if (pooled) return pooled
+    const combined = this.signal(signal)
+    return this.#nonces.pop() ?? this.#withRetries(combined, () => this.#freshNonce(combined, false))
+  }
+
+  /**
+   * One `GET newNonce` (RFC 8555 §7.2: the server MUST answer GET as it answers HEAD, with 204). GET, not HEAD:
+   * Node's fetch closes the connection after every HEAD, so each nonce would cost a TLS handshake.
+   * `holdingSlot`: called by a request that already holds a slot, so it must not wait for another.
+   */
+  async #freshNonce(signal: AbortSignalLike | undefined, holdingSlot: boolean): Promise<string> {
     const { newNonce } = await this.directory(signal)
-    const res = await this.#withRetries(this.signal(signal), (attempt) =>
-      this.#exchange('HEAD', newNonce, undefined, { signal: this.signal(signal) }, attempt),
-    )
+    const res = await this.#exchange('GET', newNonce, undefined, { signal }, 1, undefined, holdingSlot)
     const nonce = this.#nonces.pop()
     if (!nonce) {
       throw new AcmeResponseError(`no Replay-Nonce header from ${newNonce}`, {
@@ -323,21 +332,18 @@ export class Transport {
     return this.#withRetries(options.signal, async (attempt) => {
       for (;;) {
         await this.#gate(gateKey, options.signal) // before the nonce and the signature, which a wait would age
-        const nonce = await this.nonce(options.signal)
-        const header =
-          signer.kid !== undefined
-            ? { url: target, nonce, kid: signer.kid }
-            : { url: target, nonce, jwk: signer.jwk }
-        const jws = await signJws(header, payload, signer.privateKey)
         try {
-          return await this.#exchange(
-            'POST',
-            target,
-            JSON.stringify(jws),
-            options,
-            attempt + badNonces,
-            gateKey,
-          )
+          // The slot first, then the nonce: a request waiting its turn must not hold a nonce another could use.
+          return await this.#slots.run(async () => {
+            const nonce = this.#nonces.pop() ?? (await this.#freshNonce(options.signal, true))
+            const header =
+              signer.kid !== undefined
+                ? { url: target, nonce, kid: signer.kid }
+                : { url: target, nonce, jwk: signer.jwk }
+            const jws = await signJws(header, payload, signer.privateKey)
+            const body = JSON.stringify(jws)
+            return this.#exchange('POST', target, body, options, attempt + badNonces, gateKey, true)
+          }, options.signal)
         } catch (err) {
           if (isBadNonce(err) && badNonces++ < this.#retry.badNonceRetries) continue
           throw err
@@ -358,10 +364,10 @@ export class Transport {
    * Runs `attempt` until it succeeds, a failure is not transient, or the retry budget is spent. Waits between
    * attempts back off exponentially (with jitter) and never undercut the server's `Retry-After`.
    */
-  async #withRetries(
+  async #withRetries<T>(
     signal: AbortSignalLike | undefined,
-    attempt: (attempt: number) => Promise<AcmeResponse>,
-  ): Promise<AcmeResponse> {
+    attempt: (attempt: number) => Promise<T>,
+  ): Promise<T> {
     let retryingSince: number | undefined
     let uncertain = false
     let serverErrorsInARow = 0
@@ -413,15 +419,15 @@ export class Transport {
     options: RequestOptions,
     attempt: number,
     gateKey?: string,
+    holdingSlot = false,
   ): Promise<AcmeResponse> {
     let target = this.#urls.check(url, 'request URL')
     for (let redirects = 0; ; redirects++) {
       const key = gateKey ?? `${method} ${target}`
+      const send = () => this.#attempt(method, target, body, options, attempt, key)
       await this.#gate(key, options.signal)
-      const result = await this.#slots.run(
-        () => this.#attempt(method, target, body, options, attempt, key),
-        options.signal,
-      )
+      // A caller that holds a slot (a signed POST fetching its nonce) has waited its turn already.
+      const result = holdingSlot ? await send() : await this.#slots.run(send, options.signal)
       if (result.status < 300 || result.status >= 400) return result
       // A redirect. RFC 8555 names no redirects; a signed request is never re-sent elsewhere.
       const to = result.location

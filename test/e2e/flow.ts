@@ -113,7 +113,7 @@ export function countingFetch(
 /**
  * The protocol steps of one Pebble issuance, as the first path segment of each request: newOrder,
  * authorization, challenge, authorization polls (repeated only while the CA is still validating), finalize,
- * order polls (only while it is processing), certificate. Anything else (a HEAD newNonce, a duplicate step)
+ * order polls (only while it is processing), certificate. Anything else (a newNonce, a duplicate step)
  * breaks the match.
  */
 export const ONE_REQUEST_PER_STEP = /^order-plz authZ chalZ( authZ)+ finalize-order( my-order)* certZ$/

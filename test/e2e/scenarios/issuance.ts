@@ -126,7 +126,7 @@ export const issuanceScenarios: Scenario[] = [
     },
   },
   {
-    name: 'round trips: one request per protocol step, no HEAD newNonce after the first request',
+    name: 'round trips: one request per protocol step, no newNonce after the first request',
     server: 'counting',
     async run(ctx) {
       const fetch = countingFetch(ctx.fetch)
@@ -137,7 +137,7 @@ export const issuanceScenarios: Scenario[] = [
       const steps = stepSequence(requests)
       ctx.report('requests per issuance (1 name, after account creation)', requests.length)
       ctx.report('requests', steps)
-      assert(ONE_REQUEST_PER_STEP.test(steps), `one request per protocol step, no HEAD newNonce: ${steps}`)
+      assert(ONE_REQUEST_PER_STEP.test(steps), `one request per protocol step, no newNonce: ${steps}`)
     },
   },
   {
