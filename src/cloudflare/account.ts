@@ -51,6 +51,8 @@ export interface JobCertificate {
   notAfter: string
   /** When it is due for renewal. */
   renewAt: string
+  /** When to ask the CA's renewal information (RFC 9773) again, where the CA offers it. */
+  checkAt?: string
 }
 
 /** A job's durable state. */
@@ -92,8 +94,11 @@ export type JobResult =
   | { status: 'failed'; error: ErrorNote }
   /** It will be retried (by the queue): the order and key are kept for the next run. */
   | { status: 'retry'; error: ErrorNote }
-  /** Nothing to do (a renewal that was not due after all). */
-  | { status: 'unchanged' }
+  /**
+   * Nothing issued: a renewal that was not due after all, or one that failed and will be tried again by schedule
+   * (`error`). The renewal schedule may have moved.
+   */
+  | { status: 'unchanged'; schedule?: Pick<JobCertificate, 'renewAt' | 'checkAt'>; error?: ErrorNote }
 
 /** The answer to {@link AcmeAccountCore.begin}. */
 export type BeginResult =
@@ -298,7 +303,15 @@ export class AcmeAccountCore {
    */
   begin(
     name: string,
-    request: { kind: JobKind; authorizations: number; newOrder: boolean; wakeMessage: unknown },
+    request: {
+      kind: JobKind
+      /** What to send to the queue when the job is woken after a wait for room. */
+      wakeMessage: unknown
+      /** Authorizations the run will hold (default: the job's identifiers). */
+      authorizations?: number
+      /** Whether the run places a new order (default: unless the job has one to resume). */
+      newOrder?: boolean
+    },
   ): Promise<BeginResult> {
     return this.#serial(name, async () => {
       const job = await this.#job(name)
@@ -309,7 +322,14 @@ export class AcmeAccountCore {
       if (request.kind === 'issue' && job.status === 'valid') return { skip: 'done' }
       if (request.kind === 'issue' && job.status === 'failed') return { skip: 'failed' }
       if (request.kind === 'renew' && !job.certificate) return { skip: 'not-issued' }
-      const grant = this.#budget.acquire(name, request, now)
+      const grant = this.#budget.acquire(
+        name,
+        {
+          authorizations: request.authorizations ?? job.identifiers.length,
+          newOrder: request.newOrder ?? job.orderUrl === undefined,
+        },
+        now,
+      )
       if (!grant.granted) {
         this.#wakeMessages.set(name, request.wakeMessage)
         await this.#budgetChanged()
@@ -389,13 +409,52 @@ export class AcmeAccountCore {
             updatedAt: at,
           }
           break
-        case 'unchanged':
-          next = { ...job, status: job.certificate ? 'valid' : job.status, updatedAt: at }
+        case 'unchanged': {
+          const { certificate, error: _previous, ...kept } = job
+          next = {
+            ...kept,
+            ...(certificate && { certificate }),
+            status: certificate ? 'valid' : job.status,
+            ...(result.error && { error: result.error }),
+            updatedAt: at,
+          }
+          if (certificate && result.schedule) {
+            const { checkAt: _c, ...kept } = certificate
+            next.certificate = {
+              ...kept,
+              renewAt: result.schedule.renewAt,
+              ...(result.schedule.checkAt !== undefined && { checkAt: result.schedule.checkAt }),
+            }
+          }
           break
+        }
       }
       await this.#put(next)
       if (this.#budget.release(name)) await this.#budgetChanged()
       return true
+    })
+  }
+
+  /**
+   * Job `name` will not heal (its message went to the dead-letter queue without a run to finish it): `failed`, or
+   * still `valid` with the error when it has a certificate. Any run of it is fenced off.
+   */
+  markFailed(name: string, error: ErrorNote): Promise<JobRecord | undefined> {
+    return this.#serial(name, async () => {
+      const job = await this.#job(name)
+      if (!job) return undefined
+      this.#leases.delete(name)
+      const { orderUrl: _o, certificateKey: _k, ...rest } = job
+      const next: JobRecord = {
+        ...rest,
+        epoch: job.epoch + 1,
+        status: job.certificate ? 'valid' : 'failed',
+        error,
+        updatedAt: new Date(this.#now()).toISOString(),
+      }
+      await this.#put(next)
+      if (this.#budget.release(name)) await this.#budgetChanged()
+      return next
     })
   }
 
@@ -422,6 +481,30 @@ export class AcmeAccountCore {
         const lease = this.#leases.get(job.name)
         if ((lease && lease.until > now) || waiting.has(job.name)) continue
         names.push(job.name)
+      }
+      if (page.cursor === undefined) return names
+      cursor = page.cursor
+    }
+  }
+
+  /**
+   * Names of the jobs with a certificate that is due for renewal by `asOf` (ms), or whose renewal information is due
+   * for a check, and that no run holds: a cron pass enqueues a renewal run for each.
+   */
+  async dueForRenewal(asOf: number): Promise<string[]> {
+    const now = this.#now()
+    const names: string[] = []
+    let cursor: string | undefined
+    for (;;) {
+      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
+      for (const { name, certificate } of page.jobs) {
+        if (!certificate) continue
+        const lease = this.#leases.get(name)
+        if (lease && lease.until > now) continue
+        const due =
+          Date.parse(certificate.renewAt) <= asOf ||
+          (certificate.checkAt !== undefined && Date.parse(certificate.checkAt) <= asOf)
+        if (due) names.push(name)
       }
       if (page.cursor === undefined) return names
       cursor = page.cursor

@@ -130,6 +130,92 @@ describe('jobs', () => {
   })
 })
 
+describe('defaults, renewals, dead letters', () => {
+  it('counts a job’s identifiers as its authorizations, and a job with an order as no new order', async () => {
+    const a = account()
+    await a.setNow(T)
+    await a.createJob({ name: 'big', identifiers: ['1.test', '2.test', '3.test'], challenge: 'http-01' })
+    await a.createJob({ name: 'one', identifiers: ['4.test'], challenge: 'http-01' })
+    const big = await a.begin('big', { kind: 'issue', wakeMessage: 'big' })
+    expect(await insideAccount(a, (o: TestAccount) => o.core.budget.held)).toBe(3)
+    expect(await a.begin('one', { kind: 'issue', wakeMessage: 'one' })).toMatchObject({
+      wait: { reason: 'pending-authorizations' },
+    })
+    if (!('run' in big)) throw new Error('no run')
+    await a.record('big', big.run.epoch, { orderUrl: 'https://ca.test/order/1' })
+    await a.finish('big', big.run.epoch, { status: 'retry', error: { message: 'x', at: 'y' } })
+    expect(await woken(a)).toEqual(['one'])
+    const one = await a.begin('one', { kind: 'issue', wakeMessage: 'one' })
+    if (!('run' in one)) throw new Error('no run for one')
+    await a.finish('one', one.run.epoch, { status: 'retry', error: { message: 'x', at: 'y' } })
+    // Four orders in the window (TEST_LIMITS): fill it, then a job with an order to resume still runs.
+    await insideAccount(a, async (o: TestAccount) => {
+      for (const n of ['w1', 'w2', 'w3', 'w4']) {
+        o.core.budget.acquire(n, { authorizations: 0 }, T)
+        o.core.budget.release(n)
+      }
+    })
+    expect(await a.begin('big', { kind: 'issue', wakeMessage: 'big' })).toMatchObject({ run: {} })
+  })
+
+  it('lists certificates due by a time, or due for a renewal-information check, and none a run holds', async () => {
+    const a = account()
+    await a.setNow(T)
+    const cert = (renewAt: number, checkAt?: number) => ({
+      status: 'valid' as const,
+      certificate: {
+        serialNumber: '1',
+        notBefore: new Date(T).toISOString(),
+        notAfter: new Date(T + 90 * 86400_000).toISOString(),
+        renewAt: new Date(renewAt).toISOString(),
+        ...(checkAt !== undefined && { checkAt: new Date(checkAt).toISOString() }),
+      },
+    })
+    for (const [name, result] of [
+      ['early', cert(T + 1000)],
+      ['late', cert(T + 5000)],
+      ['check', cert(T + 9000, T + 2000)],
+    ] as const) {
+      await a.createJob({ name, identifiers: [`${name}.test`], challenge: 'http-01' })
+      const run = await a.begin(name, { kind: 'issue', wakeMessage: name })
+      if (!('run' in run)) throw new Error('no run')
+      await a.finish(name, run.run.epoch, result)
+    }
+    await a.createJob({ name: 'none', identifiers: ['none.test'], challenge: 'http-01' })
+    expect(await a.dueForRenewal(T)).toEqual([])
+    expect(await a.dueForRenewal(T + 2000)).toEqual(['check', 'early'])
+    expect(await a.dueForRenewal(T + 5000)).toEqual(['check', 'early', 'late'])
+    // A renewal is a new order: let the window (4 per minute) slide past the three issuances first.
+    await a.setNow(T + 61_000)
+    await a.begin('late', { kind: 'renew', wakeMessage: 'late' })
+    expect(await a.dueForRenewal(T + 5000)).toEqual(['check', 'early'])
+    // A renewal that was not due moves the schedule; one that failed keeps the certificate and shows the error.
+    const run = await a.begin('early', { kind: 'renew', wakeMessage: 'early' })
+    if (!('run' in run)) throw new Error('no run')
+    await a.finish('early', run.run.epoch, {
+      status: 'unchanged',
+      schedule: { renewAt: new Date(T + 7000).toISOString() },
+      error: { code: 'ERR_ACME_CAA', message: 'no', at: 'now' },
+    })
+    expect(await a.getJob('early')).toMatchObject({
+      status: 'valid',
+      error: { code: 'ERR_ACME_CAA' },
+      certificate: { renewAt: new Date(T + 7000).toISOString() },
+    })
+  })
+
+  it('marks a dead-lettered job failed and fences its run off; one with a certificate stays valid', async () => {
+    const a = account()
+    await a.createJob({ name: 'dead', identifiers: ['dead.test'], challenge: 'http-01' })
+    const run = await a.begin('dead', { kind: 'issue', wakeMessage: 'dead' })
+    if (!('run' in run)) throw new Error('no run')
+    await a.markFailed('dead', { code: 'ERR_DEAD_LETTER', message: 'gave up', at: 'now' })
+    expect(await a.getJob('dead')).toMatchObject({ status: 'failed', error: { code: 'ERR_DEAD_LETTER' } })
+    expect(await a.record('dead', run.run.epoch, { orderUrl: 'https://ca.test/order/2' })).toBe(false)
+    expect(await insideAccount(a, (o: TestAccount) => o.core.budget.held)).toBe(0)
+  })
+})
+
 describe('budget in the account object', () => {
   it('makes jobs wait for pending authorizations and wakes them, in order, as runs finish', async () => {
     const a = account()

@@ -79,6 +79,12 @@ export class TestAccount extends DurableObject<TestEnv> {
   finish(name: string, epoch: number, result: JobResult): Promise<boolean> {
     return this.core.finish(name, epoch, result)
   }
+  markFailed(name: string, error: { code?: string; message: string; at: string }) {
+    return this.core.markFailed(name, error)
+  }
+  dueForRenewal(asOf: number): Promise<string[]> {
+    return this.core.dueForRenewal(asOf)
+  }
   override async alarm(): Promise<void> {
     await this.core.alarm()
   }
@@ -88,7 +94,16 @@ export class TestAccount extends DurableObject<TestEnv> {
  * The stub of a TestAccount as the tests call it. Workers' RPC typing turns records holding `unknown` (ACME
  * resources are loose objects) into `never`; the methods return exactly what the object's methods return.
  */
-type Called = 'setNow' | 'ensureAccount' | 'createJob' | 'getJob' | 'begin' | 'record' | 'finish'
+type Called =
+  | 'setNow'
+  | 'ensureAccount'
+  | 'createJob'
+  | 'getJob'
+  | 'begin'
+  | 'record'
+  | 'finish'
+  | 'markFailed'
+  | 'dueForRenewal'
 export type TestAccountStub = Omit<DurableObjectStub<TestAccount>, Called> & Pick<TestAccount, Called>
 
 /** The coordinator of KvStorage's compare-and-swap, as an application exposes it. */
