@@ -136,6 +136,8 @@ export class RateBudget {
     const ahead = !reserved && this.#waiting.some((w) => w.name !== name && !this.#reserved.has(w.name))
     if (refusal || ahead) {
       if (!this.#waiting.some((w) => w.name === name)) this.#waiting.push({ name, ...wanted })
+      // A woken job that still does not fit (a pause came in meanwhile) is back in line, to be woken again.
+      this.#reserved.delete(name)
       return refusal ?? { granted: false, reason: 'queued', retryAt: undefined }
     }
     this.#state.holders[name] = wanted.authorizations

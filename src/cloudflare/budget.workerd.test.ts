@@ -72,6 +72,18 @@ describe('RateBudget', () => {
     expect(budget.wake(T + 30_000)).toEqual(['a'])
   })
 
+  it('wakes again a woken job that came back during a new pause, without waiting for its reservation to lapse', () => {
+    const budget = new RateBudget(LIMITS)
+    budget.pause(T + 1000)
+    expect(budget.acquire('a', { authorizations: 1 }, T)).toMatchObject({ reason: 'paused' })
+    expect(budget.wake(T + 1000)).toEqual(['a'])
+    // Before a comes back, the CA asks for another pause.
+    budget.pause(T + 2000)
+    expect(budget.acquire('a', { authorizations: 1 }, T + 1500)).toMatchObject({ reason: 'paused' })
+    expect(budget.nextWake(T + 1500)).toBe(T + 2000)
+    expect(budget.wake(T + 2000)).toEqual(['a'])
+  })
+
   it('lets a job larger than the whole limit run alone', () => {
     const budget = new RateBudget(LIMITS)
     expect(budget.acquire('huge', { authorizations: 9 }, T)).toEqual({ granted: true })
