@@ -511,6 +511,38 @@ export class AcmeAccountCore {
     }
   }
 
+  /**
+   * Jobs per status, challenges presented and not cleaned up, and the budget's state: for an operator's status page
+   * and for tests. Reads every job.
+   */
+  async summary(): Promise<{
+    jobs: Record<JobStatus, number>
+    presented: number
+    pendingAuthorizations: number
+    waiting: number
+    nonces: number
+  }> {
+    const jobs: Record<JobStatus, number> = { pending: 0, processing: 0, valid: 0, failed: 0 }
+    let presented = 0
+    let cursor: string | undefined
+    for (;;) {
+      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
+      for (const job of page.jobs) {
+        jobs[job.status]++
+        presented += job.presented.length
+      }
+      if (page.cursor === undefined) break
+      cursor = page.cursor
+    }
+    return {
+      jobs,
+      presented,
+      pendingAuthorizations: this.#budget.held,
+      waiting: this.#budget.waiting.length,
+      nonces: this.#nonces.length,
+    }
+  }
+
   /** The Durable Object's alarm: wakes the jobs whose wait ended by itself. */
   async alarm(): Promise<void> {
     await this.#budgetChanged()
