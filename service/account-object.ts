@@ -29,7 +29,10 @@ export class AcmeAccount extends DurableObject<Env> {
       this.#core = await AcmeAccountCore.load(ctx.storage, {
         limits: this.#config.limits,
         wake: async (messages) => {
-          await env.JOBS.sendBatch((messages as JobMessage[]).map((body) => ({ body })))
+          // sendBatch takes at most 100 messages.
+          for (let i = 0; i < messages.length; i += 100) {
+            await env.JOBS.sendBatch((messages.slice(i, i + 100) as JobMessage[]).map((body) => ({ body })))
+          }
         },
       })
     })
@@ -106,13 +109,9 @@ export class AcmeAccount extends DurableObject<Env> {
   dueForRenewal(asOf: number): Promise<string[]> {
     return this.#core.dueForRenewal(asOf)
   }
-  /** Budget and pool figures, for `GET /api/status`. */
-  status(): { pendingAuthorizations: number; waiting: number; nonces: number } {
-    return {
-      pendingAuthorizations: this.#core.budget.held,
-      waiting: this.#core.budget.waiting.length,
-      nonces: this.#core.nonceCount,
-    }
+  /** Jobs per status, challenges left presented, the budget: for `GET /api/status`. */
+  status(): ReturnType<AcmeAccountCore['summary']> {
+    return this.#core.summary()
   }
 
   override async alarm(): Promise<void> {

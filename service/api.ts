@@ -8,7 +8,7 @@
  * | `GET /api/certificates/:name`          | one job: status, notAfter, renewAt, error                    |
  * | `GET /api/certificates/:name/chain`    | the PEM chain (`application/pem-certificate-chain`)          |
  * | `DELETE /api/certificates/:name`       | stop managing it; `?revoke=true` revokes it first            |
- * | `GET /api/status`                      | the account's budget: pending authorizations, waiting jobs   |
+ * | `GET /api/status`                      | jobs per status, the budget, challenge records left in KV    |
  *
  * Errors are `{ error: { code, message } }`.
  */
@@ -61,9 +61,7 @@ export async function handleApi(request: Request, env: Env): Promise<Response | 
   const config = readConfig(env)
   const parts = url.pathname.split('/').slice(2).map(decodeURIComponent)
   const method = request.method
-  if (parts[0] === 'status' && parts.length === 1 && method === 'GET') {
-    return Response.json(await accountOf(env, config).status())
-  }
+  if (parts[0] === 'status' && parts.length === 1 && method === 'GET') return status(env, config)
   if (parts[0] !== 'certificates') return problem(404, 'ERR_NOT_FOUND', `no route ${url.pathname}`)
   const [, name, sub] = parts
   if (name === undefined || name === '') {
@@ -197,4 +195,27 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
   )
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })
+}
+
+async function status(env: Env, config: Config): Promise<Response> {
+  const [summary, challengeRecords] = await Promise.all([
+    accountOf(env, config).status(),
+    countChallengeRecords(env),
+  ])
+  return Response.json({ ...summary, challengeRecords })
+}
+
+/** http-01 tokens in KV (each is removed by its cleanup; one left behind would expire by itself). */
+async function countChallengeRecords(env: Env): Promise<number> {
+  let count = 0
+  let cursor: string | undefined
+  do {
+    const page = await env.CHALLENGES.list({
+      prefix: 'acme-challenge/',
+      ...(cursor !== undefined && { cursor }),
+    })
+    count += page.keys.length
+    cursor = page.list_complete ? undefined : page.cursor
+  } while (cursor !== undefined)
+  return count
 }

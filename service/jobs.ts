@@ -44,6 +44,11 @@ interface Session {
 const ACK: MessageOutcome = { action: 'ack' }
 /** The longest a run waits in-process for a `Retry-After` before handing the wait to the queue. */
 const MAX_INLINE_WAIT = 10_000
+/**
+ * The longest one run may take: a stuck run must not hold its batch (a queue delivers the next batch of a consumer
+ * only after this one; Workers stop a consumer after 15 minutes of wall time).
+ */
+const RUN_TIMEOUT = 5 * 60_000
 
 /** Works a batch of the jobs queue. */
 export async function consumeJobs(batch: MessageBatch<JobMessage>, env: Env): Promise<void> {
@@ -73,6 +78,7 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
       if (nonces.length > 64) nonces.shift()
     },
   }
+  let newOrderUrl: string | undefined
   const client = new AcmeClient({
     directoryUrl: stored.directoryUrl,
     accountUrl: stored.accountUrl,
@@ -81,7 +87,15 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     pacer: new FirstReadPacer(started.pacer),
     fetch: requestPacer(config.limits.requestsPerSecond),
     retry: { maxWait: MAX_INLINE_WAIT },
+    // A 429 on newOrder holds back every job of the account until its Retry-After, from the moment it arrives (the
+    // run that got it may wait it out in-process, or hand it to the queue).
+    onHttp: ({ url, error }) => {
+      if (url === newOrderUrl && isRateLimited(error)) {
+        account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000).catch(() => {})
+      }
+    },
   })
+  newOrderUrl = (await client.directory()).newOrder
   const session: Session = { env, config, account, client, ring, storage: await certificateStorage(env) }
   const close = () => account.endSession({ nonces, pacer: client.pacer.toJSON() })
   return { session, close }
@@ -99,7 +113,8 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
   const { job, epoch } = begun.run
   try {
     const solvers = await solversFor(env, config, job.challenge)
-    const issued = await runIssueJob({ account, job, epoch, ring, client, solvers })
+    const signal = AbortSignal.timeout(RUN_TIMEOUT)
+    const issued = await runIssueJob({ account, job, epoch, ring, client, solvers, signal })
     const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
     const directory = await client.directory()
     await account.finish(job.name, epoch, {
@@ -159,6 +174,7 @@ async function renew(
       // The cron pass's time: a test (or an operator) can ask "what is due as of then".
       now: () => Math.max(Date.now(), body.asOf),
       lookahead: config.lookaheadMs,
+      signal: AbortSignal.timeout(RUN_TIMEOUT),
     })
     const state = await readRenewalState(storage, job.name)
     const checkAt = state?.nextCheckAt

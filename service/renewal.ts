@@ -29,5 +29,7 @@ export async function runScheduled(controller: { scheduledTime: number }, env: E
   for (let i = 0; i < messages.length; i += 100) {
     await env.JOBS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })))
   }
+  if (messages.length > 0)
+    console.log(`cron pass: ${unfinished.length} unfinished jobs re-enqueued, ${due.length} renewal runs`)
   return { resumed: unfinished.length, renewals: due.length }
 }

@@ -33,6 +33,11 @@ export default {
   },
 
   scheduled(controller, env, ctx) {
-    ctx.waitUntil(runScheduled(controller, env))
+    ctx.waitUntil(
+      runScheduled(controller, env).catch((error: unknown) => {
+        console.error('cron pass failed:', error)
+        throw error
+      }),
+    )
   },
 } satisfies ExportedHandler<Env, JobMessage>

@@ -2,8 +2,9 @@
  * `npm run service`: the certificate service on 127.0.0.1, in workerd through Miniflare (the bindings of
  * /wrangler.toml: Durable Objects, Queues, KV, R2, assets), against a local Pebble that this command starts, or any
  * CA with `--directory`. Cron never fires by itself locally: this command triggers the scheduled handler once at
- * start and then every `--cron-interval` seconds. Prints the base URL and the API token, then a line
- * `WEBACME_SERVICE_READY {json}` for scripts.
+ * start and then every `--cron-interval` seconds, and whenever `cron` (or `cron <time>`, a pass as of that time) is
+ * typed on its standard input. Prints the base URL and the API token, then a line `WEBACME_SERVICE_READY {json}` for
+ * scripts, and `WEBACME_CRON {json}` after each pass.
  *
  *   npm run service -- [--port N] [--persist DIR] [--token T] [--directory URL] [--cron-interval S]
  *                      [--var NAME=VALUE ...] [--inspector-port N]
@@ -13,8 +14,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { bundleService, root } from './bundle.ts'
+
+/** The schedule in /wrangler.toml (`[triggers] crons`); the handler does not look at it. */
+const CRON = '*/5 * * * *'
 
 const USAGE = `usage: npm run service -- [options]
   --port N            where the Worker listens (default 8787). With a local Pebble, Pebble's VA dials it for http-01;
@@ -140,9 +145,11 @@ async function main(): Promise<void> {
   const scriptPath = join(state, 'worker.js')
   await bundleService(scriptPath)
   const { API_TOKEN, STORAGE_KEY } = await secrets(options, state)
-  const { Miniflare } = await import('miniflare')
+  const { Log, LogLevel, Miniflare } = await import('miniflare')
   const mf = new Miniflare({
     ...workerOptions,
+    // The Worker's console output (cron passes, dead letters, errors) on this process's output.
+    log: new Log(LogLevel.INFO),
     modules: true,
     scriptPath,
     modulesRoot: state,
@@ -184,16 +191,29 @@ async function main(): Promise<void> {
   }
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
 
-  const cron = async () => {
+  // The scheduled handler, called on the Worker itself (Miniflare's /cdn-cgi/handler/scheduled would reach the
+  // assets router in front of it instead).
+  const worker = await mf.getWorker()
+  const cron = async (scheduledTime = new Date()) => {
     try {
-      const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/5 * * * *')}`)
-      await res.arrayBuffer()
+      const { outcome } = await worker.scheduled({ cron: CRON, scheduledTime })
+      process.stdout.write(
+        `WEBACME_CRON ${JSON.stringify({ scheduledTime: scheduledTime.getTime(), outcome })}\n`,
+      )
     } catch (error) {
       if (!stopping) process.stderr.write(`[service] cron trigger failed: ${(error as Error).message}\n`)
     }
   }
   await cron()
-  setInterval(cron, options.cronInterval * 1000).unref()
+  setInterval(() => void cron(), options.cronInterval * 1000).unref()
+  // `cron` on stdin runs a pass now; `cron <time>` runs one as of that time (ms or ISO 8601), as a test's clock.
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [command, time] = line.trim().split(/\s+/)
+    if (command !== 'cron') return
+    const at = time === undefined ? new Date() : new Date(/^\d+$/.test(time) ? Number(time) : time)
+    if (Number.isNaN(at.getTime())) process.stderr.write(`[service] cron: not a time: ${time}\n`)
+    else void cron(at)
+  })
 
   process.stdout.write(
     [
@@ -201,7 +221,7 @@ async function main(): Promise<void> {
       `  API token:  ${API_TOKEN}`,
       `  directory:  ${directoryUrl}${options.directory ? '' : ' (local Pebble)'}`,
       `  state:      ${state}${options.persist ? '' : ' (removed at exit; --persist DIR keeps it)'}`,
-      `  cron:       every ${options.cronInterval} s`,
+      `  cron:       every ${options.cronInterval} s; type "cron" + Enter for a pass now`,
       `  try:        curl -H 'authorization: Bearer ${API_TOKEN}' ${url}/api/certificates`,
       `WEBACME_SERVICE_READY ${JSON.stringify({ url, token: API_TOKEN, directoryUrl, state, pid: process.pid })}`,
       '',
