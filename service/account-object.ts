@@ -16,6 +16,7 @@ import {
   sealPrivateKey,
 } from 'webacme/cloudflare'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import type { PassReport } from './renewal.ts'
 import { keyRingOf } from './storage.ts'
 
 export class AcmeAccount extends DurableObject<Env> {
@@ -109,9 +110,17 @@ export class AcmeAccount extends DurableObject<Env> {
   dueForRenewal(asOf: number): Promise<string[]> {
     return this.#core.dueForRenewal(asOf)
   }
-  /** Jobs per status, challenges left presented, the budget: for `GET /api/status`. */
-  status(): ReturnType<AcmeAccountCore['summary']> {
-    return this.#core.summary()
+  /** Jobs per status, challenges left presented, the budget, the last cron pass: for `GET /api/status`. */
+  async status() {
+    const [summary, lastPass] = await Promise.all([
+      this.#core.summary(),
+      this.ctx.storage.get<PassReport>('last-pass'),
+    ])
+    return { ...summary, ...(lastPass && { lastPass }) }
+  }
+  /** What the last cron pass enqueued. */
+  async recordPass(report: PassReport): Promise<void> {
+    await this.ctx.storage.put('last-pass', report)
   }
 
   override async alarm(): Promise<void> {
@@ -135,6 +144,7 @@ type Called =
   | 'unfinished'
   | 'dueForRenewal'
   | 'status'
+  | 'recordPass'
 
 /**
  * The account object as its callers see it. Workers' RPC types turn records that hold `unknown` (ACME resources are

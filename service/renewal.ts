@@ -6,9 +6,14 @@
 import { accountOf } from './account-object.ts'
 import { type Env, type JobMessage, readConfig } from './env.ts'
 
-/** What a pass enqueued. */
+/** What a pass enqueued (shown by `GET /api/status` as `lastPass`). */
 export interface PassReport {
+  /** When it ran, and the time it judged due-ness as of (the scheduled time), ms. */
+  at: number
+  asOf: number
+  /** Unfinished jobs re-enqueued. */
   resumed: number
+  /** Renewal runs enqueued. */
   renewals: number
 }
 
@@ -29,7 +34,10 @@ export async function runScheduled(controller: { scheduledTime: number }, env: E
   for (let i = 0; i < messages.length; i += 100) {
     await env.JOBS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })))
   }
-  if (messages.length > 0)
+  const report = { at: Date.now(), asOf, resumed: unfinished.length, renewals: due.length }
+  await account.recordPass(report)
+  if (messages.length > 0) {
     console.log(`cron pass: ${unfinished.length} unfinished jobs re-enqueued, ${due.length} renewal runs`)
-  return { resumed: unfinished.length, renewals: due.length }
+  }
+  return report
 }
