@@ -49,6 +49,8 @@ export async function bundleService(outfile: string): Promise<void> {
     conditions: ['workerd', 'worker', 'browser'],
     mainFields: ['module', 'main'],
     external: ['cloudflare:*'],
+    // worker.js.map: workerd's stack traces and CPU profiles map back to the sources.
+    sourcemap: 'external',
     logLevel: 'warning',
     plugins: [librarySources()],
   })

@@ -127,8 +127,11 @@ async function main(): Promise<void> {
 
   // The service's bindings as /wrangler.toml declares them. [assets] needs its folder to exist.
   await mkdir(join(root, 'playground/dist'), { recursive: true })
-  const { unstable_getMiniflareWorkerOptions } = await import('wrangler')
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+  const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler')
+  const configPath = join(root, 'wrangler.toml')
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath)
+  // Durable Object data is kept under the Worker's name: give it the one wrangler.toml does.
+  const name = unstable_readConfig({ config: configPath }).name ?? 'webacme-service'
 
   let directoryUrl = options.directory
   let trusted: string[]
@@ -148,6 +151,7 @@ async function main(): Promise<void> {
   const { Log, LogLevel, Miniflare } = await import('miniflare')
   const mf = new Miniflare({
     ...workerOptions,
+    name,
     // The Worker's console output (cron passes, dead letters, errors) on this process's output.
     log: new Log(LogLevel.INFO),
     modules: true,
