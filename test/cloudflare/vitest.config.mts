@@ -32,7 +32,7 @@ export default defineConfig({
     }),
   ],
   test: {
-    include: ['src/cloudflare/**/*.workerd.test.ts'],
+    include: ['src/**/*.workerd.test.ts'],
     globalSetup: [here('./global-setup.ts')],
     reporters: ['default', './test/harness/summary-reporter.ts'],
     testTimeout: 60_000,
