@@ -121,6 +121,7 @@ export interface AcmeAccountCoreOptions {
 }
 
 const NONCE_POOL = 64
+const JOBS_IN_MEMORY = 2048
 const NONCES_PER_SESSION = 16
 const JOB = 'job/'
 
@@ -135,6 +136,8 @@ export class AcmeAccountCore {
   readonly #serial = keyedQueue()
   readonly #leases = new Map<string, { epoch: number; until: number }>()
   readonly #wakeMessages = new Map<string, unknown>()
+  /** Jobs read or written lately, least recent first (records are replaced, never changed in place). */
+  readonly #jobs = new Map<string, JobRecord>()
   #account: StoredAccount | undefined
   #creating: Promise<StoredAccount> | undefined
   #pacer: FirstReadPacerState
@@ -289,6 +292,7 @@ export class AcmeAccountCore {
       const job = await this.#job(name)
       if (!job) return undefined
       await this.#storage.delete(JOB + name)
+      this.#jobs.delete(name)
       this.#leases.delete(name)
       this.#wakeMessages.delete(name)
       if (this.#budget.release(name)) await this.#budgetChanged()
@@ -559,12 +563,27 @@ export class AcmeAccountCore {
     return this.#options.leaseMs ?? 300_000
   }
 
+  /**
+   * Job `name`: from memory when this object wrote or read it lately (it is the only writer of its jobs, so the copy
+   * is current), else from storage. Saves a storage read and its deserialisation on each of a run's writes.
+   */
   async #job(name: string): Promise<JobRecord | undefined> {
-    return (await this.#storage.get(JOB + name)) as JobRecord | undefined
+    const cached = this.#jobs.get(name)
+    if (cached) return cached
+    const job = (await this.#storage.get(JOB + name)) as JobRecord | undefined
+    if (job) this.#remember(job)
+    return job
   }
 
   async #put(job: JobRecord): Promise<void> {
     await this.#storage.put(JOB + job.name, job)
+    this.#remember(job)
+  }
+
+  #remember(job: JobRecord): void {
+    this.#jobs.delete(job.name)
+    this.#jobs.set(job.name, job)
+    if (this.#jobs.size > JOBS_IN_MEMORY) this.#jobs.delete(this.#jobs.keys().next().value!)
   }
 
   /** The job if run `epoch` is still its current run; renews the run's lease. */

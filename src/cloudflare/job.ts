@@ -3,7 +3,7 @@
  * every crash-recovery fact recorded in the account's Durable Object before the request that depends on it, and a
  * crashed run's leftovers taken care of first.
  */
-import { cleanupPresented } from '../challenges/presented.ts'
+import { cleanupPresented, type PresentedChallenge } from '../challenges/presented.ts'
 import type { ChallengeSolver } from '../challenges/solver.ts'
 import type { AcmeClient } from '../client.ts'
 import { AcmeResponseError, isProblem } from '../errors.ts'
@@ -82,8 +82,8 @@ export async function runIssueJob(options: RunIssueJobOptions): Promise<IssuedCe
           if (order.url !== orderUrl) await record({ orderUrl: order.url })
           orderUrl = order.url
         },
-        present: (presented) => record({ present: presented }),
-        cleanedUp: (presented) => record({ cleaned: presented }),
+        present: (presented) => record({ present: compact(presented) }),
+        cleanedUp: (presented) => record({ cleaned: compact(presented) }),
         finalize: async ({ certificateKey }) => {
           if (certificateKey === storedKey) return // stored before an earlier finalize
           await record({ certificateKey: await sealPrivateKey(ring, certificateKey.privateKey, label) })
@@ -98,6 +98,19 @@ export async function runIssueJob(options: RunIssueJobOptions): Promise<IssuedCe
     // The order the job kept is gone (expired, deleted by the CA): a new one, with the same key if there was one.
     orderUrl = undefined
     return attempt()
+  }
+}
+
+/**
+ * What a cleanup needs of a presented challenge, and no more: the authorization without its other challenges (every
+ * solver cleans up from the challenge, the identifier, the key authorization and the account URL). It crosses to the
+ * account object on every present and cleanup.
+ */
+function compact(presented: PresentedChallenge): PresentedChallenge {
+  const { context } = presented
+  return {
+    type: presented.type,
+    context: { ...context, authorization: { ...context.authorization, challenges: [context.challenge] } },
   }
 }
 
