@@ -101,6 +101,27 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
   return { session, close }
 }
 
+/**
+ * `run`, or a `TimeoutError` after RUN_TIMEOUT. The run itself is not stopped (every request and poll in it has its
+ * own bound; a signal through every await of the library would cost each request listeners): the batch moves on, and
+ * the job's lease keeps another run off it until the run ends or goes silent.
+ */
+async function withinRunTimeout<T>(run: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DOMException(`the run took more than ${RUN_TIMEOUT} ms`, 'TimeoutError')),
+      RUN_TIMEOUT,
+    )
+  })
+  run.catch(() => {})
+  try {
+    return await Promise.race([run, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
   return body.kind === 'renew' ? renew(session, body) : issue(session, body)
 }
@@ -113,8 +134,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
   const { job, epoch } = begun.run
   try {
     const solvers = await solversFor(env, config, job.challenge)
-    const signal = AbortSignal.timeout(RUN_TIMEOUT)
-    const issued = await runIssueJob({ account, job, epoch, ring, client, solvers, signal })
+    const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
     const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
     const directory = await client.directory()
     await account.finish(job.name, epoch, {
@@ -166,16 +186,17 @@ async function renew(
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
   try {
-    const result = await renewDue({
-      storage,
-      names: [job.name],
-      client,
-      solvers: await solversFor(env, config, job.challenge),
-      // The cron pass's time: a test (or an operator) can ask "what is due as of then".
-      now: () => Math.max(Date.now(), body.asOf),
-      lookahead: config.lookaheadMs,
-      signal: AbortSignal.timeout(RUN_TIMEOUT),
-    })
+    const result = await withinRunTimeout(
+      renewDue({
+        storage,
+        names: [job.name],
+        client,
+        solvers: await solversFor(env, config, job.challenge),
+        // The cron pass's time: a test (or an operator) can ask "what is due as of then".
+        now: () => Math.max(Date.now(), body.asOf),
+        lookahead: config.lookaheadMs,
+      }),
+    )
     const state = await readRenewalState(storage, job.name)
     const checkAt = state?.nextCheckAt
     const renewed = result.renewed[0]

@@ -78,12 +78,12 @@ export interface CpuSummary {
 
 /**
  * Sums a profile's samples; frames of `bundle` (its URL ends with the bundle's file name) are mapped through
- * `bundle.map`. `component` names the part of the program a source file belongs to.
+ * `bundle.map`. `component` names the part of the program a frame (its source file and function) belongs to.
  */
 export function summariseProfile(
   profile: CpuProfile,
   bundle: string,
-  component: (source: string) => string,
+  component: (source: string, functionName: string) => string,
 ): CpuSummary {
   const map = new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, 'utf8')))
   const bundleName = bundle.slice(bundle.lastIndexOf('/') + 1)
@@ -115,12 +115,18 @@ export function summariseProfile(
     const source = sourceOf(frame)
     add(bySource, source, us)
     add(byFunction, `${frame.functionName || '(anonymous)'} ${source}`, us)
-    let owner: string | undefined
+    let owner: CallFrame | undefined
     for (let id: number | undefined = nodeId; id !== undefined && owner === undefined; id = parent.get(id)) {
       const f = byId.get(id)!
-      if (f.url.endsWith(bundleName)) owner = sourceOf(f)
+      if (f.url.endsWith(bundleName)) owner = f
     }
-    add(byComponent, owner === undefined ? `(outside the Worker's code: ${source})` : component(owner), us)
+    add(
+      byComponent,
+      owner === undefined
+        ? `(outside the Worker's code: ${source})`
+        : component(sourceOf(owner), owner.functionName),
+      us,
+    )
   })
   const sorted = (m: Map<string, number>) =>
     [...m].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, us / 1000] as [string, number])
