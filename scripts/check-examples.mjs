@@ -64,6 +64,7 @@ writeFileSync(
       paths: {
         webacme: ['../../src/index.ts'],
         'webacme/storage/fs': ['../../src/storage/fs.ts'],
+        'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
         'webacme/dns/*': ['../../src/dns/providers/*.ts'],
       },
     },

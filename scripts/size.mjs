@@ -7,7 +7,8 @@
 //   node scripts/size.mjs --verbose  also lists the 15 biggest inputs of each minified bundle on stderr
 //
 // Checks (exit 1 when one fails; each is one test in $WEBACME_SUMMARY_FILE): the root entry imports no
-// Node built-in (node:* stays external in every bundle; a Node-only subpath may use them), and the budgets:
+// Node built-in (node:* stays external in every bundle; a Node-only subpath may use them) and no code of the
+// webacme/cloudflare subpath, and the budgets:
 // - "core" (account + JWS: AcmeClient, generateKeyPair, errors) ≤ 16 KB gzip, and NO ASN.1 code in it: no
 //   input under asn1js, pvtsutils or @peculiar/* in its metafile. (12 KB until issue #8 put into the core what
 //   every request needs at the edge: the URL policy, manual redirects, the body cap, the retry policy by HTTP
@@ -74,6 +75,9 @@ const PAGES = {
     budget: { gzip: 40 * KB },
   },
 }
+
+/** Inputs of the webacme/cloudflare subpath. */
+const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
 
 /** Inputs that are ASN.1 machinery (the heavy part the core must not carry). */
 const ASN1_INPUT = /node_modules\/(asn1js|pvtsutils|pvutils|@peculiar\/)/
@@ -178,6 +182,13 @@ async function main() {
         name: `size: ${name} imports no Node built-in (Web APIs only)`,
         ok: builtins.length === 0,
         detail: `imports ${builtins.join(', ')}`,
+      })
+      // The Workers building blocks are a subpath (webacme/cloudflare): the core entry must not carry them.
+      const cloudflare = inputs.filter((i) => CLOUDFLARE_INPUT.test(i.path))
+      checks.push({
+        name: `size: ${name} bundles no webacme/cloudflare code`,
+        ok: cloudflare.length === 0,
+        detail: cloudflare.map((i) => `  ${i.bytes} bytes from ${i.path}`).join('\n'),
       })
     }
     if (verbose) {

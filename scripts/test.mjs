@@ -6,7 +6,8 @@
 //   node scripts/test.mjs [vitest args...]         only the vitest step, e.g. `node scripts/test.mjs test/harness -t directory`
 //   node scripts/test.mjs --steps=deno,workerd     the named steps (WEBACME_TEST_STEPS works too)
 //
-// Steps: vitest (Node: unit tests + e2e scenarios), build (dist/ for the bundled runtimes), deno, bun, workerd,
+// Steps: vitest (Node: unit tests + e2e scenarios), workers (webacme/cloudflare inside workerd), build (dist/ for
+// the bundled runtimes), deno, bun, workerd,
 // chromium (the e2e scenarios in that runtime, test/runtimes/), playground (the page in Chromium,
 // test/playground/), package (scripts/check-package.mjs), cli (the `webacme` command in Node, Deno and Bun from
 // the packed package, test/cli/), docs (TypeDoc, warnings as errors), size
@@ -108,6 +109,20 @@ const steps = [
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,
+    }),
+  },
+  {
+    // webacme/cloudflare's unit tests inside workerd (@cloudflare/vitest-pool-workers): real local KV, R2, Durable
+    // Objects, queues, and a Pebble. Without the preset CAs: the Worker trusts exactly the test CA.
+    name: 'workers',
+    features: ['pebble'],
+    run: async () => ({
+      ...(await runWithSummaryFile(
+        process.execPath,
+        [vitestBin, 'run', '--config', 'test/cloudflare/vitest.config.mts'],
+        withoutPresetCas(),
+      )),
+      label: `workerd ${require('workerd/package.json').version} (vitest-pool-workers: webacme/cloudflare)`,
     }),
   },
   {

@@ -63,6 +63,11 @@ export interface AcmeClientOptions extends TransportOptions {
    * counted against your account, and the memory of a process handed a thousand names.
    */
   maxConcurrentIssuances?: number
+  /**
+   * What paces the first read of each wait (default: a new {@link FirstReadPacer}). Pass one built from an earlier
+   * client's `pacer.toJSON()` to start from what it learned about the CA instead of from scratch.
+   */
+  pacer?: FirstReadPacer
 }
 
 /** Per-call options. */
@@ -140,10 +145,13 @@ export class AcmeClient {
   #accountUrl: string | undefined
   #ordersUrl: string | undefined
   readonly #poll: Omit<PollOptions, 'signal'>
-  /** How long this CA takes to validate and to issue, learned from earlier waits. */
-  readonly #pacer = new FirstReadPacer()
   /** Issuances at once on this client: see {@link AcmeClientOptions.maxConcurrentIssuances}. */
   readonly maxConcurrentIssuances: number
+  /**
+   * How long this CA takes to validate and to issue, learned from earlier waits; `pacer.toJSON()` keeps it for
+   * the next client (see {@link AcmeClientOptions.pacer}).
+   */
+  readonly pacer: FirstReadPacer
 
   constructor(options: AcmeClientOptions) {
     if (typeof options !== 'object' || options === null)
@@ -155,6 +163,7 @@ export class AcmeClient {
     this.#accountUrl = options.accountUrl
     this.#poll = options.poll ?? {}
     this.maxConcurrentIssuances = Math.max(1, options.maxConcurrentIssuances ?? 50)
+    this.pacer = options.pacer ?? new FirstReadPacer()
   }
 
   /** The account URL (`kid`), once known. */
@@ -404,7 +413,7 @@ export class AcmeClient {
       },
       (o) => o.status !== 'pending' && o.status !== 'processing',
       this.#pollOptions(options),
-      this.#pacer,
+      this.pacer,
     )
     if (result.status !== 'ready' && result.status !== 'valid') {
       throw new AcmeStateError(
@@ -496,7 +505,7 @@ export class AcmeClient {
       },
       (a) => a.status !== 'pending',
       this.#pollOptions(options),
-      this.#pacer,
+      this.pacer,
     )
     if (result.status === 'valid') return result
     const failed =

@@ -113,7 +113,8 @@ export {
 export type { ExternalAccountBinding } from './protocol/external-account-binding.ts'
 export type { OrderIdentifier } from './protocol/identifiers.ts'
 export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'
-export type { PollOptions } from './protocol/poll.ts'
+export type { FirstReadPacerState, PollOptions } from './protocol/poll.ts'
+export { FirstReadPacer } from './protocol/poll.ts'
 export type {
   Account,
   AccountStatus,
@@ -133,6 +134,7 @@ export type {
   AcmeResponse,
   HttpEvent,
   HttpOptions,
+  NoncePool,
   RetryOptions,
   TransportOptions,
 } from './protocol/transport.ts'

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { decodeBase64Url, encodeBase64Url } from './base64url.ts'
+import {
+  decodeBase64,
+  decodeBase64Url,
+  encodeBase64,
+  encodeBase64Fallback,
+  encodeBase64Url,
+} from './base64url.ts'
 
 describe('base64url (RFC 4648 §5)', () => {
   it('matches the RFC 4648 §10 vectors without padding', () => {
@@ -23,5 +29,15 @@ describe('base64url (RFC 4648 §5)', () => {
     const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 256)
     expect(decodeBase64Url(encodeBase64Url(big))).toEqual(big)
     expect(() => decodeBase64Url('a+b/')).toThrow(TypeError)
+  })
+
+  it('encodes standard base64 with padding, the same with the runtime encoder and the fallback', () => {
+    for (let length = 0; length < 70; length++) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 151 + length) % 256)
+      expect(encodeBase64Fallback(bytes)).toBe(encodeBase64(bytes))
+      expect(decodeBase64(encodeBase64(bytes))).toEqual(bytes)
+      expect(encodeBase64(bytes).length % 4).toBe(0)
+    }
+    expect(encodeBase64(new Uint8Array([0xfb, 0xff]))).toBe('+/8=')
   })
 })

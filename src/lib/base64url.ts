@@ -3,14 +3,32 @@
  * Written against `btoa`/`atob` so it runs on every Web runtime; no `Buffer`.
  */
 
-const CHUNK = 0x8000
+/** `Uint8Array.prototype.toBase64` (TC39 "Uint8Array to/from base64"), where the runtime has it. */
+type NativeToBase64 = (
+  this: Uint8Array,
+  options?: { alphabet?: 'base64' | 'base64url'; omitPadding?: boolean },
+) => string
+const nativeToBase64 = (Uint8Array.prototype as { toBase64?: NativeToBase64 }).toBase64
 
+/**
+ * Standard base64 with padding. The runtime's own `toBase64` where it has one (workerd, Chromium, Bun, Deno: every
+ * JWS part goes through here, and the native encoder is an order of magnitude faster); else `btoa` over a binary
+ * string built byte by byte (spreading a typed array into `String.fromCharCode` is several times slower in V8).
+ */
 export function encodeBase64(bytes: Uint8Array): string {
+  if (nativeToBase64) return nativeToBase64.call(bytes)
+  return btoa(binaryString(bytes))
+}
+
+/** Encodes with the JavaScript fallback, whatever the runtime has (for tests that compare the two). */
+export function encodeBase64Fallback(bytes: Uint8Array): string {
+  return btoa(binaryString(bytes))
+}
+
+function binaryString(bytes: Uint8Array): string {
   let binary = ''
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK))
-  }
-  return btoa(binary)
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!)
+  return binary
 }
 
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -22,6 +40,7 @@ export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 
 export function encodeBase64Url(input: Uint8Array | string): string {
   const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input
+  if (nativeToBase64) return nativeToBase64.call(bytes, { alphabet: 'base64url', omitPadding: true })
   return encodeBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 

@@ -16,6 +16,24 @@ describe('FirstReadPacer', () => {
     expect(pacer.delay('authorization', 100)).toBe(100)
   })
 
+  it('round-trips what it learned through JSON, ignoring entries that are not numbers', () => {
+    const pacer = new FirstReadPacer()
+    pacer.record('authorization', 500, true, 505)
+    pacer.record('order', 500, false, 900)
+    const state = JSON.parse(JSON.stringify(pacer))
+    expect(state).toEqual({ authorization: { delay: 125, floor: 0 }, order: { delay: 900, floor: 900 } })
+    const copy = new FirstReadPacer(state)
+    expect(copy.delay('authorization', 500)).toBe(125)
+    expect(copy.delay('order', 1000)).toBe(900)
+    const junk = new FirstReadPacer({
+      a: { delay: -1, floor: 0 },
+      b: { delay: Number.NaN, floor: 0 },
+      c: { delay: '5', floor: 0 } as unknown as { delay: number; floor: number },
+      d: { delay: 7, floor: 2 },
+    })
+    expect(junk.toJSON()).toEqual({ d: { delay: 7, floor: 2 } })
+  })
+
   it('paces the first read of a poll and learns from it', async () => {
     const pacer = new FirstReadPacer()
     let reads = 0

@@ -24,6 +24,9 @@ export interface PollOptions {
   signal?: AbortSignalLike
 }
 
+/** What a {@link FirstReadPacer} learned, per kind of wait: the next first delay and its floor (ms). */
+export type FirstReadPacerState = Record<string, { delay: number; floor: number }>
+
 /** Follow-up polls after a paced first read that came too early start here (ms). */
 const MIN_FOLLOW_UP = 10
 
@@ -35,6 +38,23 @@ const MIN_FOLLOW_UP = 10
  */
 export class FirstReadPacer {
   readonly #state = new Map<string, { delay: number; floor: number }>()
+
+  /**
+   * A pacer that starts from what another one learned ({@link FirstReadPacer.toJSON}), e.g. kept in a Durable
+   * Object between Worker invocations. Entries that are not finite non-negative numbers are ignored.
+   */
+  constructor(learned?: FirstReadPacerState) {
+    for (const [kind, entry] of Object.entries(learned ?? {})) {
+      const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0
+      if (ok(entry?.delay) && ok(entry?.floor))
+        this.#state.set(kind, { delay: entry.delay, floor: entry.floor })
+    }
+  }
+
+  /** What this pacer has learned, as JSON, for `new FirstReadPacer(state)` in another process. */
+  toJSON(): FirstReadPacerState {
+    return Object.fromEntries([...this.#state].map(([kind, { delay, floor }]) => [kind, { delay, floor }]))
+  }
 
   /** The delay before the first read of a `kind` wait: the learned time, never more than `interval`. */
   delay(kind: string, interval: number): number {

@@ -107,6 +107,24 @@ export interface TransportOptions extends HttpOptions {
   maxConcurrentRequests?: number
   /** Called after every HTTP attempt: for logs and metrics. Must not throw. */
   onHttp?: (event: HttpEvent) => void
+  /**
+   * Where unused nonces wait for the next request (default: a pool of 64 inside this transport). Hand several
+   * transports one pool (a Worker's invocations, through a Durable Object) so that a new client starts with
+   * nonces instead of asking `newNonce` (RFC 8555 §7.2).
+   */
+  nonces?: NoncePool
+}
+
+/**
+ * A pool of `Replay-Nonce` values (RFC 8555 §6.5): the transport adds the nonce of every response and takes one
+ * for every signed request. Synchronous on purpose: it sits on the path of every request. A stale nonce costs one
+ * `badNonce` round trip, never a failure.
+ */
+export interface NoncePool {
+  /** A nonce to use now (the newest is best), or `undefined` when the pool is empty. */
+  take(): string | undefined
+  /** Keeps a nonce for a later request; a pool may drop the oldest when full. */
+  add(nonce: string): void
 }
 
 /** A response after nonce bookkeeping, with the headers ACME uses already parsed. */
@@ -199,7 +217,7 @@ export class Transport {
   readonly #headers: Record<string, string>
   readonly #timeout: number
   readonly #retry: Required<RetryOptions>
-  readonly #nonces: string[] = []
+  readonly #nonces: NoncePool
   readonly #signal: AbortSignalLike | undefined
   readonly #urls: UrlPolicy
   readonly #maxBytes: number
@@ -235,6 +253,7 @@ export class Transport {
     this.#maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     this.#slots = new Limiter(options.maxConcurrentRequests ?? 16)
     this.#onHttp = options.onHttp
+    this.#nonces = options.nonces ?? arrayNoncePool(NONCE_POOL_MAX)
     const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
     this.#retry = {
       retries: retry.retries ?? 10,
@@ -286,7 +305,7 @@ export class Transport {
    */
   async nonce(signal?: AbortSignalLike): Promise<string> {
     const combined = this.signal(signal)
-    return this.#nonces.pop() ?? this.#withRetries(combined, () => this.#freshNonce(combined, false))
+    return this.#nonces.take() ?? this.#withRetries(combined, () => this.#freshNonce(combined, false))
   }
 
   /**
@@ -297,7 +316,7 @@ export class Transport {
   async #freshNonce(signal: AbortSignalLike | undefined, holdingSlot: boolean): Promise<string> {
     const { newNonce } = await this.directory(signal)
     const res = await this.#exchange('GET', newNonce, undefined, { signal }, 1, undefined, holdingSlot)
-    const nonce = this.#nonces.pop()
+    const nonce = this.#nonces.take()
     if (!nonce) {
       throw new AcmeResponseError(`no Replay-Nonce header from ${newNonce}`, {
         url: newNonce,
@@ -335,7 +354,7 @@ export class Transport {
         try {
           // The slot first, then the nonce: a request waiting its turn must not hold a nonce another could use.
           return await this.#slots.run(async () => {
-            const nonce = this.#nonces.pop() ?? (await this.#freshNonce(options.signal, true))
+            const nonce = this.#nonces.take() ?? (await this.#freshNonce(options.signal, true))
             const header =
               signer.kid !== undefined
                 ? { url: target, nonce, kid: signer.kid }
@@ -559,8 +578,7 @@ export class Transport {
     const nonce = response.headers.get('replay-nonce')
     // RFC 8555 §6.5.1: a nonce is base64url; anything else is not worth sending back.
     if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) {
-      this.#nonces.push(nonce)
-      if (this.#nonces.length > NONCE_POOL_MAX) this.#nonces.shift()
+      this.#nonces.add(nonce)
     }
     const result: AcmeResponse = {
       url,
@@ -607,6 +625,18 @@ export class Transport {
       `HTTP ${response.status} from ${url}${text ? `: ${text.slice(0, 200)}` : ''}`,
       { url, status: response.status, retryAfter: result.retryAfter },
     )
+  }
+}
+
+/** The default pool: newest first, the oldest dropped beyond `max`. */
+function arrayNoncePool(max: number): NoncePool {
+  const nonces: string[] = []
+  return {
+    take: () => nonces.pop(),
+    add(nonce) {
+      nonces.push(nonce)
+      if (nonces.length > max) nonces.shift()
+    },
   }
 }
 

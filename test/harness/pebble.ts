@@ -28,6 +28,8 @@ export interface PebbleOptions {
   externalAccountMacKeys?: Record<string, string>
   /** Pass `-strict` (upcoming API breaking changes). */
   strict?: boolean
+  /** Lifetime of the certificates Pebble issues, in seconds (config `certificateValidityPeriod`; Pebble's default: 5 years). */
+  certificateValidityPeriod?: number
   /**
    * Who answers http-01: challtestsrv (default; use `challtest.addHttp01`) or the test itself
    * (`'self'`: `httpPort` is left free, e.g. for {@link startHttp01Server}).
@@ -77,6 +79,8 @@ export interface Pebble {
   readonly caCertPath: string
   /** Client of challtestsrv's management API, or undefined when it is off. */
   readonly challtest: ChallTestSrv | undefined
+  /** Base URL of challtestsrv's management API (plain HTTP), for clients in other runtimes; undefined when it is off. */
+  readonly challtestUrl: string | undefined
   readonly pid: number
   readonly challtestPid: number | undefined
   /** PEM of Pebble's issuing root `i` (0 = default chain; 1.. = `alternateRoots`). */
@@ -291,6 +295,9 @@ async function startAttempt(
     },
   }
   if (options.externalAccountMacKeys) config.pebble.externalAccountMACKeys = options.externalAccountMacKeys
+  if (options.certificateValidityPeriod !== undefined) {
+    config.pebble.certificateValidityPeriod = options.certificateValidityPeriod
+  }
   const configPath = join(dir, 'pebble-config.json')
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`)
 
@@ -476,6 +483,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     caPem: ca.caPem,
     caCertPath: ca.caCertPath,
     challtest: challtest ? challTestSrvClient(`http://${HOST}:${ports.challMgmt}`) : undefined,
+    challtestUrl: challtest ? `http://${HOST}:${ports.challMgmt}` : undefined,
     pid: pebble.pid!,
     challtestPid: challtest?.pid,
     roots: (i = 0) => managementText(`/roots/${i}`),

@@ -1,5 +1,5 @@
 /**
- * Runs the agent as a Worker in workerd, through miniflare on Node: the Worker that wrangler.toml describes,
+ * Runs the agent as a Worker in workerd, through miniflare on Node: the Worker that ./wrangler.toml describes,
  * bundled with the library from dist/. Its outbound fetch trusts exactly the test CA (miniflare's
  * `outboundService` network with `trustBrowserCas: false`); its fetch handler listens on the port where
  * Pebble's VA dials http-01.
@@ -26,8 +26,11 @@ let config: WorkerConfig | undefined
 
 async function readWranglerToml(): Promise<WorkerConfig> {
   const { unstable_readConfig } = await import('wrangler')
-  const c = unstable_readConfig({ config: join(root, 'wrangler.toml') })
-  if (!c.main || !c.compatibility_date) throw new Error('wrangler.toml needs `main` and `compatibility_date`')
+  // `main` comes back resolved against the file's folder.
+  const c = unstable_readConfig({ config: join(root, 'test/runtimes/workerd/wrangler.toml') })
+  if (!c.main || !c.compatibility_date) {
+    throw new Error('test/runtimes/workerd/wrangler.toml needs `main` and `compatibility_date`')
+  }
   return {
     name: c.name ?? 'worker',
     main: c.main,
@@ -87,7 +90,7 @@ async function startWorker(ca: TestCa | undefined): Promise<AgentHandle> {
 export const workerd: RuntimeLauncher = {
   name: 'workerd',
   description:
-    'wrangler.toml Worker bundled from dist/, run by miniflare; outbound TLS trusts only the test CA',
+    'test/runtimes/workerd/wrangler.toml Worker bundled from dist/, run by miniflare; outbound TLS trusts only the test CA',
   async version() {
     const v = (name: string) => (require(`${name}/package.json`) as { version: string }).version
     return `${v('workerd')} (miniflare ${v('miniflare')}, wrangler ${v('wrangler')})`

@@ -1,0 +1,323 @@
+/**
+ * `npm run bench:service`: figures of the certificate service (service/) as `npm run service` runs it (workerd
+ * through Miniflare), issuing from a local Pebble through the rate-limit proxy (recording only, no limits):
+ *
+ * 1. throughput: N certificates requested at once through the API (one hostname each); certificates per minute
+ *    from the first POST to the last certificate stored, and ACME requests per certificate (the proxy's count);
+ * 2. CPU inside workerd: a V8 CPU profile of the Worker's isolate over its inspector during phase 1 (the queue
+ *    consumer, the account Durable Object and the API all run there): CPU ms per certificate, and where it goes;
+ * 3. recovery: N more certificates, the whole runtime SIGKILLed by process group once a third of them are
+ *    finalized, started again on its state: time to ready, to the first certificate after the restart, to all.
+ *
+ *   npm run bench:service -- [--n 300] [--json] [--out DIR]
+ *
+ * The default run writes bench/results/service-latest.{json,md}; others go to bench/.tmp/results/.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import {
+  type RateLimitProxy,
+  type RequestRecord,
+  startRateLimitProxy,
+} from '../test/fixtures/rate-limit-proxy.ts'
+import { getTestCa } from '../test/harness/ca.ts'
+import { startPebble } from '../test/harness/pebble.ts'
+import { freePort } from '../test/harness/ports.ts'
+import { root } from '../test/runtimes/paths.ts'
+import { type ServiceProcess, startService } from '../test/service/service-process.ts'
+import { type CpuProfile, type CpuSummary, inspectorSession, summariseProfile } from './lib/cpu-profile.ts'
+
+const { values } = parseArgs({
+  options: { n: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } },
+})
+const N = Number(values.n ?? 300)
+const defaultRun = values.n === undefined && values.out === undefined
+const outDir = values.out ?? join(root, defaultRun ? 'bench/results' : 'bench/.tmp/results')
+const log = (line: string) => process.stderr.write(`[bench:service] ${line}\n`)
+const RUN = Date.now().toString(36)
+
+/** Which part of the service a frame of the bundle belongs to (for the CPU breakdown). */
+function component(source: string, fn: string): string {
+  // The route that answers the CA's http-01 requests lives with the solver that presents them.
+  if (source === 'src/cloudflare/http01.ts' && (fn === 'acmeChallengeResponse' || fn === 'get')) {
+    return 'fetch and cron handlers (API, challenge route)'
+  }
+  if (/^src\/cloudflare\/(account|budget)\.ts$|^service\/account-object\.ts$/.test(source)) {
+    return 'account Durable Object (jobs, budget, nonces)'
+  }
+  if (/^service\/(api|auth|assets|worker|renewal)\.ts$/.test(source))
+    return 'fetch and cron handlers (API, challenge route)'
+  if (source === 'service/env.ts') return 'configuration (read on every call)'
+  return 'queue consumer (issuance: webacme, runIssueJob, storage)'
+}
+
+/** `/proc/<path>/stat`: the command name and the fields after it (state, ppid, pgrp, ..., utime at 11, stime at 12). */
+function stat(path: string): { name: string; fields: string[] } {
+  const text = readFileSync(`/proc/${path}/stat`, 'utf8')
+  return {
+    name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
+    fields: text.slice(text.lastIndexOf(')') + 2).split(' '),
+  }
+}
+
+/**
+ * CPU time (user + system, ms; Linux /proc, USER_HZ 100) of the workerd processes of group `pgid`: all their threads,
+ * and their main threads alone (where every isolate's JavaScript runs: the Worker's and Miniflare's own simulators).
+ */
+function workerdCpuMs(pgid: number): { process: number; mainThread: number } {
+  let process = 0
+  let mainThread = 0
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const { name, fields } = stat(pid)
+      if (name !== 'workerd' || Number(fields[2]) !== pgid) continue
+      process += Number(fields[11]) + Number(fields[12])
+      const main = stat(`${pid}/task/${pid}`).fields
+      mainThread += Number(main[11]) + Number(main[12])
+    } catch {}
+  }
+  return { process: process * 10, mainThread: mainThread * 10 }
+}
+
+/** The share of the profile's time charged to the components whose name starts with `prefix`. */
+function share(cpu: CpuSummary, prefix: string): number {
+  const ms = cpu.byComponent.filter(([k]) => k.startsWith(prefix)).reduce((sum, [, v]) => sum + v, 0)
+  return ms / cpu.cpuMs
+}
+
+/** Resolves once `count` certificates of `names` have been downloaded through the proxy. */
+function downloaded(proxy: RateLimitProxy, from: number, count: number): Promise<number> {
+  return new Promise((resolve) => {
+    const check = (r?: RequestRecord) => {
+      if (r && (r.kind !== 'certificate' || r.status !== 200)) return
+      if (proxy.certificates.size - from < count) return
+      proxy.events.off('response', check)
+      resolve(Date.now())
+    }
+    proxy.events.on('response', check)
+    check()
+  })
+}
+
+/** Resolves once the API shows every one of `names` valid (checked after each certificate download, then every 100 ms). */
+async function stored(service: ServiceProcess, names: string[]): Promise<number> {
+  const wanted = new Set(names)
+  for (;;) {
+    const res = await service.api('/api/certificates?limit=1000')
+    const { certificates } = (await res.json()) as { certificates: Array<{ name: string; status: string }> }
+    const valid = certificates.filter((c) => wanted.has(c.name) && c.status === 'valid').length
+    if (valid === wanted.size) return Date.now()
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function request(service: ServiceProcess, names: string[]): Promise<void> {
+  for (let i = 0; i < names.length; i += 50) {
+    await Promise.all(
+      names.slice(i, i + 50).map(async (name) => {
+        const res = await service.api('/api/certificates', {
+          method: 'POST',
+          body: JSON.stringify({ identifiers: [name] }),
+        })
+        if (res.status !== 202) throw new Error(`POST ${name}: ${res.status} ${await res.text()}`)
+      }),
+    )
+  }
+}
+
+async function main() {
+  const ca = await getTestCa()
+  const port = await freePort()
+  const inspectorPort = await freePort()
+  const persist = await mkdtemp(join(tmpdir(), 'webacme-bench-service-'))
+  const pebble = await startPebble({
+    http01: 'self',
+    httpPort: port,
+    authzReusePercent: 0,
+    nonceRejectPercent: 0,
+  })
+  const proxy = await startRateLimitProxy({ pebble })
+  const options = {
+    port,
+    persist,
+    directory: proxy.directoryUrl,
+    token: `bench-${RUN}-token`,
+    caFile: ca.caCertPath,
+    inspectorPort,
+    vars: {
+      ACME_TERMS_OF_SERVICE_AGREED: 'true',
+      LIMIT_NEW_ORDERS: '100000',
+      LIMIT_REQUESTS_PER_SECOND: '100000',
+    },
+  }
+  let service = await startService(options)
+  try {
+    // Warm-up, not measured: the account, the first isolate, the directory.
+    await request(service, [`warm-${RUN}.bench.test`])
+    await stored(service, [`warm-${RUN}.bench.test`])
+
+    // 1 + 2: throughput and CPU.
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{
+      id: string
+      webSocketDebuggerUrl: string
+    }>
+    const target = targets.find((t) => t.id === 'core:user:webacme-service')
+    if (!target)
+      throw new Error(`no inspector target for the service: ${targets.map((t) => t.id).join(', ')}`)
+    const inspector = await inspectorSession(target.webSocketDebuggerUrl)
+    await inspector.send('Profiler.enable')
+    await inspector.send('Profiler.setSamplingInterval', { interval: 200 })
+    const names = Array.from({ length: N }, (_, i) => `t${i}-${RUN}.bench.test`)
+    const requestsBefore = proxy.requests.length
+    const certificatesBefore = proxy.certificates.size
+    await inspector.send('Profiler.start')
+    const workerdBefore = workerdCpuMs(service.pid)
+    const started = Date.now()
+    log(`phase 1: ${N} certificates`)
+    await request(service, names)
+    await downloaded(proxy, certificatesBefore, N)
+    const finished = await stored(service, names)
+    const workerdAfter = workerdCpuMs(service.pid)
+    const workerd = {
+      process: workerdAfter.process - workerdBefore.process,
+      mainThread: workerdAfter.mainThread - workerdBefore.mainThread,
+    }
+    const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop')
+    inspector.close()
+    const requests = proxy.requests.length - requestsBefore
+    const minutes = (finished - started) / 60_000
+    const cpu = summariseProfile(profile, join(persist, 'worker.js'), component)
+    await mkdir(join(root, 'bench/.tmp'), { recursive: true })
+    // The profile and the bundle it refers to, for `bench/profile.ts`-style digging.
+    await writeFile(join(root, 'bench/.tmp/service.cpuprofile'), JSON.stringify(profile))
+    await copyFile(join(persist, 'worker.js'), join(root, 'bench/.tmp/service-worker.js'))
+    await copyFile(join(persist, 'worker.js.map'), join(root, 'bench/.tmp/service-worker.js.map'))
+    log(
+      `phase 1: ${(N / minutes).toFixed(0)} certificates/min, ${(requests / N).toFixed(2)} requests/certificate, ${(cpu.cpuMs / N).toFixed(2)} CPU ms/certificate`,
+    )
+
+    // 3: recovery after a SIGKILL of the whole runtime.
+    const more = Array.from({ length: N }, (_, i) => `k${i}-${RUN}.bench.test`)
+    const ordersBefore = new Set(proxy.orders.keys())
+    const killAt = Math.ceil(N / 3)
+    await request(service, more)
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const finalized = [...proxy.orders.values()].filter(
+          (o) => !ordersBefore.has(o.url) && o.finalizedAt !== undefined,
+        )
+        if (finalized.length < killAt) return
+        proxy.events.off('response', check)
+        resolve()
+      }
+      proxy.events.on('response', check)
+    })
+    await service.kill()
+    const killed = Date.now()
+    // Downloads still on their way at the kill have landed now: count from here.
+    const firstAfter = downloaded(proxy, proxy.certificates.size, 1)
+    log(`phase 3: killed after ${killAt} finalized orders`)
+    service = await startService({ ...options, inspectorPort: await freePort() })
+    const ready = Date.now()
+    const first = await firstAfter
+    const all = await stored(service, more)
+    const recovery = { readyMs: ready - killed, firstCertificateMs: first - killed, allMs: all - killed }
+    log(
+      `phase 3: ready ${recovery.readyMs} ms, first certificate ${recovery.firstCertificateMs} ms, all ${recovery.allMs} ms after the kill`,
+    )
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.versions.node },
+      n: N,
+      throughput: {
+        seconds: (finished - started) / 1000,
+        certificatesPerMinute: N / minutes,
+        requestsPerCertificate: requests / N,
+      },
+      cpu: {
+        totalMs: cpu.cpuMs,
+        perCertificateMs: cpu.cpuMs / N,
+        byComponent: cpu.byComponent,
+        bySource: cpu.bySource.slice(0, 20),
+        byFunction: cpu.byFunction.slice(0, 25),
+        workerdProcessPerCertificateMs: workerd.process / N,
+        workerdMainThreadPerCertificateMs: workerd.mainThread / N,
+        // The consumer's share of the sampled time, applied to the smaller of the two measures of the isolate's CPU.
+        consumerEstimatePerCertificateMs:
+          (share(cpu, 'queue consumer') * Math.min(cpu.cpuMs, workerd.mainThread)) / N,
+      },
+      recovery,
+    }
+    await mkdir(outDir, { recursive: true })
+    await writeFile(join(outDir, 'service-latest.json'), `${JSON.stringify(result, null, 2)}\n`)
+    await writeFile(join(outDir, 'service-latest.md'), markdown(result, cpu))
+    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+    else process.stdout.write(markdown(result, cpu))
+  } finally {
+    await service.stop()
+    await proxy.close()
+    await pebble.stop()
+    await rm(persist, { recursive: true, force: true })
+  }
+}
+
+function markdown(
+  r: {
+    date: string
+    n: number
+    throughput: { seconds: number; certificatesPerMinute: number; requestsPerCertificate: number }
+    cpu: {
+      perCertificateMs: number
+      workerdProcessPerCertificateMs: number
+      workerdMainThreadPerCertificateMs: number
+      consumerEstimatePerCertificateMs: number
+    }
+    recovery: { readyMs: number; firstCertificateMs: number; allMs: number }
+    machine: { cpus: number; node: string }
+  },
+  cpu: CpuSummary,
+): string {
+  const row = ([k, ms]: [string, number]) =>
+    `| ${k} | ${ms.toFixed(0)} | ${((100 * ms) / cpu.cpuMs).toFixed(1)} % | ${(ms / r.n).toFixed(2)} |`
+  return `# The certificate service: figures (\`npm run bench:service\`)
+
+${r.date}; ${r.machine.cpus} cores, Node ${r.machine.node}; workerd through Miniflare (\`npm run service\`), local Pebble
+(no authorization reuse, no nonce rejection) behind the recording proxy; one hostname per certificate.
+
+| figure | value |
+| --- | --- |
+| certificates | ${r.n} requested at once through the API |
+| throughput | ${r.throughput.certificatesPerMinute.toFixed(0)} certificates/min (${r.throughput.seconds.toFixed(1)} s from the first POST to the last stored) |
+| ACME requests per certificate | ${r.throughput.requestsPerCertificate.toFixed(2)} |
+| CPU per certificate in the queue consumer | ${r.cpu.consumerEstimatePerCertificateMs.toFixed(2)} ms (its share of the profile, times the isolate's CPU; see below) |
+| time sampled in the Worker's isolate per certificate | ${r.cpu.perCertificateMs.toFixed(2)} ms (V8 CPU profile over the inspector: consumer, account Durable Object, API) |
+| CPU of workerd's main thread per certificate | ${r.cpu.workerdMainThreadPerCertificateMs.toFixed(2)} ms (/proc: every isolate's JavaScript, Miniflare's simulators of KV, R2, queues and Durable Objects included) |
+| CPU of the workerd process per certificate | ${r.cpu.workerdProcessPerCertificateMs.toFixed(2)} ms (/proc, all threads) |
+| recovery after SIGKILL of the runtime | ready ${(r.recovery.readyMs / 1000).toFixed(1)} s, first certificate ${(r.recovery.firstCertificateMs / 1000).toFixed(1)} s, all ${r.n} ${(r.recovery.allMs / 1000).toFixed(1)} s after the kill |
+
+## Where the CPU goes
+
+Each sample charged to the nearest frame of the service's code on its stack (a WebCrypto call or a binding call
+counts for the code that made it):
+
+| part | ms | share | ms/certificate |
+| --- | --- | --- | --- |
+${cpu.byComponent.map(row).join('\n')}
+
+Self time by source and by function:
+
+| source | ms | share | ms/certificate |
+| --- | --- | --- | --- |
+${cpu.bySource.slice(0, 15).map(row).join('\n')}
+
+| function | ms | share | ms/certificate |
+| --- | --- | --- | --- |
+${cpu.byFunction.slice(0, 20).map(row).join('\n')}
+`
+}
+
+await main()

@@ -1,0 +1,129 @@
+/**
+ * The service's bindings, typed once, and its configuration read from them. Secrets are set with
+ * `wrangler secret put NAME` (locally: `npm run service` passes them); vars live in /wrangler.toml.
+ */
+import type { DeadLetter, RateLimits } from 'webacme/cloudflare'
+import { LETS_ENCRYPT_LIMITS } from 'webacme/cloudflare'
+import type { AcmeAccount } from './account-object.ts'
+
+/** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
+export const DEAD_LETTER_QUEUE = 'webacme-jobs-dlq'
+
+/** A message of the jobs queue: run job `name` (an issuance, or a renewal check as of `asOf`, ms). */
+export type JobMessage = { kind: 'issue'; name: string } | { kind: 'renew'; name: string; asOf: number }
+
+/** Everything the Worker is bound to. */
+export interface Env {
+  /** One Durable Object per ACME account (per CA directory): account, budget, jobs. */
+  ACCOUNTS: DurableObjectNamespace<AcmeAccount>
+  /** Issuance and renewal runs. */
+  JOBS: Queue<JobMessage>
+  /** Runs that will not heal, with the reason. */
+  DEAD_LETTERS: Queue<DeadLetter<JobMessage>>
+  /** http-01 key authorizations, read by the route that answers the CA. */
+  CHALLENGES: KVNamespace
+  /** Certificate records (chain, sealed key, renewal state), as `renewDue` reads them. */
+  CERTIFICATES: R2Bucket
+  /** The playground's static build (`[assets]`), when there is one. */
+  ASSETS?: Fetcher
+
+  // Secrets
+  /** Bearer token of the HTTP API. Without it every API request is refused. */
+  API_TOKEN?: string
+  /** Seals private keys at rest (32+ characters); `STORAGE_KEY_PREVIOUS` still opens while rotating. */
+  STORAGE_KEY?: string
+  STORAGE_KEY_PREVIOUS?: string
+  /** External account binding, for CAs that require it. */
+  ACME_EAB_KID?: string
+  ACME_EAB_HMAC_KEY?: string
+  /** dns-01 credentials, per DNS_PROVIDER (see service/README.md). */
+  CLOUDFLARE_API_TOKEN?: string
+  CLOUDFLARE_ZONE_ID?: string
+  PDNS_API_URL?: string
+  PDNS_API_KEY?: string
+  AWS_ACCESS_KEY_ID?: string
+  AWS_SECRET_ACCESS_KEY?: string
+  AWS_HOSTED_ZONE_ID?: string
+  DIGITALOCEAN_TOKEN?: string
+  GOOGLE_SERVICE_ACCOUNT?: string
+  ACMEDNS_URL?: string
+  ACMEDNS_ACCOUNTS?: string
+
+  // Vars
+  ACME_DIRECTORY: string
+  /** "true" once the operator has read and agreed to the CA's terms of service. */
+  ACME_TERMS_OF_SERVICE_AGREED?: string
+  /** Account contact, e.g. "mailto:ops@example.com" (comma-separated for several). */
+  ACME_CONTACT?: string
+  LIMIT_PENDING_AUTHORIZATIONS?: string
+  LIMIT_NEW_ORDERS?: string
+  LIMIT_NEW_ORDERS_WINDOW_SECONDS?: string
+  LIMIT_REQUESTS_PER_SECOND?: string
+  /** Jobs of one queue batch worked at once. */
+  CONSUMER_CONCURRENCY?: string
+  /** Renew what falls due within this many seconds of a cron pass (the cron interval). */
+  RENEWAL_LOOKAHEAD_SECONDS?: string
+  /** Milliseconds to wait for KV to carry an http-01 token to every location (60000 on Cloudflare). */
+  HTTP01_PROPAGATION_MS?: string
+  /** dns-01 provider: cloudflare, powerdns, route53, digitalocean, google, acme-dns (empty: no dns-01). */
+  DNS_PROVIDER?: string
+  /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
+  DNS_RESOLVER_URL?: string
+}
+
+/** The service's settings, checked. */
+export interface Config {
+  directoryUrl: string
+  termsOfServiceAgreed: boolean
+  contact: string[]
+  limits: RateLimits
+  concurrency: number
+  lookaheadMs: number
+  http01PropagationMs: number
+  dnsProvider: string | undefined
+}
+
+function count(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${name} must be a non-negative number, not ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Reads the configuration; throws naming the var that is wrong. Defaults: Let's Encrypt's limits. */
+export function readConfig(env: Env): Config {
+  if (!env.ACME_DIRECTORY) throw new Error('ACME_DIRECTORY is not set (see wrangler.toml)')
+  return {
+    directoryUrl: env.ACME_DIRECTORY,
+    termsOfServiceAgreed: env.ACME_TERMS_OF_SERVICE_AGREED === 'true',
+    contact: (env.ACME_CONTACT ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
+    limits: {
+      pendingAuthorizations: count(
+        env.LIMIT_PENDING_AUTHORIZATIONS,
+        LETS_ENCRYPT_LIMITS.pendingAuthorizations,
+        'LIMIT_PENDING_AUTHORIZATIONS',
+      ),
+      newOrders: {
+        limit: count(env.LIMIT_NEW_ORDERS, LETS_ENCRYPT_LIMITS.newOrders.limit, 'LIMIT_NEW_ORDERS'),
+        windowSeconds: count(
+          env.LIMIT_NEW_ORDERS_WINDOW_SECONDS,
+          LETS_ENCRYPT_LIMITS.newOrders.windowSeconds,
+          'LIMIT_NEW_ORDERS_WINDOW_SECONDS',
+        ),
+      },
+      requestsPerSecond: count(
+        env.LIMIT_REQUESTS_PER_SECOND,
+        LETS_ENCRYPT_LIMITS.requestsPerSecond,
+        'LIMIT_REQUESTS_PER_SECOND',
+      ),
+    },
+    concurrency: Math.max(1, count(env.CONSUMER_CONCURRENCY, 25, 'CONSUMER_CONCURRENCY')),
+    lookaheadMs: count(env.RENEWAL_LOOKAHEAD_SECONDS, 300, 'RENEWAL_LOOKAHEAD_SECONDS') * 1000,
+    http01PropagationMs: count(env.HTTP01_PROPAGATION_MS, 0, 'HTTP01_PROPAGATION_MS'),
+    dnsProvider: env.DNS_PROVIDER?.trim() || undefined,
+  }
+}

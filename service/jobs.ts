@@ -1,0 +1,265 @@
+/**
+ * The jobs queue's consumer: each message is one run of a job, issuance or renewal, worked concurrently within the
+ * batch. A run starts only when the account object grants it (lease, epoch, room in the CA's limits); everything a
+ * crashed run needs to resume is recorded there before the request that depends on it.
+ */
+import {
+  AcmeClient,
+  FirstReadPacer,
+  isAcmeError,
+  isRateLimited,
+  lifetimeRenewalTime,
+  type NoncePool,
+  readRenewalState,
+  renewDue,
+  type Storage,
+  saveCertificate,
+} from 'webacme'
+import {
+  ACCOUNT_KEY_LABEL,
+  consumeBatch,
+  type JobRecord,
+  type KeyRing,
+  type MessageOutcome,
+  messageOutcome,
+  openPrivateKey,
+  requestPacer,
+  runIssueJob,
+} from 'webacme/cloudflare'
+import { type AccountApi, accountOf } from './account-object.ts'
+import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { solversFor } from './solvers.ts'
+import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
+
+/** What the runs of one batch share: the account object, one client (its nonces and pacer), the storage. */
+interface Session {
+  env: Env
+  config: Config
+  account: AccountApi
+  client: AcmeClient
+  ring: KeyRing
+  storage: Storage
+}
+
+const ACK: MessageOutcome = { action: 'ack' }
+/** The longest a run waits in-process for a `Retry-After` before handing the wait to the queue. */
+const MAX_INLINE_WAIT = 10_000
+/**
+ * The longest one run may take: a stuck run must not hold its batch (a queue delivers the next batch of a consumer
+ * only after this one; Workers stop a consumer after 15 minutes of wall time).
+ */
+const RUN_TIMEOUT = 5 * 60_000
+
+/** Works a batch of the jobs queue. */
+export async function consumeJobs(batch: MessageBatch<JobMessage>, env: Env): Promise<void> {
+  const config = readConfig(env)
+  const account = accountOf(env, config)
+  const { session, close } = await openSession(env, config, account)
+  try {
+    await consumeBatch(batch, (message) => runMessage(session, message.body), {
+      concurrency: config.concurrency,
+      deadLetter: env.DEAD_LETTERS,
+    })
+  } finally {
+    await close()
+  }
+}
+
+/** One client for the batch, starting from the account object's nonces and pacer, and giving them back after. */
+async function openSession(env: Env, config: Config, account: AccountApi) {
+  const started = await account.session()
+  const stored = started.account ?? (await account.account())
+  const ring = await keyRingOf(env)
+  const nonces = [...started.nonces]
+  const pool: NoncePool = {
+    take: () => nonces.pop(),
+    add(nonce) {
+      nonces.push(nonce)
+      if (nonces.length > 64) nonces.shift()
+    },
+  }
+  let newOrderUrl: string | undefined
+  const client = new AcmeClient({
+    directoryUrl: stored.directoryUrl,
+    accountUrl: stored.accountUrl,
+    accountKey: await openPrivateKey(ring, stored.privateKey, ACCOUNT_KEY_LABEL),
+    nonces: pool,
+    pacer: new FirstReadPacer(started.pacer),
+    fetch: requestPacer(config.limits.requestsPerSecond),
+    retry: { maxWait: MAX_INLINE_WAIT },
+    // A 429 on newOrder holds back every job of the account until its Retry-After, from the moment it arrives (the
+    // run that got it may wait it out in-process, or hand it to the queue).
+    onHttp: ({ url, error }) => {
+      if (url === newOrderUrl && isRateLimited(error)) {
+        account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000).catch(() => {})
+      }
+    },
+  })
+  newOrderUrl = (await client.directory()).newOrder
+  const session: Session = { env, config, account, client, ring, storage: await certificateStorage(env) }
+  const close = () => account.endSession({ nonces, pacer: client.pacer.toJSON() })
+  return { session, close }
+}
+
+/**
+ * `run`, or a `TimeoutError` after RUN_TIMEOUT. The run itself is not stopped (every request and poll in it has its
+ * own bound; a signal through every await of the library would cost each request listeners): the batch moves on, and
+ * the job's lease keeps another run off it until the run ends or goes silent.
+ */
+async function withinRunTimeout<T>(run: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DOMException(`the run took more than ${RUN_TIMEOUT} ms`, 'TimeoutError')),
+      RUN_TIMEOUT,
+    )
+  })
+  run.catch(() => {})
+  try {
+    return await Promise.race([run, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
+  return body.kind === 'renew' ? renew(session, body) : issue(session, body)
+}
+
+async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
+  const { env, config, account, client, ring, storage } = session
+  const begun = await account.begin(body.name, { kind: 'issue', wakeMessage: body })
+  // Done, failed, deleted, taken by a live run, or waiting in line (the account object wakes it): nothing to do.
+  if (!('run' in begun)) return ACK
+  const { job, epoch } = begun.run
+  try {
+    const solvers = await solversFor(env, config, job.challenge)
+    const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
+    const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
+    const directory = await client.directory()
+    await account.finish(job.name, epoch, {
+      status: 'valid',
+      certificate: {
+        serialNumber: record.serialNumber,
+        notBefore: record.notBefore,
+        notAfter: record.notAfter,
+        renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
+        // RFC 9773 §4.3: ask the CA's renewal information right away.
+        ...(directory.renewalInfo && { checkAt: new Date().toISOString() }),
+      },
+    })
+    return ACK
+  } catch (error) {
+    return failed(session, job, epoch, error)
+  }
+}
+
+/** Ends a failed run: retried later (no earlier than the CA's Retry-After), or failed for good. */
+async function failed(
+  session: Session,
+  job: JobRecord,
+  epoch: number,
+  error: unknown,
+): Promise<MessageOutcome> {
+  const { account } = session
+  // Superseded (deleted, or taken over after the lease ran out): the job is someone else's now.
+  if (isAcmeError(error, 'ERR_STORAGE_CONFLICT') && error.key === `jobs/${job.name}`) return ACK
+  const note = errorNote(error)
+  if (isRateLimited(error)) {
+    // Honour the CA: no new order from this account before its Retry-After, whichever job asks.
+    await account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000)
+  }
+  const outcome = messageOutcome(error, job.attempts + 1)
+  await account.finish(job.name, epoch, {
+    status: outcome.action === 'retry' ? 'retry' : 'failed',
+    error: note,
+  })
+  return outcome
+}
+
+async function renew(
+  session: Session,
+  body: Extract<JobMessage, { kind: 'renew' }>,
+): Promise<MessageOutcome> {
+  const { env, config, account, client, storage } = session
+  const begun = await account.begin(body.name, { kind: 'renew', wakeMessage: body })
+  if (!('run' in begun)) return ACK
+  const { job, epoch } = begun.run
+  try {
+    const result = await withinRunTimeout(
+      renewDue({
+        storage,
+        names: [job.name],
+        client,
+        solvers: await solversFor(env, config, job.challenge),
+        // The cron pass's time: a test (or an operator) can ask "what is due as of then".
+        now: () => Math.max(Date.now(), body.asOf),
+        lookahead: config.lookaheadMs,
+      }),
+    )
+    const state = await readRenewalState(storage, job.name)
+    const checkAt = state?.nextCheckAt
+    const renewed = result.renewed[0]
+    if (renewed) {
+      const { certificate } = renewed
+      await account.finish(job.name, epoch, {
+        status: 'valid',
+        certificate: {
+          serialNumber: certificate.serialNumber,
+          notBefore: certificate.notBefore,
+          notAfter: certificate.notAfter,
+          renewAt: renewed.renewAt.toISOString(),
+          ...(checkAt !== undefined && { checkAt }),
+        },
+      })
+      return ACK
+    }
+    const skipped = result.skipped[0]
+    const held = result.failed[0] ?? result.rescheduled[0]
+    if (result.rescheduled[0]) await account.pauseNewOrders(result.rescheduled[0].retryAt.getTime())
+    // Not due, or failed and retried at its backoff: the next cron pass that finds it due tries again.
+    const renewAt = held?.retryAt.toISOString() ?? skipped?.renewAt.toISOString() ?? job.certificate!.renewAt
+    await account.finish(job.name, epoch, {
+      status: 'unchanged',
+      schedule: { renewAt, ...(checkAt !== undefined && { checkAt }) },
+      ...(held && { error: errorNote(held.error) }),
+    })
+    return ACK
+  } catch (error) {
+    // renewDue throws only when the storage cannot be listed or the run was aborted.
+    await account.finish(job.name, epoch, { status: 'unchanged', error: errorNote(error) })
+    return messageOutcome(error, 1)
+  }
+}
+
+function errorNote(error: unknown): { code?: string; message: string; at: string } {
+  return {
+    ...(isAcmeError(error) && { code: error.code }),
+    message: error instanceof Error ? error.message : String(error),
+    at: new Date().toISOString(),
+  }
+}
+
+/** The dead-letter queue's consumer: whatever lands there is recorded as failed on its job. */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const config = readConfig(env)
+  const account = accountOf(env, config)
+  for (const message of batch.messages) {
+    // Ours carry the reason; the platform's (retries used up) are the job message itself.
+    const body = message.body as { body?: JobMessage; reason?: string } & Partial<JobMessage>
+    const job = body.body ?? (body as JobMessage)
+    const reason = body.reason ?? `the queue gave up after ${message.attempts} deliveries`
+    if (typeof job?.name === 'string') {
+      const current = await account.getJob(job.name)
+      if (current && current.status !== 'failed' && !(current.status === 'valid' && current.error)) {
+        await account.markFailed(job.name, {
+          code: 'ERR_DEAD_LETTER',
+          message: reason,
+          at: new Date().toISOString(),
+        })
+      }
+      console.error(`webacme: ${job.kind} ${job.name} dead-lettered: ${reason}`)
+    }
+    message.ack()
+  }
+}

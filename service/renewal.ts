@@ -1,0 +1,43 @@
+/**
+ * The cron pass: queue messages do not survive a restart and the account object does, so every pass re-enqueues
+ * each job that is not done and that nothing is working on, and enqueues a renewal run (`renewDue`, with ARI where
+ * the CA has it) for every certificate due by the next pass.
+ */
+import { accountOf } from './account-object.ts'
+import { type Env, type JobMessage, readConfig } from './env.ts'
+
+/** What a pass enqueued (shown by `GET /api/status` as `lastPass`). */
+export interface PassReport {
+  /** When it ran, and the time it judged due-ness as of (the scheduled time), ms. */
+  at: number
+  asOf: number
+  /** Unfinished jobs re-enqueued. */
+  resumed: number
+  /** Renewal runs enqueued. */
+  renewals: number
+}
+
+/** One cron pass, as of the controller's scheduled time. */
+export async function runScheduled(controller: { scheduledTime: number }, env: Env): Promise<PassReport> {
+  const config = readConfig(env)
+  const account = accountOf(env, config)
+  const asOf = controller.scheduledTime
+  const [unfinished, due] = await Promise.all([
+    account.unfinished(),
+    account.dueForRenewal(asOf + config.lookaheadMs),
+  ])
+  const messages: JobMessage[] = [
+    ...unfinished.map((name): JobMessage => ({ kind: 'issue', name })),
+    ...due.map((name): JobMessage => ({ kind: 'renew', name, asOf })),
+  ]
+  // sendBatch takes at most 100 messages.
+  for (let i = 0; i < messages.length; i += 100) {
+    await env.JOBS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })))
+  }
+  const report = { at: Date.now(), asOf, resumed: unfinished.length, renewals: due.length }
+  await account.recordPass(report)
+  if (messages.length > 0) {
+    console.log(`cron pass: ${unfinished.length} unfinished jobs re-enqueued, ${due.length} renewal runs`)
+  }
+  return report
+}

@@ -1,0 +1,84 @@
+/**
+ * The challenge solvers: http-01 through KV (answered by this Worker's `/.well-known/acme-challenge/*` route) and
+ * dns-01 through the DNS provider named by DNS_PROVIDER, with credentials from Worker secrets.
+ */
+import { type ChallengeSolver, type DnsAdapter, dns01Solver, dohResolver } from 'webacme'
+import { kvHttp01Solver } from 'webacme/cloudflare'
+import type { Config, Env } from './env.ts'
+
+/** The challenge types a job may ask for. */
+export const CHALLENGES = ['http-01', 'dns-01'] as const
+export type ChallengeType = (typeof CHALLENGES)[number]
+
+/** Why dns-01 cannot be offered, or `undefined` when it can. */
+export function dnsUnavailable(env: Env, config: Config): string | undefined {
+  if (!config.dnsProvider) return 'dns-01 needs a DNS provider: set DNS_PROVIDER and its credentials'
+  try {
+    requireSecrets(env, config.dnsProvider)
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
+
+const SECRETS: Record<string, Array<keyof Env>> = {
+  cloudflare: ['CLOUDFLARE_API_TOKEN'],
+  powerdns: ['PDNS_API_URL', 'PDNS_API_KEY'],
+  route53: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
+  digitalocean: ['DIGITALOCEAN_TOKEN'],
+  google: ['GOOGLE_SERVICE_ACCOUNT'],
+  'acme-dns': ['ACMEDNS_URL', 'ACMEDNS_ACCOUNTS'],
+}
+
+function requireSecrets(env: Env, provider: string): void {
+  const needed = SECRETS[provider]
+  if (!needed) throw new Error(`DNS_PROVIDER ${provider} is not one of ${Object.keys(SECRETS).join(', ')}`)
+  const missing = needed.filter((name) => !env[name])
+  if (missing.length > 0) throw new Error(`DNS_PROVIDER ${provider} needs the secrets ${missing.join(', ')}`)
+}
+
+async function dnsAdapter(env: Env, provider: string): Promise<DnsAdapter> {
+  requireSecrets(env, provider)
+  switch (provider) {
+    case 'cloudflare': {
+      const { cloudflareAdapter } = await import('webacme/dns/cloudflare')
+      return cloudflareAdapter({
+        apiToken: env.CLOUDFLARE_API_TOKEN!,
+        ...(env.CLOUDFLARE_ZONE_ID && { zoneId: env.CLOUDFLARE_ZONE_ID }),
+      })
+    }
+    case 'powerdns': {
+      const { powerDnsAdapter } = await import('webacme/dns/powerdns')
+      return powerDnsAdapter({ url: env.PDNS_API_URL!, apiKey: env.PDNS_API_KEY! })
+    }
+    case 'route53': {
+      const { route53Adapter } = await import('webacme/dns/route53')
+      return route53Adapter({
+        credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+        ...(env.AWS_HOSTED_ZONE_ID && { hostedZoneId: env.AWS_HOSTED_ZONE_ID }),
+      })
+    }
+    case 'digitalocean': {
+      const { digitalOceanAdapter } = await import('webacme/dns/digitalocean')
+      return digitalOceanAdapter({ token: env.DIGITALOCEAN_TOKEN! })
+    }
+    case 'google': {
+      const { googleCloudDnsAdapter } = await import('webacme/dns/google')
+      return googleCloudDnsAdapter({ serviceAccount: env.GOOGLE_SERVICE_ACCOUNT! })
+    }
+    default: {
+      const { acmeDnsAdapter } = await import('webacme/dns/acme-dns')
+      return acmeDnsAdapter({ url: env.ACMEDNS_URL!, accounts: JSON.parse(env.ACMEDNS_ACCOUNTS!) })
+    }
+  }
+}
+
+/** The solvers for a job's challenge type. */
+export async function solversFor(env: Env, config: Config, challenge: string): Promise<ChallengeSolver[]> {
+  if (challenge === 'dns-01') {
+    const adapter = await dnsAdapter(env, config.dnsProvider ?? '')
+    const resolver = env.DNS_RESOLVER_URL ? dohResolver({ url: env.DNS_RESOLVER_URL }) : undefined
+    return [dns01Solver({ adapter, ...(resolver && { resolver }) })]
+  }
+  return [kvHttp01Solver(env.CHALLENGES, { propagationDelay: config.http01PropagationMs })]
+}
