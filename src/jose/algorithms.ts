@@ -44,6 +44,17 @@ export function checkSigningKey(key: CryptoKey, name: string): void {
 
 /** The JWS `alg` for a WebCrypto key; `InvalidArgumentError` for keys ACME cannot sign with. */
 export function jwsAlgorithm(key: CryptoKey): JwsAlgorithm {
+  // Some runtimes (workerd) build `key.algorithm` anew on every read; a key's algorithm never changes.
+  const known = algorithms.get(key)
+  if (known) return known
+  const alg = readJwsAlgorithm(key)
+  algorithms.set(key, alg)
+  return alg
+}
+
+const algorithms = new WeakMap<CryptoKey, JwsAlgorithm>()
+
+function readJwsAlgorithm(key: CryptoKey): JwsAlgorithm {
   const algorithm = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string } }
   switch (algorithm.name) {
     case 'ECDSA': {

@@ -226,6 +226,8 @@ export class Transport {
   /** Requests the server asked us to hold until a time (`Retry-After` on an error), with that error. */
   readonly #notBefore = new Map<string, { until: number; error: unknown }>()
   #directory: Promise<Directory> | undefined
+  /** The directory once loaded: every request asks for it, and most should not pay for a promise race. */
+  #loaded: Directory | undefined
 
   constructor(directoryUrl: string | UrlLike, options: TransportOptions = {}) {
     let parsed: UrlLike
@@ -280,11 +282,13 @@ export class Transport {
    * the transport-wide signal only); each caller's own signal stops only its own wait. A failed load is not kept.
    */
   directory(signal?: AbortSignalLike): Promise<Directory> {
+    if (this.#loaded) return Promise.resolve(this.#loaded)
     if (!this.#directory) {
       const load = this.get(this.directoryUrl).then(
         (res) => {
           const directory = parseDirectory(res)
           this.#urls.learn(directory)
+          this.#loaded = directory
           return directory
         },
         (err: unknown) => {
@@ -533,8 +537,19 @@ export class Transport {
     onStatus: (status: number) => void,
   ): Promise<AcmeResponse> {
     throwIfAborted(options.signal)
-    const timeout = this.#timeout > 0 ? AbortSignal.timeout(this.#timeout) : undefined
-    const signal = anySignal([options.signal, timeout])
+    // One controller per attempt for the caller's signal and the timeout: cheaper than AbortSignal.timeout +
+    // AbortSignal.any, which cost a measurable share of the CPU of an issuance in Node and workerd.
+    const controller = new AbortController()
+    let timedOut = false
+    const timer =
+      this.#timeout > 0
+        ? setTimeout(() => {
+            timedOut = true
+            controller.abort(new DOMException(`timed out after ${this.#timeout} ms`, 'TimeoutError'))
+          }, this.#timeout)
+        : undefined
+    const forward = () => controller.abort(options.signal?.reason)
+    options.signal?.addEventListener('abort', forward, { once: true })
     const headers: Record<string, string> = { ...this.#headers }
     if (method === 'POST') headers['content-type'] = 'application/jose+json'
     if (options.accept) headers.accept = options.accept
@@ -545,7 +560,7 @@ export class Transport {
         method,
         headers,
         body: body ?? null,
-        signal: signal ?? null,
+        signal: controller.signal,
         redirect: 'manual',
       })
       onStatus(response.status)
@@ -553,7 +568,7 @@ export class Transport {
     } catch (cause) {
       throwIfAborted(options.signal)
       if (cause instanceof AcmeResponseError) throw cause
-      if (timeout?.aborted) {
+      if (timedOut) {
         throw new AcmeNetworkError('ERR_TIMEOUT', `${method} ${url} timed out after ${this.#timeout} ms`, {
           url,
           cause,
@@ -566,6 +581,9 @@ export class Transport {
         `${method} ${url} failed (${failure.reason}): ${failure.detail}${failure.hint ? `; ${failure.hint}` : ''}`,
         { url, cause, reason: failure.reason, hint: failure.hint },
       )
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', forward)
     }
     // A browser answers `redirect: 'manual'` with an opaque response (status 0): a redirect it will not show.
     if (response.status === 0) {
@@ -692,7 +710,8 @@ async function readText(response: ResponseLike, limit: number, url: string): Pro
     await stream?.cancel().catch(() => {})
     throw tooLarge(`Content-Length ${declared}`)
   }
-  if (!stream || typeof stream.getReader !== 'function') {
+  // A declared length within the limit bounds the body (fetch reads no more than it): the cheap path.
+  if (Number.isFinite(declared) || !stream || typeof stream.getReader !== 'function') {
     const text = await response.text()
     if (text.length > limit) throw tooLarge(`${text.length} characters`)
     return text

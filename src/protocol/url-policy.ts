@@ -12,6 +12,7 @@ import type { Directory } from './resources.ts'
 export class UrlPolicy {
   readonly #allowInsecure: boolean
   readonly #origins = new Set<string>()
+  readonly #checked = new Map<string, string>()
 
   constructor(directoryUrl: string, options: { allowInsecure?: boolean; allowedOrigins?: string[] } = {}) {
     this.#allowInsecure = options.allowInsecure === true
@@ -45,6 +46,16 @@ export class UrlPolicy {
    * `ERR_UNTRUSTED_URL` naming it and where it came from.
    */
   check(url: string, what: string, status = 0): string {
+    // Polls check the same few URLs again and again: remember the answers (origins are only ever added).
+    const known = this.#checked.get(url)
+    if (known !== undefined) return known
+    const checked = this.#check(url, what, status)
+    if (this.#checked.size >= 1024) this.#checked.clear()
+    this.#checked.set(url, checked)
+    return checked
+  }
+
+  #check(url: string, what: string, status: number): string {
     let parsed: URL
     try {
       parsed = new URL(url)
