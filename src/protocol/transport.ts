@@ -598,13 +598,22 @@ export class Transport {
     if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) {
       this.#nonces.add(nonce)
     }
+    let location: string | null | undefined
+    let links: Link[] | undefined
     const result: AcmeResponse = {
       url,
       status: response.status,
       headers: response.headers,
       body: text,
-      location: resolve(response.headers.get('location'), url),
-      links: parseLinks(response.headers.get('link'), url),
+      // Parsed when asked for: most responses carry a Link (Pebble's rel="index") that no caller reads.
+      get location() {
+        if (location === undefined) location = resolve(response.headers.get('location'), url) ?? null
+        return location ?? undefined
+      },
+      get links() {
+        if (links === undefined) links = parseLinks(response.headers.get('link'), url)
+        return links
+      },
       retryAfter: parseRetryAfter(response.headers.get('retry-after')),
     }
     const type = response.headers.get('content-type') ?? ''
