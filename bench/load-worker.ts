@@ -130,6 +130,7 @@ const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 loop.enable()
 // Each issuance's outcome as it settles; one still undefined at the deadline never settled (a hang, reported).
+let lastSettled = performance.now()
 const outcomes: Array<PromiseSettledResult<unknown> | undefined> = Array.from(
   { length: config.n },
   () => undefined,
@@ -139,18 +140,36 @@ const all = Promise.all(
     issueCertificate({ client, identifiers: [`l${i}-${config.runId}.load.test`], solvers: [solver] }).then(
       (issued) => {
         settledAt.push(performance.now() - t0)
+        lastSettled = performance.now()
         outcomes[i] = { status: 'fulfilled', value: issued.order.status }
       },
       (reason: unknown) => {
+        lastSettled = performance.now()
         outcomes[i] = { status: 'rejected', reason }
       },
     ),
   ),
 )
 const deadlineMs = config.deadlineMs ?? 600_000
+const stallMs = config.stallMs ?? 60_000
 let deadline: ReturnType<typeof setTimeout> | undefined
-await Promise.race([all, new Promise((resolve) => (deadline = setTimeout(resolve, deadlineMs)))])
+let watchdog: ReturnType<typeof setInterval> | undefined
+let stalled = false
+await Promise.race([
+  all,
+  new Promise((resolve) => (deadline = setTimeout(resolve, deadlineMs))),
+  // A CA that stops answering: every request in flight waits out its timeout and its retries; report it, once
+  // nothing has settled for stallMs, instead of waiting for the deadline.
+  new Promise<void>((resolve) => {
+    watchdog = setInterval(() => {
+      if (performance.now() - lastSettled < stallMs) return
+      stalled = true
+      resolve()
+    }, 1000)
+  }),
+])
 clearTimeout(deadline)
+clearInterval(watchdog)
 const wallMs = performance.now() - t0
 loop.disable()
 clearInterval(sampler)
@@ -185,6 +204,7 @@ const result: LoadResult = {
   issued,
   failures: config.n - issued - stillPending,
   stillPending,
+  ...(stalled ? { stalled: true } : {}),
   failuresBy,
   errors: [...errors],
   wallMs: Math.round(wallMs),

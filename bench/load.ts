@@ -14,10 +14,10 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { caEnv, getTestCa } from '../test/harness/ca.ts'
-import { startPebble } from '../test/harness/pebble.ts'
+import { type Pebble, startPebble } from '../test/harness/pebble.ts'
 import { BENCH_DIR, bundle, ROOT } from './lib/build.ts'
 import { LOAD_RESULT_PREFIX, type LoadConfig, type LoadResult } from './lib/load.ts'
 import { machine, sourceState } from './lib/meta.ts'
@@ -27,6 +27,8 @@ const DEFAULTS = { n: [100, 300, 1000] }
 const GOALS = { rssMb: 150, loopP99Ms: 50 }
 /** Issuances not settled by then are reported as still pending (a hang), and the run ends. */
 const DEADLINE_MS = 10 * 60_000
+/** Runs of one N on a fresh Pebble when Pebble deadlocks (see {@link isPebbleDeadlock}). */
+const PEBBLE_ATTEMPTS = 3
 const WORKER_TIMEOUT_MS = DEADLINE_MS + 5 * 60_000
 
 const USAGE = `usage: tsx bench/load.ts [options]
@@ -212,7 +214,14 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
       r.listenOverflows ?? '–',
       [
         ...Object.entries(r.failuresBy).map(([k, v]) => `${k} ${v}`),
-        ...(r.stillPending ? [`**still pending after ${meta.deadlineSec} s: ${r.stillPending}**`] : []),
+        ...(r.stillPending
+          ? [
+              r.stalled
+                ? `**still pending when progress stopped: ${r.stillPending}**`
+                : `**still pending after ${meta.deadlineSec} s: ${r.stillPending}**`,
+            ]
+          : []),
+        ...(r.pebbleDeadlock ? ['**Pebble deadlocked**'] : []),
       ].join(', ') || '–',
     ]),
   )
@@ -223,6 +232,23 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
   )
   const missed = checks.filter((c) => !c.pass).length
   lines.push('', missed === 0 ? 'All goals met.' : `${missed} of ${checks.length} checks missed.`)
+  const deadlocks = meta.pebbleDeadlocks as Array<{ n: number; issued: number; goroutines: string }>
+  if (deadlocks.length > 0) {
+    lines.push(
+      '',
+      '## Pebble deadlocks',
+      '',
+      `Pebble stopped answering in ${deadlocks.length} run(s) before the ones above, each run again on a fresh ` +
+        "Pebble: Pebble 2.4's lock-order inversion (`Authz` holds an authorization's write lock while it waits " +
+        'for the store; `NewOrder` holds the store while it waits for that authorization; a writer waiting on ' +
+        'the store admits no new reader). The CA stopped, not the client: every request in flight timed out.',
+      '',
+    )
+    for (const d of deadlocks)
+      lines.push(
+        `- ${d.n} in flight: ${d.issued}/${d.n} issued when Pebble stopped; goroutines: \`${d.goroutines}\``,
+      )
+  }
   const errors = runs.flatMap((r) => r.errors.map((e) => `${r.n}: ${e}`))
   if (errors.length > 0) {
     lines.push('', '## Failures (first messages)', '')
@@ -243,6 +269,48 @@ function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, 
   return lines.join('\n')
 }
 
+/**
+ * Pebble's goroutines: SIGQUIT makes a Go program print every goroutine's stack and exit. Waits for the exit and
+ * for the output to be read.
+ */
+async function pebbleGoroutines(pebble: Pebble): Promise<string> {
+  const alive = () => {
+    try {
+      process.kill(pebble.pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!alive()) return ''
+  process.kill(pebble.pid, 'SIGQUIT')
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100))
+  // The pipe may still hold the end of the dump; wait until the output stops growing.
+  let length = -1
+  while (pebble.logs().length !== length) {
+    length = pebble.logs().length
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  const text = pebble.logs()
+  const start = text.lastIndexOf('SIGQUIT')
+  return start >= 0 ? text.slice(start) : text
+}
+
+/**
+ * Pebble 2.4's lock-order inversion (wfe/wfe.go and db/memorystore.go; still in Pebble's main branch in 2026):
+ * `Authz` takes the authorization's write lock, then the store's read lock (to look up the account);
+ * `NewOrder` → `FindValidAuthorization` holds the store's read lock while it read-locks every authorization in
+ * turn. With a writer waiting on the store (AddOrder, AddCertificate), Go's RWMutex admits no new reader, and the
+ * three wait on each other for ever; every handler then blocks on the store. Only the directory still answers.
+ */
+function isPebbleDeadlock(goroutines: string): boolean {
+  return (
+    goroutines.includes('MemoryStore).FindValidAuthorization') &&
+    goroutines.includes('WebFrontEndImpl).Authz(') &&
+    goroutines.includes('sync.(*RWMutex).Lock(')
+  )
+}
+
 async function main(): Promise<void> {
   let options: Options
   try {
@@ -257,30 +325,52 @@ async function main(): Promise<void> {
   if (profileDir) await mkdir(profileDir, { recursive: true })
   const started = Date.now()
   const runs: LoadResult[] = []
+  const deadlocks: LoadResult[] = []
   for (const n of options.n) {
-    const pebble = await startPebble({
-      http01: 'self',
-      ...(options.nonce !== undefined && { nonceRejectPercent: options.nonce }),
-    })
-    try {
-      const config: LoadConfig = {
-        directoryUrl: pebble.directoryUrl,
-        httpPort: pebble.httpPort,
-        n,
-        runId: randomBytes(4).toString('hex'),
-        deadlineMs: DEADLINE_MS,
-        ...(options.backlog !== undefined && { http01Backlog: options.backlog }),
+    for (let attempt = 1; attempt <= PEBBLE_ATTEMPTS; attempt++) {
+      const pebble = await startPebble({
+        http01: 'self',
+        ...(options.nonce !== undefined && { nonceRejectPercent: options.nonce }),
+      })
+      let r: LoadResult
+      try {
+        const config: LoadConfig = {
+          directoryUrl: pebble.directoryUrl,
+          httpPort: pebble.httpPort,
+          n,
+          runId: randomBytes(4).toString('hex'),
+          deadlineMs: DEADLINE_MS,
+          ...(options.backlog !== undefined && { http01Backlog: options.backlog }),
+        }
+        r = await runLoadWorker(script, config, caEnv(await getTestCa()), profileDir)
+        if (r.stillPending > 0) {
+          const dump = await pebbleGoroutines(pebble)
+          if (isPebbleDeadlock(dump)) {
+            const file = join(BENCH_DIR, '.tmp', `pebble-deadlock-${n}-${config.runId}.txt`)
+            await mkdir(dirname(file), { recursive: true })
+            await writeFile(file, dump)
+            r.pebbleDeadlock = relative(ROOT, file)
+          }
+        }
+      } finally {
+        await pebble.stop()
       }
-      const r = await runLoadWorker(script, config, caEnv(await getTestCa()), profileDir)
-      runs.push(r)
       log(
         `n=${n}: ${r.issued}/${n} issued in ${(r.wallMs / 1000).toFixed(1)} s (${r.certsPerSec} certs/s), ` +
           `peak RSS ${r.peakRssMb} MB, loop delay p99 ${r.loopDelay.p99} ms / max ${r.loopDelay.max} ms` +
           (r.failures ? `; failures: ${JSON.stringify(r.failuresBy)}` : '') +
-          (r.stillPending ? `; ${r.stillPending} still pending at the deadline` : ''),
+          (r.stillPending
+            ? `; ${r.stillPending} still pending${r.stalled ? ' (no progress: stopped early)' : ''}`
+            : '') +
+          (r.pebbleDeadlock ? `; Pebble deadlocked (goroutines: ${r.pebbleDeadlock})` : ''),
       )
-    } finally {
-      await pebble.stop()
+      // Pebble's deadlock is the CA's bug, not the client's: run again on a fresh Pebble, and report it.
+      if (r.pebbleDeadlock && attempt < PEBBLE_ATTEMPTS) {
+        deadlocks.push(r)
+        continue
+      }
+      runs.push(r)
+      break
     }
   }
   const meta = {
@@ -290,6 +380,7 @@ async function main(): Promise<void> {
     nonceRejectPercent: options.nonce,
     http01Backlog: options.backlog ?? 511,
     deadlineSec: DEADLINE_MS / 1000,
+    pebbleDeadlocks: deadlocks.map((d) => ({ n: d.n, issued: d.issued, goroutines: d.pebbleDeadlock })),
     durationSec: Math.round((Date.now() - started) / 1000),
   }
   const checks = evaluateGoals(runs)

@@ -12,6 +12,11 @@ export interface LoadConfig {
   deadlineMs?: number
   /** Listen backlog of the http-01 server (default 511, Node's). */
   http01Backlog?: number
+  /**
+   * End the run early when no issuance settled for this long while some are pending (default 60 s; one issuance
+   * takes seconds, and each request times out after 30 s, so a minute without progress means the CA stopped).
+   */
+  stallMs?: number
 }
 
 /** The result line (prefixed with {@link LOAD_RESULT_PREFIX}). */
@@ -21,6 +26,13 @@ export interface LoadResult {
   failures: number
   /** Issuances that had not settled at the deadline (a hang: neither a certificate nor an error). */
   stillPending: number
+  /** The run ended early: nothing settled for {@link LoadConfig.stallMs} while issuances were pending. */
+  stalled?: boolean
+  /**
+   * Set by bench/load.ts when the run stalled because Pebble deadlocked (its goroutine dump shows the lock-order
+   * inversion described in bench/README.md): the CA, not the client, stopped. The goroutine dump's path.
+   */
+  pebbleDeadlock?: string
   failuresBy: Record<string, number>
   errors: string[]
   /** Wall time from the first call to the last settled issuance, ms. */

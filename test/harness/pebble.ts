@@ -142,17 +142,29 @@ function registry(): Registry {
   return reg
 }
 
+/**
+ * The last `LOG_LIMIT` characters (at least) of Pebble's output. Appending costs the length of what is appended,
+ * not of what is kept: under load Pebble writes thousands of lines a second, and trimming a 256 KB string on every
+ * line copied hundreds of megabytes a second in the test process (and Pebble blocks when its log pipe is full).
+ */
 class OutputBuffer {
-  private text = ''
+  private parts: string[] = []
+  private size = 0
   append(text: string): void {
-    this.text += text
-    if (this.text.length > LOG_LIMIT) this.text = this.text.slice(-LOG_LIMIT)
+    this.parts.push(text)
+    this.size += text.length
+    if (this.size <= 2 * LOG_LIMIT) return
+    let drop = 0
+    while (this.size - this.parts[drop]!.length >= LOG_LIMIT) this.size -= this.parts[drop++]!.length
+    this.parts = this.parts.slice(drop)
   }
   toString(): string {
-    return this.text
+    const text = this.parts.join('')
+    this.parts = [text]
+    return text
   }
   tail(lines = 40): string {
-    return this.text.trimEnd().split('\n').slice(-lines).join('\n')
+    return this.toString().trimEnd().split('\n').slice(-lines).join('\n')
   }
 }
 
@@ -167,7 +179,7 @@ function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: Output
     child[stream]?.on('data', (chunk: string) => {
       const lines = (partial[stream] + chunk).split('\n')
       partial[stream] = lines.pop() ?? ''
-      for (const line of lines) out.append(`${prefix}${line}\n`)
+      if (lines.length > 0) out.append(lines.map((line) => `${prefix}${line}\n`).join(''))
     })
   }
   // Keep a failed spawn (ENOENT) from becoming an uncaught 'error' event; exitCode stays null.
