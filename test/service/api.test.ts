@@ -1,12 +1,16 @@
 /**
  * The service's HTTP API against a real Pebble: coded 400s for bad input, 404/405/409, paging, a job that fails
  * for good (Pebble cannot reach 127.0.0.2) ending `failed` with its error, `DELETE ?revoke=true`, and the
- * playground's static build under `/` (a placeholder index.html when the playground has not been built).
+ * playground's static build under `/` (a placeholder index.html when the playground has not been built), and the
+ * API reference under `/docs/` (generated into the playground's build for this test when `npm run build:service`
+ * has not put it there).
  */
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCertificate } from '../../src/pkix/certificate.ts'
 import { getTestCa } from '../harness/ca.ts'
@@ -18,7 +22,9 @@ import { allValid, type CertificateView, type ServiceProcess, startService } fro
 const RUN = Date.now().toString(36)
 const PLACEHOLDER = `<!doctype html><title>placeholder ${RUN}</title>`
 const index = join(root, 'playground/dist/index.html')
+const docs = join(root, 'playground/dist/docs')
 let placed = false
+let placedDocs = false
 let pebble: Pebble
 let service: ServiceProcess
 let persist: string
@@ -31,6 +37,10 @@ beforeAll(async () => {
     await mkdir(join(root, 'playground/dist'), { recursive: true })
     await writeFile(index, PLACEHOLDER)
     placed = true
+  }
+  if (!existsSync(join(docs, 'index.html'))) {
+    await promisify(execFile)(process.execPath, ['scripts/docs.mjs', '--out', docs], { cwd: root })
+    placedDocs = true
   }
   pebble = await startPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
   service = await startService({
@@ -47,6 +57,7 @@ afterAll(async () => {
   await service?.stop()
   await pebble?.stop()
   if (placed) await rm(index, { force: true })
+  if (placedDocs) await rm(docs, { recursive: true, force: true })
   if (persist) await rm(persist, { recursive: true, force: true })
 })
 
@@ -169,5 +180,17 @@ describe('API', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/html/)
     if (placed) expect(await res.text()).toBe(PLACEHOLDER)
     await expectError(await fetch(`${service.url}/no-such-asset.js`), 404, 'ERR_NOT_FOUND')
+  })
+
+  it('serves the API reference under /docs/', async () => {
+    const res = await fetch(`${service.url}/docs/`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(await res.text()).toMatch(/<title>webacme [^<]*<\/title>/)
+    const modules = await fetch(`${service.url}/docs/modules.html`)
+    expect(await modules.text()).toContain('href="modules/cloudflare.html"')
+    const page = await fetch(`${service.url}/docs/classes/webacme.AcmeClient.html`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('createOrder')
   })
 })
