@@ -1,7 +1,7 @@
 // Ordering of provider writes per name, and what an abort does to a queued or running task.
 import { describe, expect, it } from 'vitest'
 import { occurrence, turns } from '../../test/fixtures/events.ts'
-import { abortable, keyedQueue } from './queue.ts'
+import { keyedQueue } from './queue.ts'
 
 /** A task that logs its start, then runs until the test lets it end. */
 function gatedTask(log: string[], name: string) {
@@ -59,15 +59,5 @@ describe('keyedQueue', () => {
     write.end()
     await next
     expect(log).toEqual(['start write', 'end write', 'after'])
-  })
-})
-
-describe('abortable', () => {
-  it('passes results through and rejects with the reason on abort', async () => {
-    expect(await abortable(Promise.resolve(1), new AbortController().signal)).toBe(1)
-    const controller = new AbortController()
-    const pending = abortable(new Promise(() => {}), controller.signal)
-    controller.abort('why')
-    await expect(pending).rejects.toBe('why')
   })
 })

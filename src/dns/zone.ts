@@ -3,10 +3,9 @@
  * that holds a name is found by asking the provider about the name, then its parent, and so on up the labels.
  */
 import { InvalidArgumentError } from '../errors.ts'
-import { throwIfAborted } from '../lib/abort.ts'
+import { raceSignal, throwIfAborted } from '../lib/abort.ts'
 import type { AbortSignalLike } from '../lib/web-types.ts'
 import { DnsProviderError } from './errors.ts'
-import { abortable } from './queue.ts'
 
 const MAX_NAME = 253
 const MAX_LABEL = 63
@@ -96,7 +95,7 @@ export function zoneFinder<Z>(
   return async (name, signal) => {
     const zone = await findZone(name, (candidate) => {
       throwIfAborted(signal) // never start a lookup for a caller that is gone
-      return abortable(cached(candidate), signal)
+      return raceSignal(cached(candidate), signal)
     })
     if (zone === undefined) {
       throw new DnsProviderError('ERR_DNS_NOT_FOUND', `${provider}: no zone holds ${canonicalName(name)}`, {
