@@ -1,6 +1,11 @@
 /** Byte helpers shared by the JOSE and PKIX layers. */
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return joinBytes(parts)
+}
+
+/** {@link concatBytes} for a list of any length (a body read in many chunks: no spread into arguments). */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
   for (const part of parts) length += part.length
   const out = new Uint8Array(length)

@@ -23,6 +23,7 @@ import {
 import type { PublicJwk } from '../jose/jwk.ts'
 import { signJws } from '../jose/jws.ts'
 import { anySignal, raceSignal, sleep, throwIfAborted } from '../lib/abort.ts'
+import { joinBytes } from '../lib/bytes.ts'
 import { Limiter } from '../lib/limiter.ts'
 import { describeNetworkFailure } from '../lib/network-failure.ts'
 import type {
@@ -738,18 +739,7 @@ async function readText(response: ResponseLike, limit: number, url: string): Pro
     }
     chunks.push(value)
   }
-  return new TextDecoder().decode(concatBytes(chunks, size))
-}
-
-function concatBytes(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return out
+  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : joinBytes(chunks))
 }
 
 function isProblemBody(body: unknown): body is ProblemDocument {
