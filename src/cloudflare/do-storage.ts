@@ -4,8 +4,18 @@
  * gates) and the records of one key are compared and written here one at a time.
  */
 import { type KeyedQueue, keyedQueue } from '../dns/queue.ts'
-import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from '../storage/storage.ts'
+import {
+  canonicalJson,
+  checkStorageKey,
+  type Storage,
+  StorageError,
+  storageCall,
+  toJsonText,
+} from '../storage/storage.ts'
 import type { DurableObjectStorageLike } from './types.ts'
+
+/** How storage failures name this backend. */
+const BACKEND = 'Durable Object storage'
 
 /** Options of {@link DurableObjectRecords}. */
 export interface DurableObjectRecordsOptions {
@@ -39,13 +49,13 @@ export class DurableObjectRecords implements Storage {
 
   async get(key: string): Promise<unknown> {
     const full = this.#key(key)
-    return this.#read(key, await this.#wrap(key, () => this.#storage.get(full)))
+    return this.#read(key, await storageCall(BACKEND, key, () => this.#storage.get(full)))
   }
 
   async put(key: string, value: unknown): Promise<void> {
     const full = this.#key(key)
     const text = toJsonText(key, value)
-    await this.#serial(key, () => this.#wrap(key, () => this.#storage.put(full, text)))
+    await this.#serial(key, () => storageCall(BACKEND, key, () => this.#storage.put(full, text)))
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -53,7 +63,7 @@ export class DurableObjectRecords implements Storage {
     const start = this.#prefix + prefix
     let after: string | undefined
     for (;;) {
-      const page = await this.#wrap(prefix, () =>
+      const page = await storageCall(BACKEND, prefix, () =>
         this.#storage.list({ prefix: start, limit: 1000, ...(after !== undefined && { startAfter: after }) }),
       )
       for (const key of page.keys()) keys.push(key.slice(this.#prefix.length))
@@ -65,21 +75,21 @@ export class DurableObjectRecords implements Storage {
 
   async delete(key: string): Promise<void> {
     const full = this.#key(key)
-    await this.#serial(key, () => this.#wrap(key, () => this.#storage.delete(full)))
+    await this.#serial(key, () => storageCall(BACKEND, key, () => this.#storage.delete(full)))
   }
 
   compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
     const full = this.#key(key)
     const next = value === undefined ? undefined : toJsonText(key, value)
     return this.#serial(key, async () => {
-      const current = this.#read(key, await this.#wrap(key, () => this.#storage.get(full)))
+      const current = this.#read(key, await storageCall(BACKEND, key, () => this.#storage.get(full)))
       const same =
         current === undefined
           ? expected === undefined
           : expected !== undefined && canonicalJson(current) === canonicalJson(expected)
       if (!same) return false
-      if (next === undefined) await this.#wrap(key, () => this.#storage.delete(full))
-      else await this.#wrap(key, () => this.#storage.put(full, next))
+      if (next === undefined) await storageCall(BACKEND, key, () => this.#storage.delete(full))
+      else await storageCall(BACKEND, key, () => this.#storage.put(full, next))
       return true
     })
   }
@@ -97,22 +107,6 @@ export class DurableObjectRecords implements Storage {
       return JSON.parse(stored)
     } catch (cause) {
       throw new StorageError('ERR_STORAGE_CORRUPT', key, `${key} is not JSON`, { cause })
-    }
-  }
-
-  async #wrap<T>(key: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (cause) {
-      if (cause instanceof StorageError) throw cause
-      throw new StorageError(
-        'ERR_STORAGE',
-        key,
-        `Durable Object storage failed for ${key}: ${String(cause)}`,
-        {
-          cause,
-        },
-      )
     }
   }
 }

@@ -5,7 +5,14 @@
  * copy of each record it has written and serialises the writes, and KV stays the fast, global read path.
  */
 import { type KeyedQueue, keyedQueue } from '../dns/queue.ts'
-import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from '../storage/storage.ts'
+import {
+  canonicalJson,
+  checkStorageKey,
+  type Storage,
+  StorageError,
+  storageCall,
+  toJsonText,
+} from '../storage/storage.ts'
 import type { DurableObjectStorageLike, KvNamespaceLike } from './types.ts'
 
 /**
@@ -61,14 +68,14 @@ export class KvStorage implements Storage {
         const full = this.#key(key)
         const want = expected === undefined ? null : canonicalJson(expected)
         const next = value === undefined ? null : toJsonText(key, value)
-        return this.#wrap(key, () => coordinator.compareAndSwap(full, want, next))
+        return storageCall('KV', key, () => coordinator.compareAndSwap(full, want, next))
       }
     }
   }
 
   async get(key: string): Promise<unknown> {
     const full = this.#key(key)
-    const text = await this.#wrap(key, () => this.#kv.get(full, 'text'))
+    const text = await storageCall('KV', key, () => this.#kv.get(full, 'text'))
     return text === null ? undefined : parse(key, text)
   }
 
@@ -76,14 +83,16 @@ export class KvStorage implements Storage {
     const full = this.#key(key)
     const text = toJsonText(key, value)
     const coordinator = this.#coordinator
-    await this.#wrap(key, () => (coordinator ? coordinator.write(full, text) : this.#kv.put(full, text)))
+    await storageCall('KV', key, () =>
+      coordinator ? coordinator.write(full, text) : this.#kv.put(full, text),
+    )
   }
 
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = []
     let cursor: string | undefined
     do {
-      const page = await this.#wrap(prefix, () =>
+      const page = await storageCall('KV', prefix, () =>
         this.#kv.list({ prefix: this.#prefix + prefix, ...(cursor !== undefined && { cursor }) }),
       )
       for (const { name } of page.keys) keys.push(name.slice(this.#prefix.length))
@@ -95,20 +104,11 @@ export class KvStorage implements Storage {
   async delete(key: string): Promise<void> {
     const full = this.#key(key)
     const coordinator = this.#coordinator
-    await this.#wrap(key, () => (coordinator ? coordinator.write(full, null) : this.#kv.delete(full)))
+    await storageCall('KV', key, () => (coordinator ? coordinator.write(full, null) : this.#kv.delete(full)))
   }
 
   #key(key: string): string {
     return this.#prefix + checkStorageKey(key)
-  }
-
-  async #wrap<T>(key: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (cause) {
-      if (cause instanceof StorageError) throw cause
-      throw new StorageError('ERR_STORAGE', key, `KV failed for ${key}: ${String(cause)}`, { cause })
-    }
   }
 }
 

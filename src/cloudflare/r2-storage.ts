@@ -3,7 +3,14 @@
  * consistent (a read or a list after a write sees it) and its conditional `put` (`onlyIf` etag) makes
  * `compareAndSwap` atomic, which `renewDue` uses for the one write that replaces a certificate.
  */
-import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from '../storage/storage.ts'
+import {
+  canonicalJson,
+  checkStorageKey,
+  type Storage,
+  StorageError,
+  storageCall,
+  toJsonText,
+} from '../storage/storage.ts'
 import type { R2BucketLike } from './types.ts'
 
 /** Options of {@link R2Storage}. */
@@ -42,14 +49,14 @@ export class R2Storage implements Storage {
   async put(key: string, value: unknown): Promise<void> {
     const objectKey = this.#key(key)
     const text = toJsonText(key, value)
-    await this.#wrap(key, () => this.#bucket.put(objectKey, text, JSON_TYPE))
+    await storageCall('R2', key, () => this.#bucket.put(objectKey, text, JSON_TYPE))
   }
 
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = []
     let cursor: string | undefined
     do {
-      const page = await this.#wrap(prefix, () =>
+      const page = await storageCall('R2', prefix, () =>
         this.#bucket.list({ prefix: this.#prefix + prefix, ...(cursor !== undefined && { cursor }) }),
       )
       for (const object of page.objects) keys.push(object.key.slice(this.#prefix.length))
@@ -60,7 +67,7 @@ export class R2Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     const objectKey = this.#key(key)
-    await this.#wrap(key, () => this.#bucket.delete(objectKey))
+    await storageCall('R2', key, () => this.#bucket.delete(objectKey))
   }
 
   async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
@@ -72,20 +79,22 @@ export class R2Storage implements Storage {
         : expected !== undefined && canonicalJson(current.value) === canonicalJson(expected)
     if (!same) return false
     if (value === undefined) {
-      if (current !== undefined) await this.#wrap(key, () => this.#bucket.delete(objectKey))
+      if (current !== undefined) await storageCall('R2', key, () => this.#bucket.delete(objectKey))
       return true
     }
     const text = toJsonText(key, value)
     const onlyIf = current === undefined ? { etagDoesNotMatch: '*' } : { etagMatches: current.etag }
-    const written = await this.#wrap(key, () => this.#bucket.put(objectKey, text, { ...JSON_TYPE, onlyIf }))
+    const written = await storageCall('R2', key, () =>
+      this.#bucket.put(objectKey, text, { ...JSON_TYPE, onlyIf }),
+    )
     return written !== null
   }
 
   async #read(key: string): Promise<{ value: unknown; etag: string } | undefined> {
     const objectKey = this.#key(key)
-    const object = await this.#wrap(key, () => this.#bucket.get(objectKey))
+    const object = await storageCall('R2', key, () => this.#bucket.get(objectKey))
     if (object === null) return undefined
-    const text = await this.#wrap(key, () => object.text())
+    const text = await storageCall('R2', key, () => object.text())
     try {
       return { value: JSON.parse(text), etag: object.etag }
     } catch (cause) {
@@ -95,16 +104,6 @@ export class R2Storage implements Storage {
 
   #key(key: string): string {
     return this.#prefix + checkStorageKey(key)
-  }
-
-  /** Runs an R2 call; its failure becomes an `ERR_STORAGE` `StorageError` naming the key. */
-  async #wrap<T>(key: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (cause) {
-      if (cause instanceof StorageError) throw cause
-      throw new StorageError('ERR_STORAGE', key, `R2 failed for ${key}: ${String(cause)}`, { cause })
-    }
   }
 }
 

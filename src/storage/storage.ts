@@ -101,6 +101,19 @@ export function checkStorageKey(key: string): string {
   return key
 }
 
+/**
+ * Runs one call into a storage backend (`backend` names it in the message: "KV", "R2", ...); a failure that is not
+ * already a {@link StorageError} becomes an `ERR_STORAGE` naming the key, with the backend's error as its cause.
+ */
+export async function storageCall<T>(backend: string, key: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (cause) {
+    if (cause instanceof StorageError) throw cause
+    throw new StorageError('ERR_STORAGE', key, `${backend} failed for ${key}: ${String(cause)}`, { cause })
+  }
+}
+
 /** JSON with object keys sorted, so that two equal records compare equal whatever their key order. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
