@@ -26,7 +26,7 @@ import {
 import { caEnv, getTestCa } from '../test/harness/ca.ts'
 import { startPebble } from '../test/harness/pebble.ts'
 import { BENCH_DIR, buildWorkers, ROOT } from './lib/build.ts'
-import { machine, sourceState } from './lib/meta.ts'
+import { machine, markdownTable, runContext, sourceState } from './lib/meta.ts'
 import { READY_LINE, RESULT_PREFIX, type WorkerConfig, type WorkerResult } from './lib/shared.ts'
 
 type ClientName = WorkerResult['client']
@@ -267,16 +267,11 @@ function evaluateTargets(runs: FaultRun[]): TargetCheck[] {
 
 function markdown(runs: FaultRun[], checks: TargetCheck[], meta: Record<string, unknown>): string {
   const lines: string[] = []
-  const table = (header: string[], body: Array<Array<string | number>>) => {
-    lines.push(`| ${header.join(' | ')} |`)
-    lines.push(`| ${header.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`)
-    for (const row of body) lines.push(`| ${row.join(' | ')} |`)
-  }
-  const dirty = meta.uncommittedSrc as string[]
+  const table = (header: string[], body: Array<Array<string | number>>) =>
+    lines.push(...markdownTable(header, body))
   lines.push('# Issuance under injected faults: webacme vs acme-client 5.4.0', '')
   lines.push(
-    `${meta.date} · webacme at ${meta.commit}${dirty.length ? ` with uncommitted changes to ${dirty.join(', ')}` : ''} · ` +
-      `Node ${meta.node} · ${meta.cpus}× ${meta.cpuModel} · Pebble ${meta.pebble} (PEBBLE_VA_NOSLEEP=1, ` +
+    `${runContext(meta)} (PEBBLE_VA_NOSLEEP=1, ` +
       `badNonce ${meta.nonceRejectPercent} %) · one account, ${meta.n} certificates, ${meta.concurrency} at a time, ` +
       `http-01, defaults · proxy seed ${meta.seed}`,
     '',

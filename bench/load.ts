@@ -20,7 +20,7 @@ import { caEnv, getTestCa } from '../test/harness/ca.ts'
 import { type Pebble, startPebble } from '../test/harness/pebble.ts'
 import { BENCH_DIR, bundle, ROOT } from './lib/build.ts'
 import { LOAD_RESULT_PREFIX, type LoadConfig, type LoadResult } from './lib/load.ts'
-import { machine, sourceState } from './lib/meta.ts'
+import { machine, markdownTable, runContext, sourceState } from './lib/meta.ts'
 
 const DEFAULTS = { n: [100, 300, 1000] }
 /** The issue's goals. */
@@ -170,16 +170,11 @@ function evaluateGoals(runs: LoadResult[]): GoalCheck[] {
 
 function markdown(runs: LoadResult[], checks: GoalCheck[], meta: Record<string, unknown>): string {
   const lines: string[] = []
-  const table = (header: string[], body: Array<Array<string | number>>) => {
-    lines.push(`| ${header.join(' | ')} |`)
-    lines.push(`| ${header.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`)
-    for (const row of body) lines.push(`| ${row.join(' | ')} |`)
-  }
-  const dirty = meta.uncommittedSrc as string[]
+  const table = (header: string[], body: Array<Array<string | number>>) =>
+    lines.push(...markdownTable(header, body))
   lines.push('# Load: N issuances at once from one process, http-01 served in the same process', '')
   lines.push(
-    `${meta.date} · webacme at ${meta.commit}${dirty.length ? ` with uncommitted changes to ${dirty.join(', ')}` : ''} · ` +
-      `Node ${meta.node} · ${meta.cpus}× ${meta.cpuModel} · Pebble ${meta.pebble} (PEBBLE_VA_NOSLEEP=1, badNonce ` +
+    `${runContext(meta)} (PEBBLE_VA_NOSLEEP=1, badNonce ` +
       `${meta.nonceRejectPercent ?? "5 (Pebble's default)"} %) · one client, library defaults`,
     '',
   )

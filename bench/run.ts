@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { caEnv, getTestCa } from '../test/harness/ca.ts'
 import { startPebble } from '../test/harness/pebble.ts'
 import { buildWorkers } from './lib/build.ts'
-import { pebbleVersion, sourceState } from './lib/meta.ts'
+import { markdownTable, pebbleVersion, runContext, sourceState } from './lib/meta.ts'
 import { RESULT_PREFIX, type RequestStats, type WorkerConfig, type WorkerResult } from './lib/shared.ts'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
@@ -334,16 +334,11 @@ function evaluateTargets(rows: Row[], tunedLabel: string | undefined): TargetChe
 
 function markdown(rows: Row[], checks: TargetCheck[], meta: Record<string, unknown>): string {
   const lines: string[] = []
-  const table = (header: string[], body: Array<Array<string | number>>) => {
-    lines.push(`| ${header.join(' | ')} |`)
-    lines.push(`| ${header.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`)
-    for (const row of body) lines.push(`| ${row.join(' | ')} |`)
-  }
+  const table = (header: string[], body: Array<Array<string | number>>) =>
+    lines.push(...markdownTable(header, body))
   lines.push('# webacme vs acme-client 5.4.0 on Pebble', '')
-  const dirty = meta.uncommittedSrc as string[]
   lines.push(
-    `${meta.date} · webacme at ${meta.commit}${dirty.length ? ` with uncommitted changes to ${dirty.join(', ')}` : ''} · ` +
-      `Node ${meta.node} · ${meta.cpus}× ${meta.cpuModel} · Pebble ${meta.pebble} (PEBBLE_VA_NOSLEEP=1) · ` +
+    `${runContext(meta)} (PEBBLE_VA_NOSLEEP=1) · ` +
       `${meta.rounds} rounds per row, alternated (ABBA), pooled`,
     '',
   )

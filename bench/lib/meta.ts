@@ -38,3 +38,24 @@ export function machine(): Record<string, string | number> {
     pebble: pebbleVersion(),
   }
 }
+
+/**
+ * The opening of a result file's context line: `date · webacme at commit (and what was uncommitted) · Node · CPUs ·
+ * Pebble version`; each bench adds its own settings after it.
+ */
+export function runContext(meta: Record<string, unknown>): string {
+  const dirty = meta.uncommittedSrc as string[]
+  return (
+    `${meta.date} · webacme at ${meta.commit}${dirty.length ? ` with uncommitted changes to ${dirty.join(', ')}` : ''} · ` +
+    `Node ${meta.node} · ${meta.cpus}× ${meta.cpuModel} · Pebble ${meta.pebble}`
+  )
+}
+
+/** A Markdown table: the first column left-aligned, the others (figures) right-aligned. */
+export function markdownTable(header: string[], body: Array<Array<string | number>>): string[] {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...body.map((row) => `| ${row.join(' | ')} |`),
+  ]
+}
