@@ -7,25 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-
-interface CallFrame {
-  functionName: string
-  url: string
-  lineNumber: number
-  columnNumber: number
-}
-interface ProfileNode {
-  id: number
-  callFrame: CallFrame
-  children?: number[]
-}
-interface CpuProfile {
-  nodes: ProfileNode[]
-  startTime: number
-  endTime: number
-  samples: number[]
-  timeDeltas: number[]
-}
+import type { CallFrame, CpuProfile } from './lib/cpu-profile.ts'
 
 /** Maps bundle positions to original sources with the `.map` next to the bundle (VLQ decoding, no deps). */
 class SourceMapLookup {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { SourceMap } from 'node:module'
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string
   url: string
   lineNumber: number
