@@ -17,7 +17,7 @@ import { certId } from '../../src/renewal/cert-id.ts'
 import { type AriProxy, startAriProxy } from '../fixtures/ari-proxy.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
-import { type PowerDns, startPowerDns } from '../harness/powerdns.ts'
+import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
 import { systemBinary } from '../harness/system.ts'
 import { type Cli, type CliResult, type CliRuntime, cliFor } from './run-cli.ts'
 
@@ -632,14 +632,7 @@ export function cliSuite(runtime: CliRuntime): void {
     let pdns: PowerDns
     let dnsPebble: Pebble
     beforeAll(async () => {
-      pdns = await startPowerDns()
-      await pdns.createZone('cli.test')
-      dnsPebble = await startPebble({
-        dnsServer: pdns.dnsServer,
-        http01: 'self',
-        challtestsrv: false,
-        authzReusePercent: 0,
-      })
+      ;({ pdns, pebble: dnsPebble } = await startPebbleOnPowerDns(['cli.test']))
     })
     afterAll(async () => {
       await dnsPebble?.stop()

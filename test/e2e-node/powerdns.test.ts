@@ -14,8 +14,8 @@ import { dohResolver } from '../../src/dns/doh.ts'
 import { powerDnsAdapter } from '../../src/dns/providers/powerdns.ts'
 import { type IssueEvent, issueCertificate } from '../../src/issue.ts'
 import { generateKeyPair } from '../../src/jose/algorithms.ts'
-import { type Pebble, startPebble } from '../harness/pebble.ts'
-import { type PowerDns, startPowerDns } from '../harness/powerdns.ts'
+import type { Pebble } from '../harness/pebble.ts'
+import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
 
 const RUN = Date.now().toString(36)
 
@@ -97,15 +97,7 @@ function expectNoTxtQueryBeforeCreate(): void {
 }
 
 beforeAll(async () => {
-  pdns = await startPowerDns()
-  await pdns.createZone('example.test')
-  await pdns.createZone('delegated.test')
-  pebble = await startPebble({
-    dnsServer: pdns.dnsServer,
-    http01: 'self',
-    challtestsrv: false,
-    authzReusePercent: 0,
-  })
+  ;({ pdns, pebble } = await startPebbleOnPowerDns(['example.test', 'delegated.test']))
   client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKeyPair() })
   await client.createAccount({ termsOfServiceAgreed: true })
 })

@@ -20,7 +20,7 @@ import { FsStorage } from '../../src/storage/fs.ts'
 import { startConnectProxy } from '../fixtures/connect-proxy.ts'
 import { startHttp01Server } from '../harness/http01-server.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
-import { type PowerDns, startPowerDns } from '../harness/powerdns.ts'
+import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
 
 const root = join(import.meta.dirname, '../..')
 
@@ -254,14 +254,7 @@ describe('examples/dns01-provider.ts against Pebble validating through PowerDNS'
   let pdns: PowerDns
   let dnsPebble: Pebble
   beforeAll(async () => {
-    pdns = await startPowerDns()
-    await pdns.createZone('examples.test')
-    dnsPebble = await startPebble({
-      dnsServer: pdns.dnsServer,
-      http01: 'self',
-      challtestsrv: false,
-      authzReusePercent: 0,
-    })
+    ;({ pdns, pebble: dnsPebble } = await startPebbleOnPowerDns(['examples.test']))
   })
   afterAll(async () => {
     await dnsPebble?.stop()

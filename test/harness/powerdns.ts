@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -348,5 +349,33 @@ export async function startPowerDns(options: PowerDnsOptions = {}): Promise<Powe
       })()
       return stopped
     },
+  }
+}
+
+/**
+ * A PowerDNS holding `zones` and a Pebble whose VA resolves through it, so dns-01 is validated against records
+ * the code under test really published (no challtestsrv; Pebble's authorization reuse off). `pebble` adds to or
+ * overrides those settings. The caller stops both; a Pebble that does not start takes the PowerDNS down with it.
+ */
+export async function startPebbleOnPowerDns(
+  zones: string[],
+  pebble: PebbleOptions = {},
+): Promise<{ pdns: PowerDns; pebble: Pebble }> {
+  const pdns = await startPowerDns()
+  try {
+    for (const zone of zones) await pdns.createZone(zone)
+    return {
+      pdns,
+      pebble: await startPebble({
+        dnsServer: pdns.dnsServer,
+        http01: 'self',
+        challtestsrv: false,
+        authzReusePercent: 0,
+        ...pebble,
+      }),
+    }
+  } catch (err) {
+    await pdns.stop()
+    throw err
   }
 }

@@ -10,9 +10,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCertificate } from '../../src/pkix/certificate.ts'
 import { getTestCa } from '../harness/ca.ts'
-import { type Pebble, startPebble } from '../harness/pebble.ts'
+import type { Pebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
-import { type PowerDns, startPowerDns } from '../harness/powerdns.ts'
+import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
 import { allValid, type ServiceProcess, startService } from './service-process.ts'
 
 const ZONE = 'dns01.webacme.test'
@@ -25,15 +25,7 @@ beforeAll(async () => {
   const ca = await getTestCa()
   const port = await freePort()
   persist = await mkdtemp(join(tmpdir(), 'webacme-service-dns-'))
-  pdns = await startPowerDns()
-  await pdns.createZone(ZONE)
-  pebble = await startPebble({
-    dnsServer: pdns.dnsServer,
-    http01: 'self',
-    httpPort: port,
-    challtestsrv: false,
-    authzReusePercent: 0,
-  })
+  ;({ pdns, pebble } = await startPebbleOnPowerDns([ZONE], { httpPort: port }))
   service = await startService({
     port,
     persist,
