@@ -6,6 +6,7 @@
 import { env, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import type { TestRecords } from '../../test/cloudflare/worker.ts'
+import { storageContract } from '../../test/storage-contract.ts'
 import type { Storage } from '../storage/storage.ts'
 import type { DurableObjectRecords } from './do-storage.ts'
 import { isSealedValue, keyRing } from './keyring.ts'
@@ -74,46 +75,8 @@ const sealedBackends: Array<[string, () => Promise<Backend>]> = backends.map(([n
   },
 ])
 
-describe.each([...backends, ...sealedBackends])('%s (Storage contract)', (name, make) => {
-  it('gets what was put, as a copy, and undefined for what was not', async () => {
-    const { storage: s } = await make()
-    expect(await s.get('certificates/example.com')).toBeUndefined()
-    const record = { a: 1, nested: { list: [1, 'two', null], flag: true } }
-    await s.put('certificates/example.com', record)
-    const back = (await s.get('certificates/example.com')) as typeof record
-    expect(back).toEqual(record)
-    back.a = 2
-    expect(await s.get('certificates/example.com')).toEqual(record)
-    await s.put('certificates/example.com', { replaced: true })
-    expect(await s.get('certificates/example.com')).toEqual({ replaced: true })
-  })
-
-  it('lists by prefix, sorted, and deletes (missing keys included)', async () => {
-    const { storage: s } = await make()
-    for (const key of [
-      'renewal/b.test',
-      'certificates/b.test',
-      'certificates/a.test',
-      'orders/a.test',
-      'certs',
-    ]) {
-      await s.put(key, { key })
-    }
-    expect(await s.list('certificates/')).toEqual(['certificates/a.test', 'certificates/b.test'])
-    expect(await s.list('cert')).toEqual(['certificates/a.test', 'certificates/b.test', 'certs'])
-    expect(await s.list('')).toEqual([
-      'certificates/a.test',
-      'certificates/b.test',
-      'certs',
-      'orders/a.test',
-      'renewal/b.test',
-    ])
-    expect(await s.list('nothing/')).toEqual([])
-    await s.delete('certificates/a.test')
-    await s.delete('certificates/never-there')
-    expect(await s.list('certificates/')).toEqual(['certificates/b.test'])
-    expect(await s.get('certificates/a.test')).toBeUndefined()
-  })
+describe.each([...backends, ...sealedBackends])('%s (Storage contract)', (_name, make) => {
+  storageContract(async () => (await make()).storage, { concurrentSwaps: 12 })
 
   it('lists more than one page', async () => {
     const { storage: s } = await make()
@@ -122,40 +85,6 @@ describe.each([...backends, ...sealedBackends])('%s (Storage contract)', (name, 
     for (let i = 0; i < keys.length; i += 100)
       await Promise.all(keys.slice(i, i + 100).map((k) => s.put(k, 1)))
     expect(await s.list('renewal/')).toEqual(keys)
-  })
-
-  it('compares and swaps as JSON, key order ignored', async () => {
-    const { storage: s } = await make()
-    expect(s.compareAndSwap).toBeTypeOf('function')
-    const cas = s.compareAndSwap!.bind(s)
-    expect(await cas('renewal/x', { a: 1 }, { a: 2 })).toBe(false) // absent, expected present
-    expect(await cas('renewal/x', undefined, { a: 1, b: { c: 2, d: 3 } })).toBe(true) // create
-    expect(await cas('renewal/x', undefined, { a: 9 })).toBe(false) // present, expected absent
-    expect(await cas('renewal/x', { a: 1, b: { c: 2 } }, { a: 9 })).toBe(false)
-    expect(await cas('renewal/x', { b: { d: 3, c: 2 }, a: 1 }, { a: 2 })).toBe(true)
-    expect(await s.get('renewal/x')).toEqual({ a: 2 })
-    expect(await cas('renewal/x', { a: 2 }, undefined)).toBe(true) // delete
-    expect(await s.get('renewal/x')).toBeUndefined()
-  })
-
-  it('lets exactly one of many concurrent compare-and-swaps of one version win', async () => {
-    const { storage: s } = await make()
-    await s.put('certificates/race', { v: 0 })
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => s.compareAndSwap!('certificates/race', { v: 0 }, { v: i + 1 })),
-    )
-    expect(results.filter(Boolean)).toHaveLength(1)
-    const winner = results.indexOf(true) + 1
-    expect(await s.get('certificates/race')).toEqual({ v: winner })
-  })
-
-  it('refuses keys that are not storage keys, and values that are not JSON', async () => {
-    const { storage: s } = await make()
-    await expect(s.put('../etc/passwd', 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
-    await expect(s.get('a//b')).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
-    await expect(s.put('renewal/x', undefined)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
-    if (name.startsWith('sealed')) return
-    await s.put('renewal/plain', { ok: true })
   })
 })
 
