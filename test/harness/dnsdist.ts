@@ -4,10 +4,10 @@
 // page needs to read it. The process is killed by stop(), on exit and on SIGINT/SIGTERM/SIGHUP.
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { childRegistry } from './children.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -31,29 +31,7 @@ export interface DohFront {
   stop(): Promise<void>
 }
 
-const children = new Set<ChildProcess>()
-const dirs = new Set<string>()
-let hooked = false
-
-function hookExit(): void {
-  if (hooked) return
-  hooked = true
-  const killAll = () => {
-    for (const child of children) child.kill('SIGKILL')
-    children.clear()
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-    dirs.clear()
-  }
-  process.on('exit', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll()
-      process.off(signal, onSignal)
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    }
-    process.on(signal, onSignal)
-  }
-}
+const { children, dirs } = childRegistry('dnsdist')
 
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null || child.pid === undefined
@@ -78,7 +56,6 @@ function probeQuery(): string {
 
 /** Starts dnsdist in front of `options.upstream`. */
 export async function startDohFront(options: DohFrontOptions): Promise<DohFront> {
-  hookExit()
   const dir = await mkdtemp(join(tmpdir(), 'webacme-dnsdist-'))
   dirs.add(dir)
   const headers =

@@ -3,13 +3,13 @@
 // process exits or gets SIGINT/SIGTERM/SIGHUP (vitest stops its workers with SIGTERM).
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getTestCa, removeProcessCaSync, type TestCa } from './ca.ts'
 import { type ChallTestSrv, challTestSrvClient } from './challtestsrv.ts'
+import { childRegistry } from './children.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -99,48 +99,8 @@ const HOST = '127.0.0.1'
 const ATTEMPTS = 3
 const LOG_LIMIT = 256 * 1024
 
-// ---------------------------------------------------------------------------------------------
-// Child process bookkeeping: shared through globalThis so that re-evaluating this module (vitest
-// isolates test files) registers the process hooks only once.
-
-interface Registry {
-  children: Set<ChildProcess>
-  /** Temp dirs of running instances, removed with the processes. */
-  dirs: Set<string>
-}
-const REGISTRY_KEY = Symbol.for('webacme.test.harness.children')
-
-function registry(): Registry {
-  const g = globalThis as { [REGISTRY_KEY]?: Registry }
-  let reg = g[REGISTRY_KEY]
-  if (reg) return reg
-  reg = { children: new Set(), dirs: new Set() }
-  g[REGISTRY_KEY] = reg
-  const { children, dirs } = reg
-  // Synchronous on purpose: 'exit' and signal handlers cannot await.
-  const killAll = () => {
-    for (const child of children) {
-      try {
-        child.kill('SIGKILL')
-      } catch {}
-    }
-    children.clear()
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-    dirs.clear()
-  }
-  process.on('exit', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll()
-      removeProcessCaSync()
-      // Re-raise so the process still ends the way it would have without this hook.
-      process.off(signal, onSignal)
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    }
-    process.on(signal, onSignal)
-  }
-  return reg
-}
+// Child process bookkeeping (test/harness/children.ts); a signal also takes the test CA out of this process.
+const registry = () => childRegistry('children', removeProcessCaSync)
 
 /**
  * The last `LOG_LIMIT` characters (at least) of Pebble's output. Appending costs the length of what is appended,

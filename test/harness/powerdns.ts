@@ -6,11 +6,11 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { childRegistry } from './children.ts'
 import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
@@ -60,40 +60,7 @@ export interface PowerDns {
   stop(): Promise<void>
 }
 
-// ------------------------------------------------------------------------------------------------
-// Process bookkeeping, shared through globalThis so that re-evaluating this module registers the hooks once.
-
-const REGISTRY_KEY = Symbol.for('webacme.test.harness.powerdns')
-interface Registry {
-  children: Set<ChildProcess>
-  dirs: Set<string>
-}
-function registry(): Registry {
-  const g = globalThis as { [REGISTRY_KEY]?: Registry }
-  if (g[REGISTRY_KEY]) return g[REGISTRY_KEY]
-  const reg: Registry = { children: new Set(), dirs: new Set() }
-  g[REGISTRY_KEY] = reg
-  const killAll = () => {
-    for (const child of reg.children) {
-      try {
-        child.kill('SIGKILL')
-      } catch {}
-    }
-    reg.children.clear()
-    for (const dir of reg.dirs) rmSync(dir, { recursive: true, force: true })
-    reg.dirs.clear()
-  }
-  process.on('exit', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll()
-      process.off(signal, onSignal)
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    }
-    process.on(signal, onSignal)
-  }
-  return reg
-}
+const registry = () => childRegistry('powerdns')
 
 function launch(cmd: string, args: string[], log: string[], prefix: string): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
