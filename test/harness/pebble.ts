@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { getTestCa, removeProcessCaSync, type TestCa } from './ca.ts'
 import { type ChallTestSrv, challTestSrvClient } from './challtestsrv.ts'
 import { childRegistry } from './children.ts'
+import { OutputTail } from './output-tail.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -102,33 +103,7 @@ const LOG_LIMIT = 256 * 1024
 // Child process bookkeeping (test/harness/children.ts); a signal also takes the test CA out of this process.
 const registry = () => childRegistry('children', removeProcessCaSync)
 
-/**
- * The last `LOG_LIMIT` characters (at least) of Pebble's output. Appending costs the length of what is appended,
- * not of what is kept: under load Pebble writes thousands of lines a second, and trimming a 256 KB string on every
- * line copied hundreds of megabytes a second in the test process (and Pebble blocks when its log pipe is full).
- */
-class OutputBuffer {
-  private parts: string[] = []
-  private size = 0
-  append(text: string): void {
-    this.parts.push(text)
-    this.size += text.length
-    if (this.size <= 2 * LOG_LIMIT) return
-    let drop = 0
-    while (this.size - this.parts[drop]!.length >= LOG_LIMIT) this.size -= this.parts[drop++]!.length
-    this.parts = this.parts.slice(drop)
-  }
-  toString(): string {
-    const text = this.parts.join('')
-    this.parts = [text]
-    return text
-  }
-  tail(lines = 40): string {
-    return this.toString().trimEnd().split('\n').slice(-lines).join('\n')
-  }
-}
-
-function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: OutputBuffer, prefix: string) {
+function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: OutputTail, prefix: string) {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const { children } = registry()
   children.add(child)
@@ -241,7 +216,7 @@ async function startAttempt(
   options: PebbleOptions,
   ca: TestCa,
   dir: string,
-  out: OutputBuffer,
+  out: OutputTail,
 ): Promise<Attempt> {
   const withChall = options.challtestsrv !== false
   const selfHttp = options.http01 === 'self'
@@ -307,7 +282,7 @@ async function startAttempt(
 }
 
 /** Throws a StartError when a process failed to spawn, exited, or could not bind a port. */
-function checkProcesses(a: Attempt, out: OutputBuffer, options: PebbleOptions): void {
+function checkProcesses(a: Attempt, out: OutputTail, options: PebbleOptions): void {
   for (const child of [a.pebble, a.challtest]) {
     if (!child) continue
     if (child.pid === undefined) {
@@ -334,7 +309,7 @@ function checkProcesses(a: Attempt, out: OutputBuffer, options: PebbleOptions): 
 }
 
 /** Resolves when both servers answer on their ports and own them; throws StartError otherwise. */
-async function waitReady(a: Attempt, ca: TestCa, out: OutputBuffer, options: PebbleOptions): Promise<void> {
+async function waitReady(a: Attempt, ca: TestCa, out: OutputTail, options: PebbleOptions): Promise<void> {
   const deadline = Date.now() + (options.startTimeoutMs ?? 15_000)
   const directoryUrl = `https://${HOST}:${a.ports.listen}/dir`
   const owned: [ChildProcess, number, string][] = [
@@ -413,10 +388,10 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   registry().dirs.add(dir)
   const failures: string[] = []
   let attempt: Attempt | undefined
-  let out = new OutputBuffer()
+  let out = new OutputTail(LOG_LIMIT)
 
   for (let i = 1; i <= ATTEMPTS && !attempt; i++) {
-    out = new OutputBuffer()
+    out = new OutputTail(LOG_LIMIT)
     let a: Attempt | undefined
     try {
       a = await startAttempt(options, ca, dir, out)

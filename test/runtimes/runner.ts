@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs'
 import type { ServerProfile } from '../e2e/context.ts'
 import { type RunningServers, type ServerInfo, startServers } from '../e2e/servers.ts'
 import { getTestCa, type TestCa } from '../harness/ca.ts'
+import { OutputTail } from '../harness/output-tail.ts'
 import { freePort } from '../harness/ports.ts'
 import type { AgentInfo, ProbeResult, RunRequest, RunResult } from './agent.ts'
 
@@ -71,54 +72,8 @@ export function runtimeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { ...env, ...extra }
 }
 
-/** Keeps the last `LOG_LIMIT` characters of a process's output; lets a caller wait for what it expects. */
-export class OutputTail {
-  private text = ''
-  private total = 0
-  private readonly waiters = new Set<() => void>()
-  append(chunk: string): void {
-    this.text += chunk
-    this.total += chunk.length
-    if (this.text.length > LOG_LIMIT) this.text = this.text.slice(-LOG_LIMIT)
-    for (const wake of this.waiters) wake()
-  }
-  toString(): string {
-    return this.text
-  }
-  /** A position in the output, for {@link OutputTail.since}. */
-  mark(): number {
-    return this.total
-  }
-  /** What was appended after `mark` (as far as the tail still holds it). */
-  since(mark: number): string {
-    return this.text.slice(Math.max(0, this.text.length - (this.total - mark)))
-  }
-  /**
-   * Resolves with `find(output since mark)` as soon as it is defined, re-checked on every append: output
-   * arrives on its own pipe, after or before the reply it belongs to. Undefined if nothing matching arrived
-   * within `failAfterMs` (a bound for failing, never a condition for passing).
-   */
-  async waitFor<T>(
-    mark: number,
-    find: (output: string) => T | undefined,
-    failAfterMs: number,
-  ): Promise<T | undefined> {
-    const deadline = Date.now() + failAfterMs
-    for (;;) {
-      const found = find(this.since(mark))
-      if (found !== undefined || Date.now() >= deadline) return found
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer)
-          this.waiters.delete(wake)
-          resolve()
-        }
-        const timer = setTimeout(wake, Math.max(0, deadline - Date.now()))
-        this.waiters.add(wake)
-      })
-    }
-  }
-}
+/** A process's output as the runners keep it: {@link OutputTail} of the last `LOG_LIMIT` characters. */
+export const outputTail = (): OutputTail => new OutputTail(LOG_LIMIT)
 
 const children = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -140,7 +95,7 @@ export interface RuntimeProcess {
 
 /** Spawns a runtime; its stdout and stderr are kept (and echoed when WEBACME_E2E_VERBOSE is set). */
 export function spawnRuntime(cmd: string, args: string[], env: NodeJS.ProcessEnv): RuntimeProcess {
-  const output = new OutputTail()
+  const output = outputTail()
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   for (const stream of [child.stdout, child.stderr]) {

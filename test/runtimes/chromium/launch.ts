@@ -18,7 +18,7 @@ import { systemBinary } from '../../harness/system.ts'
 import type { AgentInfo, ProbeResult, RunRequest, RunResult } from '../agent.ts'
 import { bundleAgent } from '../bundle.ts'
 import { root, scratch } from '../paths.ts'
-import { type AgentHandle, OutputTail, type RuntimeLauncher, retryStart, runtimeEnv } from '../runner.ts'
+import { type AgentHandle, outputTail, type RuntimeLauncher, retryStart, runtimeEnv } from '../runner.ts'
 
 const run = promisify(execFile)
 /** Resolved when a Chromium run starts, so that importing this module (the other runtimes do) needs no Chromium. */
@@ -168,7 +168,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 async function startPage(ca: TestCa | undefined): Promise<AgentHandle> {
   const { chromium } = await import('playwright-core')
-  const output = new OutputTail()
+  const output = outputTail()
   const httpPort = await freePort()
   const http01 = await startHttp01Server(httpPort)
   const pages = await startPageServer(ca, http01)

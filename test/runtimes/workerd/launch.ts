@@ -11,7 +11,7 @@ import type { TestCa } from '../../harness/ca.ts'
 import { freePort } from '../../harness/ports.ts'
 import { bundleAgent } from '../bundle.ts'
 import { root, scratch } from '../paths.ts'
-import { type AgentHandle, httpAgent, OutputTail, type RuntimeLauncher, retryStart } from '../runner.ts'
+import { type AgentHandle, httpAgent, outputTail, type RuntimeLauncher, retryStart } from '../runner.ts'
 
 const require = createRequire(join(root, 'package.json'))
 const outfile = join(scratch, 'workerd/worker.js')
@@ -42,7 +42,7 @@ async function readWranglerToml(): Promise<WorkerConfig> {
 async function startWorker(ca: TestCa | undefined): Promise<AgentHandle> {
   if (!config) throw new Error('prepare() was not called')
   const { Miniflare } = await import('miniflare')
-  const output = new OutputTail()
+  const output = outputTail()
   const collect = (stream: Readable) => {
     stream.setEncoding('utf8')
     stream.on('data', (chunk: string) => {
