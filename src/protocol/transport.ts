@@ -445,7 +445,9 @@ export class Transport {
     gateKey?: string,
     holdingSlot = false,
   ): Promise<AcmeResponse> {
-    let target = this.#urls.check(url, 'request URL')
+    // An unauthenticated read may go to a renewalInfo host of the CA's; a signed POST only to the CA's origins.
+    const access = method === 'POST' ? 'signed' : 'read'
+    let target = this.#urls.check(url, 'request URL', 0, access)
     for (let redirects = 0; ; redirects++) {
       const key = gateKey ?? `${method} ${target}`
       const send = () => this.#attempt(method, target, body, options, attempt, key)
@@ -468,7 +470,7 @@ export class Transport {
           code: 'ERR_REDIRECT',
         })
       }
-      target = this.#urls.check(to, `redirect from ${target}`)
+      target = this.#urls.check(to, `redirect from ${target}`, 0, access)
     }
   }
 

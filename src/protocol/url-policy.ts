@@ -8,10 +8,32 @@
 import { AcmeResponseError, InvalidArgumentError } from '../errors.ts'
 import type { Directory } from './resources.ts'
 
+/**
+ * The directory entries that are URLs the client requests: RFC 8555 §7.1.1 and RFC 9773 §4.1 (`renewalInfo`). Any
+ * other key is an extension the client does not use.
+ */
+const DIRECTORY_RESOURCES = [
+  'newNonce',
+  'newAccount',
+  'newOrder',
+  'newAuthz',
+  'revokeCert',
+  'keyChange',
+  'renewalInfo',
+] as const satisfies readonly (keyof Directory)[]
+
+/**
+ * What a request does with a URL: `signed` (a JWS POST, or any request on the CA's own origins) or `read` (an
+ * unauthenticated GET or HEAD, which may also go to a `renewalInfo` host of the CA's).
+ */
+export type UrlAccess = 'signed' | 'read'
+
 /** The origins a transport may talk to. */
 export class UrlPolicy {
   readonly #allowInsecure: boolean
   readonly #origins = new Set<string>()
+  /** Origins of resources the client only reads with unauthenticated GETs (a `renewalInfo` on its own host). */
+  readonly #readOrigins = new Set<string>()
   readonly #checked = new Map<string, string>()
 
   constructor(directoryUrl: string, options: { allowInsecure?: boolean; allowedOrigins?: string[] } = {}) {
@@ -32,12 +54,29 @@ export class UrlPolicy {
     }
   }
 
-  /** Adds the origins of every URL the directory names (RFC 8555 §7.1.1). */
+  /**
+   * Learns the CA's resources from its directory (RFC 8555 §7.1.1, RFC 9773 §4.1), each checked first: every
+   * resource a signed request goes to must be on the CA's origins. `renewalInfo` is only ever read with an
+   * unauthenticated GET (RFC 9773 §4.1), so it may live on a host of its own (ZeroSSL's is on
+   * `ari.trust-provider.com`): its origin is trusted for GETs, never for a signed request.
+   *
+   * Every other entry is data the client never requests: `meta`, and the random key Boulder (Let's Encrypt),
+   * acme2certifier and django-ca add on every response, whose value is a URL on another host, so that clients
+   * cannot hard-code the directory's keys. Such entries are kept in the directory and never refuse it.
+   */
   learn(directory: Directory): void {
-    for (const [name, value] of Object.entries(directory)) {
-      if (name === 'meta' || typeof value !== 'string') continue
-      const url = this.check(value, `directory.${name}`)
-      this.#origins.add(new URL(url).origin)
+    for (const name of DIRECTORY_RESOURCES) {
+      const value = directory[name]
+      if (value === undefined) continue
+      if (name === 'renewalInfo') {
+        // The scheme is still checked below; an origin that fails it refuses the whole directory.
+        try {
+          this.#readOrigins.add(new URL(value).origin)
+        } catch {} // not a URL: check() below names it
+        this.check(value, `directory.${name}`, 0, 'read')
+        continue
+      }
+      this.check(value, `directory.${name}`)
     }
   }
 
@@ -45,17 +84,19 @@ export class UrlPolicy {
    * The URL, absolute and normalised, when the client may request it; otherwise an `AcmeResponseError` with code
    * `ERR_UNTRUSTED_URL` naming it and where it came from.
    */
-  check(url: string, what: string, status = 0): string {
+  check(url: string, what: string, status = 0, access: UrlAccess = 'signed'): string {
     // Polls check the same few URLs again and again: remember the answers (origins are only ever added).
     const known = this.#checked.get(url)
     if (known !== undefined) return known
-    const checked = this.#check(url, what, status)
-    if (this.#checked.size >= 1024) this.#checked.clear()
-    this.#checked.set(url, checked)
+    const checked = this.#check(url, what, status, access)
+    if (this.#origins.has(new URL(checked).origin)) {
+      if (this.#checked.size >= 1024) this.#checked.clear()
+      this.#checked.set(url, checked)
+    }
     return checked
   }
 
-  #check(url: string, what: string, status: number): string {
+  #check(url: string, what: string, status: number, access: UrlAccess): string {
     let parsed: URL
     try {
       parsed = new URL(url)
@@ -79,7 +120,7 @@ export class UrlPolicy {
           : `unsupported scheme ${parsed.protocol}`,
       ),
     )
-    if (!this.#origins.has(parsed.origin)) {
+    if (!this.#origins.has(parsed.origin) && !(access === 'read' && this.#readOrigins.has(parsed.origin))) {
       throw refuse(
         `its origin is not the CA's (${[...this.#origins].join(', ')}); list it in allowedOrigins if this CA spreads over several hosts`,
       )
