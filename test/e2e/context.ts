@@ -7,7 +7,18 @@
 /** Pebble configurations the scenarios need; each runner starts one Pebble per profile it runs. */
 export type ServerProfile = 'default' | 'counting' | 'reuse' | 'eab' | 'nonce50' | 'chains' | 'paging'
 
+/**
+ * What the CA looks like: `pebble` as it is, or `letsencrypt`, Pebble behind the Let's Encrypt-shaped front
+ * (test/fixtures/lets-encrypt-ca.ts). Scenarios assert what differs (Let's Encrypt lists no orders).
+ */
+export type CaShape = 'pebble' | 'letsencrypt'
+
+/** Both, in the order the Node suite runs them. */
+export const CA_SHAPES: readonly CaShape[] = ['pebble', 'letsencrypt']
+
 export interface E2EContext {
+  /** Which CA shape the scenario runs against. */
+  ca: CaShape
   directoryUrl: string
   /** Pebble's management API base URL (`/roots/0`, `/cert-status-by-serial/<hex>`). */
   managementUrl: string

@@ -1,26 +1,29 @@
 /**
- * The end-to-end scenarios in Node (Vitest), each against a real Pebble started by the harness. Scenarios are
- * grouped by the server profile they need; one set of servers per profile.
+ * The end-to-end scenarios in Node (Vitest), each against a real Pebble started by the harness, twice: Pebble as it
+ * is, and Pebble behind the Let's Encrypt-shaped front (test/fixtures/lets-encrypt-ca.ts). Scenarios are grouped
+ * by the server profile they need; one set of servers per profile and CA shape.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { type Http01Server, startHttp01Server } from '../harness/http01-server.ts'
-import type { E2EContext, ServerProfile } from './context.ts'
+import { CA_SHAPES, type E2EContext, type ServerProfile } from './context.ts'
 import { scenarios } from './scenarios/index.ts'
 import { type RunningServers, startServers } from './servers.ts'
 
 const profiles = [...new Set(scenarios.map((s) => s.server))]
 
-for (const profile of profiles) {
-  describe(`e2e [${profile}]`, () => {
+// Every scenario against Pebble as it is and against Pebble behind the Let's Encrypt-shaped front.
+for (const [profile, ca] of profiles.flatMap((p) => CA_SHAPES.map((c) => [p, c] as const))) {
+  describe(`e2e [${profile}${ca === 'pebble' ? '' : `, ${ca}`}]`, () => {
     let servers: RunningServers
     let http01: Http01Server
     let ctx: E2EContext
     beforeAll(async () => {
-      servers = await startServers(profile as ServerProfile)
+      servers = await startServers(profile as ServerProfile, {}, ca)
       http01 = await startHttp01Server(servers.info.httpPort)
       const { pebble, info } = servers
       const challtest = pebble.challtest!
       ctx = {
+        ca,
         directoryUrl: info.directoryUrl,
         managementUrl: info.managementUrl,
         fetch: (input, init) => fetch(input, init),
@@ -34,7 +37,7 @@ for (const profile of profiles) {
         },
         certStatus: (serial) => pebble.certStatus(serial),
         ...(info.eab && { eab: info.eab }),
-        domain: `${profile}-${Date.now().toString(36)}.webacme.test`,
+        domain: `${profile}-${ca}-${Date.now().toString(36)}.webacme.test`,
         report: (name, value) => console.log(`[e2e report] ${name}: ${value}`),
       }
     })

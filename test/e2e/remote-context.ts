@@ -57,6 +57,7 @@ export function remoteContext(info: ServerInfo, options: RemoteContextOptions): 
   }
 
   return {
+    ca: info.ca,
     directoryUrl: info.directoryUrl,
     managementUrl: info.managementUrl,
     fetch: doFetch,

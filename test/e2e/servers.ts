@@ -3,8 +3,9 @@
  * Every runtime's runner uses it: the Node runner in-process, the others (Deno, Bun, workerd, Chromium)
  * through the plain-data {@link ServerInfo} handed to the runtime.
  */
+import { startLetsEncryptCa } from '../fixtures/lets-encrypt-ca.ts'
 import { type Pebble, type PebbleOptions, startPebble } from '../harness/pebble.ts'
-import { SERVER_PROFILES, type ServerProfile } from './context.ts'
+import { type CaShape, SERVER_PROFILES, type ServerProfile } from './context.ts'
 
 /** EAB credentials of the `eab` profile. */
 export const EAB = {
@@ -15,6 +16,8 @@ export const EAB = {
 /** Everything a runtime needs to reach the servers of a profile: plain data, JSON-serialisable. */
 export interface ServerInfo {
   profile: ServerProfile
+  /** What the CA looks like to the client: Pebble itself, or Pebble behind the Let's Encrypt-shaped front. */
+  ca: CaShape
   directoryUrl: string
   managementUrl: string
   /** challtestsrv management API (plain HTTP), for dns-01 TXT records. */
@@ -37,10 +40,15 @@ export interface RunningServers {
   stop(): Promise<void>
 }
 
-/** Starts the servers of `profile`. `http01: 'self'` leaves Pebble's http-01 port to the runner. */
+/**
+ * Starts the servers of `profile`. `http01: 'self'` leaves Pebble's http-01 port to the runner. With `ca:
+ * 'letsencrypt'` the client talks to Pebble through test/fixtures/lets-encrypt-ca.ts (Boulder's directory, headers,
+ * nonces and Retry-After; ARI and profiles), with a 1-second processing Retry-After instead of Boulder's 3.
+ */
 export async function startServers(
   profile: ServerProfile,
   overrides: PebbleOptions = {},
+  ca: CaShape = 'pebble',
 ): Promise<RunningServers> {
   const settings = SERVER_PROFILES[profile]
   const pebble = await startPebble({
@@ -54,11 +62,19 @@ export async function startServers(
     ...overrides,
   })
   const challtestUrl = pebble.challtest?.url ?? ''
+  const front =
+    ca === 'letsencrypt'
+      ? await startLetsEncryptCa({ pebble, processingRetryAfter: 1 }).catch(async (err: unknown) => {
+          await pebble.stop()
+          throw err
+        })
+      : undefined
   return {
     pebble,
     info: {
       profile,
-      directoryUrl: pebble.directoryUrl,
+      ca,
+      directoryUrl: front?.directoryUrl ?? pebble.directoryUrl,
       managementUrl: pebble.managementUrl,
       challtestUrl,
       httpPort: pebble.httpPort,
@@ -68,6 +84,9 @@ export async function startServers(
       ...(settings.eab && { eab: EAB }),
       extra: {},
     },
-    stop: () => pebble.stop(),
+    stop: async () => {
+      await front?.close()
+      await pebble.stop()
+    },
   }
 }

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import type { ServerProfile } from '../e2e/context.ts'
+import type { CaShape, ServerProfile } from '../e2e/context.ts'
 import { type RunningServers, type ServerInfo, startServers } from '../e2e/servers.ts'
 import { getTestCa, type TestCa } from '../harness/ca.ts'
 import { OutputTail } from '../harness/output-tail.ts'
@@ -51,6 +51,12 @@ export interface RuntimeLauncher {
 }
 
 const SCENARIO_TIMEOUT_MS = 180_000
+/**
+ * The runtimes run every scenario against the Let's Encrypt-shaped front (test/fixtures/lets-encrypt-ca.ts), which
+ * passes everything Pebble does through and adds what Boulder sends; the Node suite runs both shapes.
+ * WEBACME_E2E_CA=pebble runs them against Pebble as it is.
+ */
+const RUNTIME_CA: CaShape = process.env.WEBACME_E2E_CA === 'pebble' ? 'pebble' : 'letsencrypt'
 const START_TIMEOUT_MS = 60_000
 const LOG_LIMIT = 64 * 1024
 
@@ -284,7 +290,7 @@ export async function runRuntime(launcher: RuntimeLauncher): Promise<number> {
       const todo = chosen.filter((s) => s.server === profile)
       let servers: RunningServers | undefined
       try {
-        servers = await startServers(profile as ServerProfile, { httpPort: agent.httpPort })
+        servers = await startServers(profile as ServerProfile, { httpPort: agent.httpPort }, RUNTIME_CA)
       } catch (err) {
         for (const s of todo) fail(`[${profile}] ${s.name}`, 0, `servers did not start: ${String(err)}`)
         continue
@@ -293,7 +299,7 @@ export async function runRuntime(launcher: RuntimeLauncher): Promise<number> {
         const info = agent.view ? await agent.view(servers.info) : servers.info
         const domain = `${profile}-${launcher.name}-${Date.now().toString(36)}.webacme.test`
         for (const s of todo) {
-          const name = `[${profile}] ${s.name}`
+          const name = `[${profile}${RUNTIME_CA === 'pebble' ? '' : `, ${RUNTIME_CA}`}] ${s.name}`
           const t0 = Date.now()
           let result: RunResult
           try {

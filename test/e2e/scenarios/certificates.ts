@@ -77,7 +77,7 @@ export const certificateScenarios: Scenario[] = [
     },
   },
   {
-    name: 'order listing follows Link rel="next" pages',
+    name: 'order listing follows Link rel="next" pages (Let\'s Encrypt: none, a typed error)',
     server: 'paging',
     async run(ctx) {
       const client = await newAccount(ctx)
@@ -85,6 +85,18 @@ export const certificateScenarios: Scenario[] = [
       for (let i = 0; i < 5; i++)
         created.push((await client.createOrder({ identifiers: [`list${i}.${ctx.domain}`] })).url)
       const listed: string[] = []
+      if (ctx.ca === 'letsencrypt') {
+        // Boulder never implemented the orders list: the account has no `orders` URL, and the client says so.
+        const err = await rejectsWith(
+          (async () => {
+            for await (const url of client.listOrders()) listed.push(url)
+          })(),
+          'ERR_UNSUPPORTED',
+          'listOrders against a CA without an orders list',
+        )
+        assert(/does not list orders/.test(err.message), `says why: ${err.message}`)
+        return
+      }
       for await (const url of client.listOrders()) listed.push(url)
       equal([...listed].sort(), [...created].sort(), 'all 5 orders listed across pages of 2')
     },
