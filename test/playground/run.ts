@@ -21,6 +21,7 @@ import type { Browser, ConsoleMessage } from 'playwright-core'
 import { buildPlayground } from '../../playground/build.ts'
 import { startPlaygroundServer } from '../../playground/server.ts'
 import { startAriProxy } from '../fixtures/ari-proxy.ts'
+import { startLetsEncryptShapedPebble } from '../fixtures/lets-encrypt-ca.ts'
 import { getTestCa } from '../harness/ca.ts'
 import { startDohFront } from '../harness/dnsdist.ts'
 import { startHttp01Server } from '../harness/http01-server.ts'
@@ -49,7 +50,13 @@ async function main(): Promise<number> {
 
   const ca = await getTestCa()
   const http01 = await startHttp01Server(await freePort())
-  const pebble = await startPebble({ http01: 'self', httpPort: http01.port, authzReusePercent: 0 })
+  // The page's own CA looks like Let's Encrypt (Boulder's directory, headers, nonces, Retry-After); the EAB CA below
+  // is Pebble as it is, so the page is proven against both.
+  const pebble = await startLetsEncryptShapedPebble({
+    http01: 'self',
+    httpPort: http01.port,
+    authzReusePercent: 0,
+  })
   const doh = await startDohFront({ upstream: `127.0.0.1:${pebble.dnsPort}` })
   const ari = await startAriProxy({ pebble, profiles: false })
   // A second CA that requires external account binding, as ZeroSSL and Google do.
