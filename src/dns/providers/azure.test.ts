@@ -227,16 +227,23 @@ describe('azureDnsAdapter requests', () => {
     expect((limited as DnsProviderError).retryAfter).toBeInstanceOf(Date)
   })
 
-  it('gets a new token after the old one expired', async () => {
+  it('gets a new token and sends the call again when ARM refuses the cached one (401)', async () => {
     const { fixture, adapter } = setup()
     await adapter.createTxt('_acme-challenge.example.com', V1)
     expect(fixture.tokensIssued).toBe(1)
     fixture.revokeTokens()
-    const err = await adapter.createTxt('_acme-challenge.example.com', V2).catch((e: unknown) => e)
-    expect(err).toMatchObject({ code: 'ERR_DNS_AUTH' })
     await adapter.createTxt('_acme-challenge.example.com', V2)
     expect(fixture.tokensIssued).toBe(2)
     expect(fixture.txt('_acme-challenge.example.com')).toEqual([V1, V2])
+    // Once only: a token ARM keeps refusing is an ERR_DNS_AUTH, not a loop.
+    fixture.fetch.fault({
+      match: (r) => r.url.origin === 'https://management.azure.com',
+      times: 2,
+      respond: () => armError(401, 'InvalidAuthenticationToken', 'The access token is invalid.'),
+    })
+    const err = await adapter.removeTxt('_acme-challenge.example.com', V1).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_DNS_AUTH', status: 401 })
+    expect(fixture.tokensIssued).toBe(3)
   })
 
   it('refuses incomplete options before any request', () => {

@@ -114,19 +114,31 @@ export function azureDnsAdapter(options: AzureDnsAdapterOptions): DnsAdapter {
   const ttl = options.ttl ?? 60
   const credentials = options.accessToken ? undefined : clientCredentials(options, `${arm}/.default`)
   const accessToken = options.accessToken ?? credentials!.getToken
-  const http = providerClient({
+  const client = providerClient({
     provider: PROVIDER,
     options,
     authorize: async (call) => ({
       authorization: `Bearer ${await accessToken(call.signal)}`,
       accept: 'application/json',
     }),
-    toError(res) {
-      // A token ARM no longer takes (revoked, clock skew) is dropped, so the next call gets a new one.
-      if (res.status === 401) credentials?.forget()
-      return toError(res)
-    },
+    toError,
   })
+  /**
+   * A 401 means ARM refused the token before doing anything (revoked, rotated secret, clock skew): with a
+   * client secret, the cached token is dropped and the call sent once more with a fresh one.
+   */
+  const retryingAuth =
+    <A extends unknown[], R>(send: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await send(...args)
+      } catch (err) {
+        if (!credentials || !(err instanceof DnsProviderError) || err.status !== 401) throw err
+        credentials.forget()
+        return send(...args)
+      }
+    }
+  const http = { json: retryingAuth(client.json), request: retryingAuth(client.request) }
   const queue = keyedQueue()
 
   /** Every zone of the scope, across `nextLink` pages. Only links on the Resource Manager origin are followed. */
