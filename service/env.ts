@@ -46,6 +46,16 @@ export interface Env {
   AWS_HOSTED_ZONE_ID?: string
   DIGITALOCEAN_TOKEN?: string
   GOOGLE_SERVICE_ACCOUNT?: string
+  AZURE_TENANT_ID?: string
+  AZURE_CLIENT_ID?: string
+  AZURE_CLIENT_SECRET?: string
+  AZURE_SUBSCRIPTION_ID?: string
+  AZURE_RESOURCE_GROUP?: string
+  GANDIV5_PERSONAL_ACCESS_TOKEN?: string
+  LINODE_TOKEN?: string
+  NAMECHEAP_API_USER?: string
+  NAMECHEAP_API_KEY?: string
+  NAMECHEAP_CLIENT_IP?: string
   ACMEDNS_URL?: string
   ACMEDNS_ACCOUNTS?: string
 
@@ -65,7 +75,10 @@ export interface Env {
   RENEWAL_LOOKAHEAD_SECONDS?: string
   /** Milliseconds to wait for KV to carry an http-01 token to every location (60000 on Cloudflare). */
   HTTP01_PROPAGATION_MS?: string
-  /** dns-01 provider: cloudflare, powerdns, route53, digitalocean, google, acme-dns (empty: no dns-01). */
+  /**
+   * dns-01 provider: cloudflare, powerdns, route53, digitalocean, google, acme-dns, azure, gandi, linode,
+   * namecheap (empty: no dns-01).
+   */
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string

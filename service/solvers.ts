@@ -28,6 +28,10 @@ const SECRETS: Record<string, Array<keyof Env>> = {
   digitalocean: ['DIGITALOCEAN_TOKEN'],
   google: ['GOOGLE_SERVICE_ACCOUNT'],
   'acme-dns': ['ACMEDNS_URL', 'ACMEDNS_ACCOUNTS'],
+  azure: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_SUBSCRIPTION_ID'],
+  gandi: ['GANDIV5_PERSONAL_ACCESS_TOKEN'],
+  linode: ['LINODE_TOKEN'],
+  namecheap: ['NAMECHEAP_API_USER', 'NAMECHEAP_API_KEY', 'NAMECHEAP_CLIENT_IP'],
 }
 
 function requireSecrets(env: Env, provider: string): void {
@@ -65,6 +69,32 @@ async function dnsAdapter(env: Env, provider: string): Promise<DnsAdapter> {
     case 'google': {
       const { googleCloudDnsAdapter } = await import('webacme/dns/google')
       return googleCloudDnsAdapter({ serviceAccount: env.GOOGLE_SERVICE_ACCOUNT! })
+    }
+    case 'azure': {
+      const { azureDnsAdapter } = await import('webacme/dns/azure')
+      return azureDnsAdapter({
+        tenantId: env.AZURE_TENANT_ID!,
+        clientId: env.AZURE_CLIENT_ID!,
+        clientSecret: env.AZURE_CLIENT_SECRET!,
+        subscriptionId: env.AZURE_SUBSCRIPTION_ID!,
+        ...(env.AZURE_RESOURCE_GROUP && { resourceGroup: env.AZURE_RESOURCE_GROUP }),
+      })
+    }
+    case 'gandi': {
+      const { gandiAdapter } = await import('webacme/dns/gandi')
+      return gandiAdapter({ personalAccessToken: env.GANDIV5_PERSONAL_ACCESS_TOKEN! })
+    }
+    case 'linode': {
+      const { linodeAdapter } = await import('webacme/dns/linode')
+      return linodeAdapter({ token: env.LINODE_TOKEN! })
+    }
+    case 'namecheap': {
+      const { namecheapAdapter } = await import('webacme/dns/namecheap')
+      return namecheapAdapter({
+        apiUser: env.NAMECHEAP_API_USER!,
+        apiKey: env.NAMECHEAP_API_KEY!,
+        clientIp: env.NAMECHEAP_CLIENT_IP!,
+      })
     }
     default: {
       const { acmeDnsAdapter } = await import('webacme/dns/acme-dns')

@@ -112,6 +112,62 @@ export const DNS_PROVIDERS: Readonly<Record<string, Provider>> = {
       })
     },
   },
+  azure: {
+    required: ['AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID', 'AZURE_SUBSCRIPTION_ID'],
+    optional: ['AZURE_RESOURCE_GROUP', 'AZURE_ZONE_NAME'],
+    async create(env, fetch) {
+      const { azureDnsAdapter } = await import('webacme/dns/azure')
+      if (env.AZURE_ZONE_NAME && !env.AZURE_RESOURCE_GROUP) {
+        throw new UsageError("AZURE_ZONE_NAME needs AZURE_RESOURCE_GROUP (the zone's resource group)")
+      }
+      return azureDnsAdapter({
+        tenantId: env.AZURE_TENANT_ID!,
+        clientId: env.AZURE_CLIENT_ID!,
+        clientSecret: env.AZURE_CLIENT_SECRET!,
+        subscriptionId: env.AZURE_SUBSCRIPTION_ID!,
+        ...(env.AZURE_RESOURCE_GROUP && { resourceGroup: env.AZURE_RESOURCE_GROUP }),
+        ...(env.AZURE_ZONE_NAME && { zone: env.AZURE_ZONE_NAME }),
+        fetch,
+      })
+    },
+  },
+  gandi: {
+    required: [],
+    optional: [],
+    oneOf: [['GANDIV5_PERSONAL_ACCESS_TOKEN', 'GANDIV5_API_KEY']],
+    async create(env, fetch) {
+      const { gandiAdapter } = await import('webacme/dns/gandi')
+      return gandiAdapter({
+        ...(env.GANDIV5_PERSONAL_ACCESS_TOKEN
+          ? { personalAccessToken: env.GANDIV5_PERSONAL_ACCESS_TOKEN }
+          : { apiKey: env.GANDIV5_API_KEY! }),
+        fetch,
+      })
+    },
+  },
+  linode: {
+    required: ['LINODE_TOKEN'],
+    optional: [],
+    async create(env, fetch) {
+      const { linodeAdapter } = await import('webacme/dns/linode')
+      return linodeAdapter({ token: env.LINODE_TOKEN!, fetch })
+    },
+  },
+  namecheap: {
+    required: ['NAMECHEAP_API_USER', 'NAMECHEAP_API_KEY'],
+    // NAMECHEAP_CLIENT_IP is webacme's own (lego always asks Namecheap's echo service, as webacme does without it).
+    optional: ['NAMECHEAP_CLIENT_IP', 'NAMECHEAP_SANDBOX'],
+    async create(env, fetch) {
+      const { namecheapAdapter } = await import('webacme/dns/namecheap')
+      return namecheapAdapter({
+        apiUser: env.NAMECHEAP_API_USER!,
+        apiKey: env.NAMECHEAP_API_KEY!,
+        ...(env.NAMECHEAP_CLIENT_IP && { clientIp: env.NAMECHEAP_CLIENT_IP }),
+        ...(env.NAMECHEAP_SANDBOX === 'true' && { sandbox: true }),
+        fetch,
+      })
+    },
+  },
 }
 
 /** The adapter for `--dns NAME`, configured from the environment; missing variables are a usage error. */

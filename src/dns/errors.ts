@@ -12,7 +12,10 @@ export type { DnsErrorCode }
 /** A DNS provider or resolver failed. The `Response`, when there was one, is kept non-enumerable. */
 export class DnsProviderError extends AcmeError {
   declare readonly code: DnsErrorCode
-  /** Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `google`, `doh`. */
+  /**
+   * Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `google`,
+   * `azure`, `gandi`, `linode`, `namecheap`, `doh`.
+   */
   readonly provider: string
   /** HTTP status of the failed response, when there was a response. */
   readonly status: number | undefined
@@ -20,7 +23,7 @@ export class DnsProviderError extends AcmeError {
   readonly retryAfter: Date | undefined
   /**
    * The provider's own error code, as a string: Cloudflare `81058`, Route53 `Throttling`, Google `alreadyExists`,
-   * acme-dns `bad_txt`, a DNS RCODE name (`SERVFAIL`) for resolvers.
+   * acme-dns `bad_txt`, Azure `PreconditionFailed`, Namecheap `1011150`, a DNS RCODE name (`SERVFAIL`) for resolvers.
    */
   readonly providerCode: string | undefined
   /** URL of the request that failed, when known. */

@@ -21,6 +21,11 @@ export interface ProviderCall {
   headers?: Record<string, string>
   body?: string
   signal?: AbortSignalLike | undefined
+  /**
+   * A read sent as POST (Namecheap sends every command as a form POST): retried after a 502/503/504 or a network
+   * error like a GET.
+   */
+  read?: boolean
 }
 
 /** A provider's response, body read as text. */
@@ -96,7 +101,7 @@ export function providerClient(config: ProviderClientConfig): ProviderClient {
         return await attempt(call)
       } catch (err) {
         if (!(err instanceof DnsProviderError) || n >= retries) throw err
-        const read = call.method === 'GET'
+        const read = call.method === 'GET' || call.read === true
         const throttled = err.code === 'ERR_DNS_RATE_LIMITED'
         const transient = read && (err.status === undefined || RETRYABLE_READ.has(err.status))
         if (!throttled && !transient) throw err

@@ -13,6 +13,17 @@ describe('parseXml', () => {
     expect(textAt(root, 'Missing', 'Deeper')).toBeUndefined()
   })
 
+  it('reads attributes with either quote, entities decoded; a repeated attribute is malformed', () => {
+    const root = parseXml(
+      `<R Status="OK"><host Name="@" Type='TXT' Address="a &quot;b&quot; &amp; c" /><Errors/></R>`,
+    )
+    expect(root.attributes).toEqual({ Status: 'OK' })
+    expect(child(root, 'host')?.attributes).toEqual({ Name: '@', Type: 'TXT', Address: 'a "b" & c' })
+    expect(child(root, 'Errors')?.attributes).toEqual({})
+    expect(() => parseXml('<R a="1" a="2"/>')).toThrow(SyntaxError)
+    expect(() => parseXml('<R></R a="1">')).toThrow(SyntaxError)
+  })
+
   it('rejects malformed documents', () => {
     for (const bad of ['<a><b></a>', '<a>', '<a></a><b></b>', 'text', '<a>1 < 2</a>']) {
       expect(() => parseXml(bad)).toThrow(SyntaxError)

@@ -1,12 +1,16 @@
 /**
- * Just enough XML for the Route53 REST API, which speaks nothing else: a parser of elements and text (no DTDs,
- * no processing of namespaces beyond dropping prefixes) and escaping for the request bodies. Workers, Deno and
- * Node have no `DOMParser`, so this is written out.
+ * Just enough XML for the Route53 REST API and Namecheap's XML API, which speak nothing else: a parser of
+ * elements, attributes and text (no DTDs, no processing of namespaces beyond dropping prefixes) and escaping for
+ * the request bodies. Workers, Deno and Node have no `DOMParser`, so this is written out.
  */
 
-/** An element: local name (prefix dropped), child elements, and its own text content (entities decoded). */
+/**
+ * An element: local name (prefix dropped), attributes (by their names as written, values decoded), child
+ * elements, and its own text content (entities decoded).
+ */
 export interface XmlElement {
   name: string
+  attributes: Record<string, string>
   children: XmlElement[]
   text: string
 }
@@ -31,7 +35,7 @@ function decodeEntities(text: string): string {
 
 /** Parses a document and returns its root element. Throws `SyntaxError` on malformed input. */
 export function parseXml(xml: string): XmlElement {
-  const root: XmlElement = { name: '#document', children: [], text: '' }
+  const root: XmlElement = { name: '#document', attributes: {}, children: [], text: '' }
   const stack: XmlElement[] = [root]
   const tag =
     /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<!DOCTYPE[^>]*>/g
@@ -42,15 +46,21 @@ export function parseXml(xml: string): XmlElement {
     if (between.includes('<')) throw new SyntaxError(`malformed XML near offset ${last}`)
     current.text += decodeEntities(between)
     last = tag.lastIndex
-    const [whole, closing, qname, , selfClosing, cdata] = match
+    const [whole, closing, qname, attributeText, selfClosing, cdata] = match
     if (cdata !== undefined) current.text += cdata
     if (!qname) continue
     const name = qname.slice(qname.indexOf(':') + 1)
     if (closing) {
-      if (stack.length < 2 || current.name !== name) throw new SyntaxError(`unexpected ${whole} in XML`)
+      if (attributeText || selfClosing || stack.length < 2 || current.name !== name)
+        throw new SyntaxError(`unexpected ${whole} in XML`)
       stack.pop()
     } else {
-      const element: XmlElement = { name, children: [], text: '' }
+      const element: XmlElement = {
+        name,
+        attributes: readAttributes(attributeText ?? ''),
+        children: [],
+        text: '',
+      }
       current.children.push(element)
       if (!selfClosing) stack.push(element)
     }
@@ -59,6 +69,15 @@ export function parseXml(xml: string): XmlElement {
   const [first] = root.children
   if (!first || root.children.length !== 1) throw new SyntaxError('XML must have exactly one root element')
   return first
+}
+
+function readAttributes(text: string): Record<string, string> {
+  const attributes: Record<string, string> = Object.create(null)
+  for (const [, name, double, single] of text.matchAll(/([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+    if (name! in attributes) throw new SyntaxError(`attribute ${name} repeated in XML`)
+    attributes[name!] = decodeEntities(double ?? single ?? '')
+  }
+  return attributes
 }
 
 /** The first child element called `name`. */
