@@ -21,6 +21,8 @@ export interface ProviderCall {
   headers?: Record<string, string>
   body?: string
   signal?: AbortSignalLike | undefined
+  /** A read sent with another method (Porkbun reads with POST): retried after a 502/503/504 like a GET. */
+  read?: boolean
 }
 
 /** A provider's response, body read as text. */
@@ -96,7 +98,7 @@ export function providerClient(config: ProviderClientConfig): ProviderClient {
         return await attempt(call)
       } catch (err) {
         if (!(err instanceof DnsProviderError) || n >= retries) throw err
-        const read = call.method === 'GET'
+        const read = call.method === 'GET' || call.read === true
         const throttled = err.code === 'ERR_DNS_RATE_LIMITED'
         const transient = read && (err.status === undefined || RETRYABLE_READ.has(err.status))
         if (!throttled && !transient) throw err
