@@ -12,7 +12,10 @@ export type { DnsErrorCode }
 /** A DNS provider or resolver failed. The `Response`, when there was one, is kept non-enumerable. */
 export class DnsProviderError extends AcmeError {
   declare readonly code: DnsErrorCode
-  /** Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `google`, `doh`. */
+  /**
+   * Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `hetzner`, `desec`,
+   * `porkbun`, `ovh`, `google`, `doh`.
+   */
   readonly provider: string
   /** HTTP status of the failed response, when there was a response. */
   readonly status: number | undefined
