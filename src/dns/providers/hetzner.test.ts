@@ -153,6 +153,37 @@ describe('hetznerAdapter requests', () => {
     expect(fixture.fetch.requests.filter((r) => r.url.pathname === '/v1/zones/actions/1')).toHaveLength(3)
   })
 
+  it('releases the caller at once when it aborts while its action runs, and polls no more', async () => {
+    const { fixture } = setup({ actionPolls: 1000 })
+    const adapter = hetznerAdapter({ apiToken: TOKEN, fetch: fixture.fetch, actionPollInterval: 60_000 })
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    fixture.fetch.fault({
+      match: (r) => r.method === 'POST',
+      respond: () => {
+        // Aborted as the action is created: the caller is released at once (not after the 60 s poll interval).
+        queueMicrotask(() => controller.abort(reason))
+        return new Response(
+          JSON.stringify({
+            action: {
+              id: 1,
+              command: 'add_rrset_records',
+              status: 'running',
+              progress: 0,
+              resources: [],
+              error: null,
+            },
+          }),
+          { status: 201, headers: { 'content-type': 'application/json' } },
+        )
+      },
+    })
+    await expect(adapter.createTxt(NAME, V1, { signal: controller.signal })).rejects.toBe(reason)
+    expect(
+      fixture.fetch.requests.filter((r) => r.url.pathname.startsWith('/v1/zones/actions/')),
+    ).toHaveLength(0)
+  })
+
   it('maps rate_limit_exceeded to ERR_DNS_RATE_LIMITED with RateLimit-Reset as retryAfter', async () => {
     const { fixture, adapter } = setup()
     const reset = Math.floor(Date.now() / 1000) + 600
