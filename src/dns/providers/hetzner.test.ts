@@ -59,6 +59,16 @@ describe('hetznerAdapter requests', () => {
     expect(fixture.texts('_acme-challenge.www.example.com')).toEqual([V1])
   })
 
+  it('takes a zone filter refused as invalid input as "not a zone here" and walks on', async () => {
+    const { fixture, adapter } = setup()
+    fixture.fetch.fault({
+      match: (r) => r.url.searchParams.get('name')?.startsWith('_') ?? false,
+      respond: () => hetznerError(422, 'invalid_input', "invalid input in field 'name'"),
+    })
+    await adapter.createTxt(NAME, V1)
+    expect(fixture.texts(NAME)).toEqual([V1])
+  })
+
   it('adds a second value at one name without a TTL, writes the apex as "@", removes one value only', async () => {
     const { fixture, adapter } = setup()
     await adapter.createTxt('example.com', V1)

@@ -109,8 +109,14 @@ export function hetznerAdapter(options: HetznerAdapterOptions): DnsAdapter {
     ? (_: string, signal?: AbortSignalLike) => givenZone(options.zone!, signal)
     : zoneFinder(PROVIDER, async (candidate) => {
         const url = `${base}/zones?name=${encodeURIComponent(candidate)}`
-        const body = await http.json({ method: 'GET', url }, zonesSchema)
-        return body.zones.find((z) => z.name.toLowerCase() === candidate)?.name.toLowerCase()
+        try {
+          const body = await http.json({ method: 'GET', url }, zonesSchema)
+          return body.zones.find((z) => z.name.toLowerCase() === candidate)?.name.toLowerCase()
+        } catch (err) {
+          // A candidate that cannot be a zone name (`_acme-challenge...`) may be refused as input: not a zone.
+          if (err instanceof DnsProviderError && err.providerCode === 'invalid_input') return undefined
+          throw err
+        }
       })
 
   /** `/zones/{zone}/rrsets/{name}/TXT`; the RRSet name is relative to the zone, `@` at the apex. */
