@@ -45,6 +45,14 @@ export interface Env {
   AWS_SECRET_ACCESS_KEY?: string
   AWS_HOSTED_ZONE_ID?: string
   DIGITALOCEAN_TOKEN?: string
+  HETZNER_API_TOKEN?: string
+  DESEC_TOKEN?: string
+  PORKBUN_API_KEY?: string
+  PORKBUN_SECRET_API_KEY?: string
+  OVH_ENDPOINT?: string
+  OVH_APPLICATION_KEY?: string
+  OVH_APPLICATION_SECRET?: string
+  OVH_CONSUMER_KEY?: string
   GOOGLE_SERVICE_ACCOUNT?: string
   AZURE_TENANT_ID?: string
   AZURE_CLIENT_ID?: string
@@ -76,8 +84,8 @@ export interface Env {
   /** Milliseconds to wait for KV to carry an http-01 token to every location (60000 on Cloudflare). */
   HTTP01_PROPAGATION_MS?: string
   /**
-   * dns-01 provider: cloudflare, powerdns, route53, digitalocean, google, acme-dns, azure, gandi, linode,
-   * namecheap (empty: no dns-01).
+   * dns-01 provider: cloudflare, powerdns, route53, digitalocean, hetzner, desec, porkbun, ovh, google, acme-dns,
+   * azure, gandi, linode, namecheap (empty: no dns-01).
    */
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */

@@ -26,6 +26,10 @@ const SECRETS: Record<string, Array<keyof Env>> = {
   powerdns: ['PDNS_API_URL', 'PDNS_API_KEY'],
   route53: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
   digitalocean: ['DIGITALOCEAN_TOKEN'],
+  hetzner: ['HETZNER_API_TOKEN'],
+  desec: ['DESEC_TOKEN'],
+  porkbun: ['PORKBUN_API_KEY', 'PORKBUN_SECRET_API_KEY'],
+  ovh: ['OVH_ENDPOINT', 'OVH_APPLICATION_KEY', 'OVH_APPLICATION_SECRET', 'OVH_CONSUMER_KEY'],
   google: ['GOOGLE_SERVICE_ACCOUNT'],
   'acme-dns': ['ACMEDNS_URL', 'ACMEDNS_ACCOUNTS'],
   azure: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_SUBSCRIPTION_ID'],
@@ -65,6 +69,29 @@ async function dnsAdapter(env: Env, provider: string): Promise<DnsAdapter> {
     case 'digitalocean': {
       const { digitalOceanAdapter } = await import('webacme/dns/digitalocean')
       return digitalOceanAdapter({ token: env.DIGITALOCEAN_TOKEN! })
+    }
+    case 'hetzner': {
+      const { hetznerAdapter } = await import('webacme/dns/hetzner')
+      return hetznerAdapter({ apiToken: env.HETZNER_API_TOKEN! })
+    }
+    case 'desec': {
+      const { desecAdapter } = await import('webacme/dns/desec')
+      return desecAdapter({ token: env.DESEC_TOKEN! })
+    }
+    case 'porkbun': {
+      const { porkbunAdapter } = await import('webacme/dns/porkbun')
+      return porkbunAdapter({ apiKey: env.PORKBUN_API_KEY!, secretApiKey: env.PORKBUN_SECRET_API_KEY! })
+    }
+    case 'ovh': {
+      const { ovhAdapter } = await import('webacme/dns/ovh')
+      return ovhAdapter({
+        endpoint: env.OVH_ENDPOINT!,
+        credentials: {
+          applicationKey: env.OVH_APPLICATION_KEY!,
+          applicationSecret: env.OVH_APPLICATION_SECRET!,
+          consumerKey: env.OVH_CONSUMER_KEY!,
+        },
+      })
     }
     case 'google': {
       const { googleCloudDnsAdapter } = await import('webacme/dns/google')

@@ -95,6 +95,79 @@ export const DNS_PROVIDERS: Readonly<Record<string, Provider>> = {
       })
     },
   },
+  hetzner: {
+    required: ['HETZNER_API_TOKEN'],
+    optional: ['HETZNER_ZONE'],
+    async create(env, fetch) {
+      const { hetznerAdapter } = await import('webacme/dns/hetzner')
+      return hetznerAdapter({
+        apiToken: env.HETZNER_API_TOKEN!,
+        ...(env.HETZNER_ZONE && { zone: env.HETZNER_ZONE }),
+        fetch,
+      })
+    },
+  },
+  desec: {
+    required: ['DESEC_TOKEN'],
+    optional: ['DESEC_DOMAIN'],
+    async create(env, fetch) {
+      const { desecAdapter } = await import('webacme/dns/desec')
+      return desecAdapter({
+        token: env.DESEC_TOKEN!,
+        ...(env.DESEC_DOMAIN && { domain: env.DESEC_DOMAIN }),
+        fetch,
+      })
+    },
+  },
+  porkbun: {
+    required: ['PORKBUN_API_KEY', 'PORKBUN_SECRET_API_KEY'],
+    optional: ['PORKBUN_DOMAIN'],
+    async create(env, fetch) {
+      const { porkbunAdapter } = await import('webacme/dns/porkbun')
+      return porkbunAdapter({
+        apiKey: env.PORKBUN_API_KEY!,
+        secretApiKey: env.PORKBUN_SECRET_API_KEY!,
+        ...(env.PORKBUN_DOMAIN && { domain: env.PORKBUN_DOMAIN }),
+        fetch,
+      })
+    },
+  },
+  ovh: {
+    required: ['OVH_ENDPOINT'],
+    optional: [
+      'OVH_APPLICATION_KEY',
+      'OVH_APPLICATION_SECRET',
+      'OVH_CONSUMER_KEY',
+      'OVH_CLIENT_ID',
+      'OVH_CLIENT_SECRET',
+      'OVH_ZONE',
+    ],
+    async create(env, fetch) {
+      const { ovhAdapter } = await import('webacme/dns/ovh')
+      // Either the three keys of a signed application or a service account's OAuth2 client, as lego reads them.
+      const oauth = Boolean(env.OVH_CLIENT_ID || env.OVH_CLIENT_SECRET)
+      const needed = oauth
+        ? ['OVH_CLIENT_ID', 'OVH_CLIENT_SECRET']
+        : ['OVH_APPLICATION_KEY', 'OVH_APPLICATION_SECRET', 'OVH_CONSUMER_KEY']
+      const missing = needed.filter((v) => !env[v])
+      if (missing.length)
+        throw new UsageError(
+          `--dns ovh needs OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY, or OVH_CLIENT_ID and OVH_CLIENT_SECRET; missing ${missing.join(', ')}`,
+        )
+      return ovhAdapter({
+        endpoint: env.OVH_ENDPOINT!,
+        credentials: oauth
+          ? { clientId: env.OVH_CLIENT_ID!, clientSecret: env.OVH_CLIENT_SECRET! }
+          : {
+              applicationKey: env.OVH_APPLICATION_KEY!,
+              applicationSecret: env.OVH_APPLICATION_SECRET!,
+              consumerKey: env.OVH_CONSUMER_KEY!,
+            },
+        ...(env.OVH_ZONE && { zone: env.OVH_ZONE }),
+        fetch,
+      })
+    },
+  },
   google: {
     required: [],
     optional: ['GOOGLE_CLOUD_PROJECT', 'GOOGLE_MANAGED_ZONE'],

@@ -13,8 +13,8 @@ export type { DnsErrorCode }
 export class DnsProviderError extends AcmeError {
   declare readonly code: DnsErrorCode
   /**
-   * Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `google`,
-   * `azure`, `gandi`, `linode`, `namecheap`, `doh`.
+   * Which adapter or resolver: `powerdns`, `cloudflare`, `route53`, `acme-dns`, `digitalocean`, `hetzner`, `desec`,
+   * `porkbun`, `ovh`, `google`, `azure`, `gandi`, `linode`, `namecheap`, `doh`.
    */
   readonly provider: string
   /** HTTP status of the failed response, when there was a response. */

@@ -22,8 +22,8 @@ export interface ProviderCall {
   body?: string
   signal?: AbortSignalLike | undefined
   /**
-   * A read sent as POST (Namecheap sends every command as a form POST): retried after a 502/503/504 or a network
-   * error like a GET.
+   * A read sent as POST (Porkbun reads with POST; Namecheap sends every command as a form POST): retried after a
+   * 502/503/504 or a network error like a GET.
    */
   read?: boolean
 }
