@@ -137,6 +137,8 @@ export function describeError(err: unknown): Record<string, unknown> {
   ]) {
     if (e[key] !== undefined) out[key] = e[key]
   }
+  if (e.code === undefined && err.name === 'AbortError') out.code = 'ERR_INTERRUPTED'
+  if (e.hookExitCode !== undefined) out.hookExitCode = e.hookExitCode
   if (e.retryAfter instanceof Date) out.retryAfter = e.retryAfter.toISOString()
   if (Array.isArray(e.subproblems) && e.subproblems.length) out.subproblems = e.subproblems
   if (isAcmeError(err) && 'problem' in err && err.problem) out.problem = err.problem
