@@ -137,7 +137,7 @@ export function describeError(err: unknown): Record<string, unknown> {
   ]) {
     if (e[key] !== undefined) out[key] = e[key]
   }
-  if (e.code === undefined && err.name === 'AbortError') out.code = 'ERR_INTERRUPTED'
+  if (err.name === 'AbortError' && typeof e.code !== 'string') out.code = 'ERR_INTERRUPTED'
   if (e.hookExitCode !== undefined) out.hookExitCode = e.hookExitCode
   if (e.retryAfter instanceof Date) out.retryAfter = e.retryAfter.toISOString()
   if (Array.isArray(e.subproblems) && e.subproblems.length) out.subproblems = e.subproblems

@@ -696,7 +696,7 @@ export function cliSuite(runtime: CliRuntime): void {
         mode === 'lego'
           ? 'action=$1; fqdn=$2; value=$3; echo "$# $action $fqdn $value" >> "$LOG"'
           : `action=${mode === 'certbot-auth' ? 'present' : 'cleanup'}; fqdn="_acme-challenge.$CERTBOT_DOMAIN."; value=$CERTBOT_VALIDATION
-echo "$action domain=$CERTBOT_DOMAIN validation=$CERTBOT_VALIDATION remaining=$CERTBOT_REMAINING_CHALLENGES all=$CERTBOT_ALL_DOMAINS output=[$CERTBOT_AUTH_OUTPUT]" >> "$LOG"`
+echo "$action domain=$CERTBOT_DOMAIN validation=$CERTBOT_VALIDATION remaining=$CERTBOT_REMAINING_CHALLENGES all=$CERTBOT_ALL_DOMAINS output=[\${CERTBOT_AUTH_OUTPUT-}]" >> "$LOG"`
       await writeFile(
         file,
         `#!/bin/bash
@@ -704,10 +704,10 @@ echo "$action domain=$CERTBOT_DOMAIN validation=$CERTBOT_VALIDATION remaining=$C
 set -eu
 LOG='${log}'
 ${setup}
-if [ "$action" = present ]; then path=/set-txt; body="{"host":"$fqdn","value":"$value"}"
-else path=/clear-txt; body="{"host":"$fqdn"}"; fi
+if [ "$action" = present ]; then path=/set-txt; body=$(printf '{"host":"%s","value":"%s"}' "$fqdn" "$value")
+else path=/clear-txt; body=$(printf '{"host":"%s"}' "$fqdn"); fi
 exec 3<>/dev/tcp/127.0.0.1/${port}
-printf 'POST %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "$path" "\${#body}" "$body" >&3
+printf 'POST %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s' "$path" "\${#body}" "$body" >&3
 read -r status <&3
 case "$status" in *" 200"*) ;; *) echo "challtestsrv answered: $status" >&2; exit 1;; esac
 echo "record-$value"
