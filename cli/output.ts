@@ -134,6 +134,8 @@ export function describeError(err: unknown): Record<string, unknown> {
     'hint',
     'helpUrl',
     'identifier',
+    'provider',
+    'providerCode',
   ]) {
     if (e[key] !== undefined) out[key] = e[key]
   }

@@ -198,7 +198,8 @@ export function cliSuite(runtime: CliRuntime): void {
     let issued: { out: string; outRoot: string; storage: string; accountKey: string; serial: string }
     const hookLog = () => join(work, 'deploy-hook.log')
     // The hook writes its WEBACME_* environment, one block per run.
-    const deployHook = () => `{ env | grep '^WEBACME_' | sort; echo ---; } >> '${hookLog()}'`
+    const deployHook = () =>
+      `{ env | grep -E '^WEBACME_(CERT_PATH|KEY_PATH|CHAIN_PATH|FULLCHAIN_PATH|DOMAINS|NAME|RENEWED)=' | sort; echo ---; } >> '${hookLog()}'`
     it('issue with http-01 (--http-port): files 0600 in DIR/<name>/, --json parses, --verbose shows requests and never keys, the deploy hook runs once', async () => {
       const outRoot = join(work, 'certs')
       const out = join(outRoot, name)
