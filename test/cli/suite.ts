@@ -890,10 +890,11 @@ echo "record-$value"
   })
 
   describe(`webacme in ${runtime}: a run that cannot deliver never orders`, () => {
-    // A Pebble of its own, so that its log holds only these runs' requests.
+    // A Pebble of its own, so that its log holds only these runs' requests; no badNonce, so each newOrder is one
+    // request.
     let own: Pebble
     beforeAll(async () => {
-      own = await startPebble({ http01: 'self' })
+      own = await startPebble({ http01: 'self', nonceRejectPercent: 0 })
     })
     afterAll(async () => {
       await own?.stop()
