@@ -17,7 +17,8 @@ import { FsStorage } from 'webacme/storage/fs'
 import { int, list, type OptionSpecs, str } from './args.ts'
 import type { Context } from './context.ts'
 import { UsageError } from './exit-codes.ts'
-import { keySpec, newKey, readKey, readOrCreateKey } from './keys.ts'
+import { exists } from './files.ts'
+import { keySpec, newKey, readKey, writeKeyFile } from './keys.ts'
 import type { Reporter } from './output.ts'
 import { resolveDirectory } from './presets.ts'
 
@@ -38,16 +39,23 @@ export const DIRECTORY_OPTION: OptionSpecs = {
   ...RETRIES_OPTION,
 }
 
-/** What every AcmeClient of a command gets: the request log, Ctrl-C, and `--retries`. */
-export function clientOptions(ctx: Pick<Context, 'values' | 'reporter' | 'signal'>): {
+/**
+ * What every AcmeClient of a command gets: the request log, `--retries`, and Ctrl-C client-wide unless
+ * `perCall` (issue and renew pass the signal to each call instead, so that after a Ctrl-C the client can still
+ * deactivate the pending authorizations).
+ */
+export function clientOptions(
+  ctx: Pick<Context, 'values' | 'reporter' | 'signal'>,
+  perCall = false,
+): {
   onHttp: Reporter['onHttp']
-  signal: AbortSignal
+  signal?: AbortSignal
   retry?: { retries: number }
 } {
   const retries = int(ctx.values, 'retries', 0, 100)
   return {
     onHttp: ctx.reporter.onHttp,
-    signal: ctx.signal,
+    ...(!perCall && { signal: ctx.signal }),
     ...(retries !== undefined && { retry: { retries } }),
   }
 }
@@ -84,6 +92,11 @@ export interface OpenedAccount {
   keySource: string
   /** A new key was generated for this run. */
   newKey: boolean
+  /**
+   * With `deferKeyWrite`: writes the new `--account-key` file (a no-op otherwise). Called once the command's
+   * local checks have passed, so that a refused run leaves no key file behind.
+   */
+  writeNewKey(): Promise<void>
 }
 
 /** A storage directory; node:fs/promises is FsStorage's file system in Node, Deno and Bun alike. */
@@ -92,10 +105,34 @@ export function openStorage(dir: string): FsStorage {
 }
 
 /**
+ * The certificate names stored in `storage`; `wanted` names that are not there are a usage error naming what is
+ * (a `renew --name` typo would otherwise renew nothing and exit 0).
+ */
+export async function storedCertificateNames(
+  storage: FsStorage,
+  wanted: string[],
+): Promise<{ stored: string[]; names: string[] }> {
+  const prefix = 'certificates/'
+  const stored = (await storage.list(prefix))
+    .map((k) => k.slice(prefix.length))
+    .filter((n) => !n.includes('/'))
+  const unknown = wanted.filter((n) => !stored.includes(n))
+  if (unknown.length) {
+    throw new UsageError(
+      `--name ${unknown.join(', ')}: no such certificate in ${storage.directory} (${stored.length ? `it holds ${stored.join(', ')}` : 'it holds none'})`,
+    )
+  }
+  return { stored, names: wanted.length ? wanted : stored }
+}
+
+/**
  * Opens the account's client; no request is sent yet. `createKey`: a missing `--account-key` file gets a new key
  * (otherwise it is an error: revoking or showing an account needs the key that exists).
  */
-export async function openAccount(ctx: Context, options: { createKey: boolean }): Promise<OpenedAccount> {
+export async function openAccount(
+  ctx: Context,
+  options: { createKey: boolean; deferKeyWrite?: boolean; perCallSignal?: boolean },
+): Promise<OpenedAccount> {
   const { values, reporter } = ctx
   const keyPath = str(values, 'account-key')
   const storageDir = str(values, 'storage')
@@ -103,7 +140,8 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
   const directoryFlag = str(values, 'directory')
   const directoryUrl = directoryFlag === undefined ? undefined : resolveDirectory(directoryFlag)
   const storage = storageDir === undefined ? undefined : openStorage(storageDir)
-  const clientOpts = clientOptions(ctx)
+  const clientOpts = clientOptions(ctx, options.perCallSignal)
+  const noWrite = async () => {}
 
   if (keyPath === undefined && storage) {
     const record = await readAccountRecord(storage, accountName)
@@ -119,6 +157,7 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
         accountName,
         keySource: `${storageDir} (account "${accountName}")`,
         newKey: false,
+        writeNewKey: noWrite,
       }
     }
   }
@@ -126,15 +165,22 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
   const spec = keySpec(str(values, 'account-key-type'), 'account-key-type')
   let accountKey: CryptoKeyPair
   let created = true
+  let writeNewKey = noWrite
   if (keyPath !== undefined) {
-    if (!options.createKey) {
+    if (!options.createKey || (await exists(keyPath))) {
       accountKey = await readKey(keyPath, 'account key')
       created = false
     } else {
-      const r = await readOrCreateKey(keyPath, spec, 'account key')
-      accountKey = r.keys
-      created = r.created
-      if (created) reporter.step(`new account key written to ${keyPath}`)
+      const keys = await newKey(spec)
+      accountKey = keys
+      let written = false
+      writeNewKey = async () => {
+        if (written) return
+        written = true
+        await writeKeyFile(keyPath, keys)
+        reporter.step(`new account key written to ${keyPath}`)
+      }
+      if (!options.deferKeyWrite) await writeNewKey()
     }
   } else {
     accountKey = await newKey(spec)
@@ -146,6 +192,7 @@ export async function openAccount(ctx: Context, options: { createKey: boolean })
     accountName,
     keySource: keyPath ?? (storage ? `${storageDir} (account "${accountName}")` : 'a throw-away key'),
     newKey: created,
+    writeNewKey,
   }
 }
 

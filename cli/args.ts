@@ -42,7 +42,9 @@ export function parse(
   for (const [name, spec] of Object.entries(all)) {
     options[name] = {
       type: spec.type,
-      ...(spec.multiple && { multiple: true }),
+      // Every string option is collected as a list, so that a single-valued one given twice is caught below
+      // (parseArgs would keep the last value silently).
+      ...((spec.multiple || spec.type === 'string') && { multiple: true }),
       ...(spec.short && { short: spec.short }),
     }
   }
@@ -53,6 +55,16 @@ export function parse(
     throw new UsageError(cleanParseMessage(err))
   }
   if (parsed.values.help) return parsed
+  for (const [name, spec] of Object.entries(all)) {
+    const value = parsed.values[name]
+    if (spec.multiple || spec.type !== 'string' || !Array.isArray(value)) continue
+    if (value.length > 1) {
+      throw new UsageError(
+        `--${name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}); it takes one value`,
+      )
+    }
+    parsed.values[name] = value[0] as string | undefined
+  }
   // parseArgs refuses `--domain --agree-tos` itself ("ambiguous"), but takes `--domain=` as an empty value.
   for (const [name, spec] of Object.entries(all)) {
     if (spec.type !== 'string') continue

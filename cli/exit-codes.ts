@@ -24,6 +24,11 @@ export const EXIT = {
   dns: 7,
   /** A local problem: a file that cannot be read or written, a port that cannot be listened on, storage. */
   local: 8,
+  /**
+   * The certificate was issued or renewed and its files written, but the `--deploy-hook` command failed (the
+   * hook's own status is in the message and in `--json` as `error.hookExitCode`). The files stay.
+   */
+  deployHook: 9,
   /** Interrupted (SIGINT / SIGTERM). */
   interrupted: 130,
 } as const
@@ -38,12 +43,55 @@ export class UsageError extends Error {
 /** A local failure with a message meant for the user (file, port, storage): exit 8. */
 export class LocalError extends Error {
   override readonly name = 'LocalError'
+  /** How to fix it, when there is a known way (printed as `hint:`, and in `--json`). */
+  readonly hint: string | undefined
+  constructor(message: string, options?: ErrorOptions & { hint?: string }) {
+    super(message, options)
+    this.hint = options?.hint
+  }
+}
+
+/**
+ * The error for a listener that could not start. Binding a port below 1024 without the privilege (EACCES) says
+ * how to get it.
+ */
+export function listenError(
+  what: string,
+  flag: string,
+  host: string | undefined,
+  port: number,
+  err: Error,
+): LocalError {
+  const code = (err as { code?: unknown }).code
+  const hint =
+    code === 'EACCES' && port < 1024
+      ? `ports below 1024 need privileges. Either let this runtime bind them once (sudo setcap cap_net_bind_service=+ep ${process.execPath}), or use a port above 1023 (${flag} 8080) and forward ${port} to it (e.g. an nftables/iptables redirect), or run as root (sudo), or through authbind (touch /etc/authbind/byport/${port}; chown $USER /etc/authbind/byport/${port}; authbind --deep webacme ...)`
+      : code === 'EADDRINUSE'
+        ? `something already listens on port ${port}: stop it, or answer through it (--webroot DIR for a web server)`
+        : undefined
+  return new LocalError(`cannot serve ${what} on ${host ?? '*'}:${port}: ${err.message}`, {
+    cause: err,
+    ...(hint !== undefined && { hint }),
+  })
+}
+
+/** The `--deploy-hook` command failed (exit 9); the certificate files it was told about are in place. */
+export class DeployHookError extends Error {
+  override readonly name = 'DeployHookError'
+  readonly code = 'ERR_DEPLOY_HOOK'
+  /** The hook's exit status, or the signal that ended it. */
+  readonly hookExitCode: number | string
+  constructor(message: string, hookExitCode: number | string, options?: ErrorOptions) {
+    super(message, options)
+    this.hookExitCode = hookExitCode
+  }
 }
 
 /** The exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof UsageError) return EXIT.usage
   if (err instanceof LocalError) return EXIT.local
+  if (err instanceof DeployHookError) return EXIT.deployHook
   if (isAbort(err)) return EXIT.interrupted
   if (isAcmeError(err)) {
     switch (err.code) {
@@ -83,7 +131,8 @@ export function exitCodeFor(err: unknown): ExitCode {
   return EXIT.error
 }
 
-function isAbort(err: unknown): boolean {
+/** An abort: Ctrl-C (SIGINT/SIGTERM), reported as exit 130 and `ERR_INTERRUPTED`. */
+export function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')
 }
 

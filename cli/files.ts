@@ -14,6 +14,37 @@ function tmpName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
 }
 
+/**
+ * Proves that files can be created under `path` before anything is asked of the CA: a probe file is created (and
+ * removed) in `path`, or, when `path` does not exist yet, in its nearest existing ancestor (where the command
+ * will create it). Throws a LocalError naming the flag.
+ */
+export async function probeWritable(path: string, flag: string): Promise<void> {
+  let dir = resolve(path)
+  for (;;) {
+    const info = await stat(dir).catch(() => undefined)
+    if (info) {
+      if (!info.isDirectory()) {
+        throw new LocalError(
+          `${flag} ${path}: ${dir} is not a directory${dir === resolve(path) ? '' : ' (cannot create under it)'}`,
+        )
+      }
+      break
+    }
+    const parent = dirname(dir)
+    if (parent === dir) break
+    dir = parent
+  }
+  const probe = join(dir, `.webacme-probe-${randomBytes(6).toString('hex')}`)
+  try {
+    const handle = await open(probe, 'wx', PRIVATE)
+    await handle.close()
+    await rm(probe, { force: true })
+  } catch (err) {
+    throw new LocalError(`${flag} ${path} is not writable: ${(err as Error).message}`, { cause: err })
+  }
+}
+
 /** Reads a text file; a missing or unreadable file is a LocalError naming it. */
 export async function readText(path: string, what: string): Promise<string> {
   try {

@@ -36,6 +36,11 @@ export async function readKey(path: string, what: string): Promise<CryptoKeyPair
   }
 }
 
+/** Writes a private key file (0600, atomically). */
+export async function writeKeyFile(path: string, keys: CryptoKeyPair): Promise<void> {
+  await writeFileAtomic(path, await exportPrivateKeyPem(keys.privateKey))
+}
+
 /** The key in `path`, or a new one of `spec` written there (0600) when the file does not exist. */
 export async function readOrCreateKey(
   path: string,

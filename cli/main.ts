@@ -4,13 +4,14 @@
  * (`npx webacme`), Deno (`deno run -A npm:webacme`) and Bun (`bunx webacme`): it uses only `node:*` modules
  * all three provide, and the library through its package name.
  *
- *   webacme <command> [options]      commands: issue, renew, revoke, account, csr, inspect
+ *   webacme <command> [options]      commands: issue, renew, export, revoke, account, csr, inspect
  *
- * Exit codes: ./exit-codes.ts (0 ok, 2 usage, 3 CA, 4 network, 5 validation, 6 rate limited, ...).
+ * Exit codes: ./exit-codes.ts (0 ok, 2 usage, 3 CA, 4 network, 5 validation, 6 rate limited, 9 deploy hook, ...).
  */
 import { createRequire } from 'node:module'
 import { account } from './commands/account.ts'
 import { csr } from './commands/csr.ts'
+import { exportCommand } from './commands/export.ts'
 import { inspect } from './commands/inspect.ts'
 import { issue } from './commands/issue.ts'
 import { renew } from './commands/renew.ts'
@@ -21,7 +22,7 @@ import { describeError, errorLines, Reporter, writeStdout } from './output.ts'
 
 const VERSION: string = createRequire(import.meta.url)('webacme/package.json').version
 
-const COMMANDS: Command[] = [issue, renew, revoke, account, csr, inspect]
+const COMMANDS: Command[] = [issue, renew, exportCommand, revoke, account, csr, inspect]
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
@@ -33,7 +34,8 @@ function mainUsage(): string {
     '',
     'webacme <command> --help shows the options of a command.',
     'exit codes: 0 ok, 1 unexpected error, 2 usage, 3 CA refused, 4 network, 5 validation failed,',
-    '            6 rate limited, 7 DNS provider, 8 local files/ports/storage, 130 interrupted',
+    '            6 rate limited, 7 DNS provider, 8 local files/ports/storage, 9 deploy hook failed,',
+    '            130 interrupted',
   ].join('\n')
 }
 

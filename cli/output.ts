@@ -134,9 +134,13 @@ export function describeError(err: unknown): Record<string, unknown> {
     'hint',
     'helpUrl',
     'identifier',
+    'provider',
+    'providerCode',
   ]) {
     if (e[key] !== undefined) out[key] = e[key]
   }
+  if (err.name === 'AbortError' && typeof e.code !== 'string') out.code = 'ERR_INTERRUPTED'
+  if (e.hookExitCode !== undefined) out.hookExitCode = e.hookExitCode
   if (e.retryAfter instanceof Date) out.retryAfter = e.retryAfter.toISOString()
   if (Array.isArray(e.subproblems) && e.subproblems.length) out.subproblems = e.subproblems
   if (isAcmeError(err) && 'problem' in err && err.problem) out.problem = err.problem

@@ -6,7 +6,7 @@
  *
  *   webacme issue --directory <pebble> --domain demo.webacme.test --agree-tos --out demo-out --http-port <port>
  *
- * followed by `webacme inspect demo-out/fullchain.pem`. Extra arguments go to `webacme issue` (`npm run demo --
+ * followed by `webacme inspect demo-out/demo.webacme.test/fullchain.pem` (`--out DIR` writes `DIR/<name>/`). Extra arguments go to `webacme issue` (`npm run demo --
  * --domain a.test --domain b.test --verbose`, `--json`, `--key-type rsa2048`, ...). The command is the package's
  * own bin (dist/cli/main.js; `npm run demo` builds first).
  */
@@ -50,8 +50,15 @@ try {
     ],
     env,
   )
+  // The certificate's directory under --out: --name, else the first domain (`*.` written `wildcard.`).
+  const flagValue = (...flags: string[]) => {
+    const at = extra.findIndex((a) => flags.includes(a))
+    return at === -1 ? undefined : extra[at + 1]
+  }
+  const name =
+    flagValue('--name') ?? (flagValue('--domain', '-d') ?? 'demo.webacme.test').replace(/^\*\./, 'wildcard.')
   if (code === 0 && !extra.includes('--json'))
-    code = await webacme(['inspect', join(out, 'fullchain.pem')], env)
+    code = await webacme(['inspect', join(out, name, 'fullchain.pem')], env)
 } finally {
   await pebble.stop()
 }

@@ -101,6 +101,12 @@ export interface IssueCertificateOptions {
   cleanupTimeout?: number
   /** Deactivate the order's pending authorizations when the issuance fails (default true; RFC 8555 §7.5.2). */
   deactivateOnFailure?: boolean
+  /**
+   * Also deactivate them when the issuance is aborted through `signal` (default false: an abort sends nothing
+   * more). A command line stopped by Ctrl-C sets it, so that an interrupted run leaves no pending authorization
+   * behind; the client must then not carry the same signal client-wide, or these requests fail too.
+   */
+  deactivateOnAbort?: boolean
   /** Awaited callbacks to persist what a crashed run needs ({@link IssueHooks}). */
   hooks?: IssueHooks
   signal?: AbortSignalLike
@@ -253,7 +259,10 @@ async function issue(
     await verifyCertificate(parsed, key, identifiers, order)
     return { certificate, certificateKey: key, parsed, order, chains }
   } catch (err) {
-    if (!signal?.aborted && options.deactivateOnFailure !== false) await deactivatePending(flow)
+    const deactivate = signal?.aborted
+      ? options.deactivateOnAbort === true
+      : options.deactivateOnFailure !== false
+    if (deactivate) await deactivatePending(flow)
     throw err
   }
 }

@@ -1,9 +1,9 @@
 /** `webacme csr --domain NAME ... --key-out FILE --out FILE`: a certificate request for another tool or CA. */
 import { createCsr, csrToPem, exportPrivateKeyPem, parseCsr } from 'webacme'
-import { list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
+import { flag, list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
-import { writeFileAtomic } from '../files.ts'
+import { exists, writeFileAtomic } from '../files.ts'
 import { keySpec, newKey, readKey } from '../keys.ts'
 
 const OPTIONS: OptionSpecs = {
@@ -15,7 +15,12 @@ const OPTIONS: OptionSpecs = {
     help: 'name for the subjectAltName (DNS name or IP)',
   },
   out: { type: 'string', value: 'FILE', help: 'where to write the CSR (PEM)' },
-  'key-out': { type: 'string', value: 'FILE', help: 'where to write the new private key (PEM, 0600)' },
+  'key-out': {
+    type: 'string',
+    value: 'FILE',
+    help: 'where to write the new private key (PEM, 0600); an existing file needs --force',
+  },
+  force: { type: 'boolean', help: 'let --key-out replace an existing key file' },
   key: { type: 'string', value: 'FILE', help: 'use this existing private key instead of a new one' },
   'key-type': {
     type: 'string',
@@ -39,6 +44,12 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   }
   if (keyPath !== undefined && values['key-type'] !== undefined)
     throw new UsageError('--key-type is for a new key (--key-out)')
+  // A key is not something to lose to a repeated command line: refuse before anything is generated.
+  if (keyOut !== undefined && !flag(values, 'force') && (await exists(keyOut))) {
+    throw new UsageError(
+      `--key-out ${keyOut} exists: pass --force to replace that key, or --key ${keyOut} to make a CSR with it`,
+    )
+  }
   const keys =
     keyPath !== undefined
       ? await readKey(keyPath, 'private key')

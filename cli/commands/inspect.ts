@@ -1,6 +1,7 @@
 /**
- * `webacme inspect FILE`: what a certificate, a chain or a CSR holds: names, validity, issuer, serial, the RFC 9773
- * CertID, and with `--directory` the CA's renewal window (ARI).
+ * `webacme inspect FILE`: what a certificate, a chain, a CSR or a storage record (`certificates/<name>.json` of
+ * `--storage`) holds: names, validity, issuer, serial, the RFC 9773 CertID, and with `--directory` the CA's
+ * renewal window (ARI). A record's private key is never shown.
  */
 import {
   AcmeClient,
@@ -11,6 +12,7 @@ import {
   isAcmeError,
   type ParsedCertificate,
   parseCertificate,
+  parseCertificateRecord,
   parseCsr,
 } from 'webacme'
 import { clientOptions, DIRECTORY_OPTION } from '../account.ts'
@@ -21,7 +23,8 @@ import { readText } from '../files.ts'
 import { resolveDirectory } from '../presets.ts'
 
 const OPTIONS: OptionSpecs = { ...DIRECTORY_OPTION }
-const SYNOPSIS = 'webacme inspect FILE [--directory URL|PRESET]'
+const SYNOPSIS =
+  'webacme inspect FILE [--directory URL|PRESET]   (FILE: PEM certificate, chain or CSR; or a storage record .json)'
 const DAY = 86_400_000
 
 function hex(bytes: Uint8Array | undefined): string | undefined {
@@ -71,7 +74,27 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   const file = positionals[0]!
   const directory = str(values, 'directory')
   const directoryUrl = directory === undefined ? undefined : resolveDirectory(directory)
-  const text = await readText(file, 'file')
+  let text = await readText(file, 'file')
+  let record: Record<string, unknown> | undefined
+  if (text.trimStart().startsWith('{')) {
+    // A storage record: its chain is inspected, plus what the record says about renewal.
+    let parsed: ReturnType<typeof parseCertificateRecord>
+    try {
+      parsed = parseCertificateRecord(JSON.parse(text), file)
+    } catch (err) {
+      throw new LocalError(`${file} is not a webacme certificate record: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    record = {
+      name: parsed.name,
+      identifiers: parsed.identifiers.map((i) => i.value),
+      issuedAt: parsed.issuedAt,
+      ...(parsed.account !== undefined && { account: parsed.account }),
+      ...(parsed.profile !== undefined && { profile: parsed.profile }),
+    }
+    text = parsed.certificate
+  }
   const blocks = decodePemAll(text)
   if (blocks.length === 0) throw new LocalError(`${file} holds no PEM block`)
   const now = Date.now()
@@ -93,8 +116,16 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   const json = certificates.map((c) => certificateJson(c, now))
   const lines = json.flatMap((j, i) => certificateText(j, i === 0 ? 'certificate' : `issuer ${i}`))
   const result: Record<string, unknown> = {
-    kind: certificates.length > 1 ? 'chain' : 'certificate',
+    kind: record ? 'record' : certificates.length > 1 ? 'chain' : 'certificate',
+    ...(record && { record }),
     certificates: json,
+  }
+  if (record) {
+    lines.unshift(
+      `stored certificate "${record.name}"`,
+      `  renews     ${(record.identifiers as string[]).join(', ')}${record.account ? ` (account "${record.account}")` : ''}`,
+      `  stored at  ${record.issuedAt}`,
+    )
   }
 
   if (directoryUrl !== undefined) {

@@ -1,21 +1,25 @@
 /**
  * `webacme issue`: one certificate for the given names. Writes privkey.pem, cert.pem, chain.pem and fullchain.pem
- * into --out (0600, all or nothing) and/or keeps the account and certificate in --storage for `webacme renew`.
+ * into `--out DIR/<name>/` (0600, all or nothing) and/or keeps the account and certificate in --storage for
+ * `webacme renew`, then runs `--deploy-hook`. Everything that can be checked locally (flags, files, ports, DNS
+ * credentials) is checked before the first request to the CA: a run that could not deliver never orders.
  */
 import {
   exportPrivateKeyPem,
-  type IssuedCertificate,
+  InvalidArgumentError,
   type IssueEvent,
   issueCertificate,
   saveCertificate,
   splitPemChain,
+  storageKeys,
   toIdentifier,
 } from 'webacme'
 import { ACCOUNT_OPTIONS, DIRECTORY_OPTION, ensureAccount, openAccount } from '../account.ts'
 import { flag, list, type OptionSpecs, parse, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
+import { DEPLOY_HOOK_OPTION, outDir, runDeployHook, writeCertificateFiles } from '../deploy.ts'
 import { UsageError } from '../exit-codes.ts'
-import { writeFilesAtomic } from '../files.ts'
+import { probeWritable } from '../files.ts'
 import { keySpec, newKey } from '../keys.ts'
 import { buildSolvers, SOLVER_OPTIONS } from '../solvers/index.ts'
 
@@ -31,13 +35,14 @@ const OPTIONS: OptionSpecs = {
   out: {
     type: 'string',
     value: 'DIR',
-    help: 'write privkey.pem, cert.pem, chain.pem, fullchain.pem here (0600)',
+    help: 'write DIR/<name>/privkey.pem, cert.pem, chain.pem, fullchain.pem (0600)',
   },
   name: {
     type: 'string',
     value: 'NAME',
-    help: 'certificate name in --storage (default: the first --domain)',
+    help: 'certificate name: --out DIR/<name>/ and the --storage record (default: the first --domain)',
   },
+  ...DEPLOY_HOOK_OPTION,
   'key-type': {
     type: 'string',
     value: 'TYPE',
@@ -55,20 +60,6 @@ const OPTIONS: OptionSpecs = {
 
 const SYNOPSIS =
   'webacme issue --directory URL|PRESET --domain NAME [--domain NAME ...] --agree-tos (--out DIR | --storage DIR) (--http-port N | --webroot DIR | --dns PROVIDER | --tls-alpn-port N) [options]'
-
-/** The PEM files of an issued certificate, as --out gets them. */
-export async function pemFiles(
-  issued: Pick<IssuedCertificate, 'certificate' | 'certificateKey'>,
-): Promise<Record<string, string>> {
-  const [leaf, ...chain] = splitPemChain(issued.certificate)
-  const join = (blocks: string[]) => blocks.map((b) => `${b.trim()}\n`).join('')
-  return {
-    'privkey.pem': await exportPrivateKeyPem(issued.certificateKey.privateKey),
-    'cert.pem': join([leaf!]),
-    'chain.pem': join(chain),
-    'fullchain.pem': join([leaf!, ...chain]),
-  }
-}
 
 /** One progress line per issuance step. */
 export function describeIssueEvent(event: IssueEvent): string | undefined {
@@ -102,24 +93,40 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   for (const domain of domains) toIdentifier(domain)
   const out = str(values, 'out')
   const storageDir = str(values, 'storage')
+  const deployHook = str(values, 'deploy-hook')
   if (out === undefined && storageDir === undefined) {
     throw new UsageError('say where the certificate goes: --out DIR, --storage DIR, or both')
   }
+  if (deployHook !== undefined && out === undefined)
+    throw new UsageError('--deploy-hook needs --out (the hook is told where the files are)')
   if (str(values, 'directory') === undefined && storageDir === undefined)
     throw new UsageError('--directory is required')
   const certKeySpec = keySpec(str(values, 'key-type'), 'key-type')
   const name = str(values, 'name') ?? domains[0]!.replace(/^\*\./, 'wildcard.')
+  try {
+    storageKeys.certificate(name) // one safe path segment: it names a directory under --out too
+  } catch (err) {
+    throw new UsageError(
+      `--name ${JSON.stringify(name)}: ${err instanceof InvalidArgumentError ? err.message : String(err)}`,
+    )
+  }
 
-  const opened = await openAccount(ctx, { createKey: true })
-  // Refuse a new account without agreement before any port is opened or request sent.
+  // Local checks, before any request: the account key file is written only once they pass.
+  const opened = await openAccount(ctx, { createKey: true, deferKeyWrite: true, perCallSignal: true })
   if (opened.newKey && !flag(values, 'agree-tos')) {
     throw new UsageError(
       "creating an account needs your agreement to the CA's terms of service: pass --agree-tos",
     )
   }
+  if (out !== undefined) await probeWritable(outDir(out, name), '--out')
+  if (storageDir !== undefined) await probeWritable(storageDir, '--storage')
+  const keyPath = str(values, 'account-key')
+  if (opened.newKey && keyPath !== undefined) await probeWritable(keyPath, '--account-key')
+  // Ports bound and DNS credentials read now; the servers answer until the end.
   const solvers = await buildSolvers(ctx)
   try {
     for (const line of solvers.described) reporter.step(line)
+    await opened.writeNewKey()
     const account = await ensureAccount(ctx, opened)
     const profile = str(values, 'profile')
     const preferredChain = str(values, 'preferred-chain')
@@ -131,6 +138,8 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
       ...(profile !== undefined && { profile }),
       ...(preferredChain !== undefined && { preferredChain }),
       signal,
+      // Ctrl-C: leave no pending authorization behind (RFC 8555 §7.5.2), as a failure does.
+      deactivateOnAbort: true,
       onEvent: (event) => {
         const line = describeIssueEvent(event)
         if (line) reporter.step(line)
@@ -138,11 +147,13 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
     })
     const leaf = issued.parsed
     reporter.step(`issued: serial ${leaf.serialNumber}, valid until ${leaf.notAfter.toISOString()}`)
+    const sans = [...leaf.dnsNames, ...leaf.ipAddresses]
 
     let files: string[] = []
     if (out !== undefined) {
-      files = await writeFilesAtomic(out, await pemFiles(issued))
-      reporter.step(`wrote ${files.length} files to ${out}`)
+      const privateKeyPem = await exportPrivateKeyPem(issued.certificateKey.privateKey)
+      files = await writeCertificateFiles(out, name, issued.certificate, privateKeyPem)
+      reporter.step(`wrote ${files.length} files to ${outDir(out, name)}`)
     }
     if (opened.storage) {
       await saveCertificate(opened.storage, name, issued, {
@@ -153,7 +164,13 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
         `stored as "${name}" in ${opened.storage.directory} (webacme renew --storage ${opened.storage.directory})`,
       )
     }
-    const sans = [...leaf.dnsNames, ...leaf.ipAddresses]
+    if (deployHook !== undefined && out !== undefined) {
+      await runDeployHook(
+        deployHook,
+        { name, domains: sans, dir: outDir(out, name), renewed: false },
+        { env: ctx.env, reporter, signal },
+      )
+    }
     return {
       json: {
         account: account.url,
@@ -167,8 +184,10 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
           notAfter: leaf.notAfter.toISOString(),
           chainLength: splitPemChain(issued.certificate).length,
         },
+        name,
         files,
         ...(opened.storage && { storage: { directory: opened.storage.directory, name } }),
+        ...(deployHook !== undefined && { deployHook: { exitCode: 0 } }),
       },
       text: [
         `certificate for ${sans.join(', ')}`,

@@ -1,17 +1,18 @@
 /**
  * `webacme renew --storage DIR`: the cron job. One `renewDue` run over the certificates `webacme issue --storage`
  * kept there: renews the due ones with their stored account, stores the new ones (and writes them to
- * `--out DIR/<name>/` when asked). The exit status says whether anything failed.
+ * `--out DIR/<name>/` and runs `--deploy-hook` when asked). The exit status says whether anything failed.
  */
-import { importPrivateKeyPem, isAcmeError, loadAccount, type RenewalEvent, renewDue } from 'webacme'
-import { clientOptions, openStorage, RETRIES_OPTION } from '../account.ts'
+import { isAcmeError, loadAccount, type RenewalEvent, renewDue } from 'webacme'
+import { clientOptions, openStorage, RETRIES_OPTION, storedCertificateNames } from '../account.ts'
 import { duration, flag, list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
-import { EXIT, exitCodeFor } from '../exit-codes.ts'
-import { writeFilesAtomic } from '../files.ts'
+import { DEPLOY_HOOK_OPTION, outDir, runDeployHook, writeCertificateFiles } from '../deploy.ts'
+import { EXIT, exitCodeFor, LocalError, UsageError } from '../exit-codes.ts'
+import { exists, probeWritable } from '../files.ts'
 import { describeError } from '../output.ts'
 import { buildSolvers, SOLVER_OPTIONS } from '../solvers/index.ts'
-import { describeIssueEvent, pemFiles } from './issue.ts'
+import { describeIssueEvent } from './issue.ts'
 
 const OPTIONS: OptionSpecs = {
   storage: {
@@ -27,12 +28,13 @@ const OPTIONS: OptionSpecs = {
   },
   force: { type: 'boolean', help: 'renew now, due or not' },
   out: { type: 'string', value: 'DIR', help: 'also write each renewed certificate to DIR/<name>/*.pem' },
+  ...DEPLOY_HOOK_OPTION,
   ...RETRIES_OPTION,
   ...SOLVER_OPTIONS,
 }
 
 const SYNOPSIS =
-  'webacme renew --storage DIR (--http-port N | --webroot DIR | --dns PROVIDER | --tls-alpn-port N) [--lookahead 1h] [--out DIR] [options]'
+  'webacme renew --storage DIR (--http-port N | --webroot DIR | --dns PROVIDER | --tls-alpn-port N) [--lookahead 1h] [--out DIR [--deploy-hook CMD]] [options]'
 
 /** Renewing everything now: a lookahead far beyond any certificate's lifetime. */
 const FORCE_LOOKAHEAD = 100 * 365 * 86_400_000
@@ -61,18 +63,28 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   const ctx: Context = { ...base, values, positionals }
   const { reporter, signal } = ctx
   const storageDir = required(values, 'storage')
-  const storage = openStorage(storageDir)
   const lookahead = flag(values, 'force') ? FORCE_LOOKAHEAD : (duration(values, 'lookahead') ?? 0)
   const names = list(values, 'name')
   const out = str(values, 'out')
+  const deployHook = str(values, 'deploy-hook')
+  if (deployHook !== undefined && out === undefined)
+    throw new UsageError('--deploy-hook needs --out (the hook is told where the files are)')
+  // Local checks before any request: the storage is there and writable, the names exist, --out is writable.
+  if (!(await exists(storageDir))) throw new LocalError(`--storage ${storageDir} does not exist`)
+  await probeWritable(storageDir, '--storage')
+  const storage = openStorage(storageDir)
+  await storedCertificateNames(storage, names)
+  if (out !== undefined) await probeWritable(out, '--out')
   const solvers = await buildSolvers(ctx)
   try {
     for (const line of solvers.described) reporter.step(line)
     const result = await renewDue({
       storage,
       solvers: solvers.solvers,
-      // Each certificate renews with the account it names; --verbose sees its requests.
-      client: (record) => loadAccount(storage, record.account ?? 'default', clientOptions(ctx)),
+      // Each certificate renews with the account it names; --verbose sees its requests. The signal goes to each
+      // call, so that after a Ctrl-C the pending authorizations can still be deactivated.
+      client: (record) => loadAccount(storage, record.account ?? 'default', clientOptions(ctx, true)),
+      issue: { deactivateOnAbort: true },
       lookahead,
       ...(names.length && { names }),
       signal,
@@ -82,24 +94,43 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
       },
     })
     const written: Record<string, string[]> = {}
+    const hookFailures: Array<{ name: string; error: unknown }> = []
     if (out !== undefined) {
       for (const { name, certificate } of result.renewed) {
-        written[name] = await writeFilesAtomic(
-          `${out}/${name}`,
-          await pemFiles({
-            certificate: certificate.certificate,
-            certificateKey: await importPrivateKeyPem(certificate.privateKey),
-          }),
+        written[name] = await writeCertificateFiles(
+          out,
+          name,
+          certificate.certificate,
+          certificate.privateKey,
         )
+        if (deployHook === undefined) continue
+        try {
+          await runDeployHook(
+            deployHook,
+            {
+              name,
+              domains: certificate.identifiers.map((i) => i.value),
+              dir: outDir(out, name),
+              renewed: true,
+            },
+            { env: ctx.env, reporter, signal },
+          )
+        } catch (error) {
+          if (signal.aborted) throw error
+          reporter.warn(`${name}: ${(error as Error).message}`)
+          hookFailures.push({ name, error })
+        }
       }
     }
     // Failures decide the status (the first one's kind); a rate-limited renewal is not done either.
     const exitCode =
       result.failed.length > 0
         ? exitCodeFor(result.failed[0]!.error)
-        : result.rescheduled.length > 0
-          ? EXIT.rateLimited
-          : EXIT.ok
+        : hookFailures.length > 0
+          ? EXIT.deployHook
+          : result.rescheduled.length > 0
+            ? EXIT.rateLimited
+            : EXIT.ok
     return {
       exitCode,
       json: {
@@ -111,7 +142,13 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
           resumed: r.resumed,
           renewAt: r.renewAt.toISOString(),
           ...(written[r.name] && { files: written[r.name] }),
+          ...(deployHook !== undefined && {
+            deployHook: { ok: !hookFailures.some((f) => f.name === r.name) },
+          }),
         })),
+        ...(hookFailures.length && {
+          deployHookFailed: hookFailures.map((f) => ({ name: f.name, error: describeError(f.error) })),
+        }),
         failed: result.failed.map((f) => ({
           name: f.name,
           retryAt: f.retryAt.toISOString(),
@@ -136,6 +173,7 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
           (r) =>
             `renewed  ${r.name}: serial ${r.certificate.serialNumber}, valid until ${r.certificate.notAfter}`,
         ),
+        ...hookFailures.map((f) => `HOOK     ${f.name}: ${(f.error as Error).message}`),
         ...result.failed.map(
           (f) =>
             `FAILED   ${f.name}: ${(f.error as Error)?.message ?? f.error} (next try ${f.retryAt.toISOString()})`,

@@ -3,6 +3,8 @@
  * variables (never flags: flags show in `ps`). Each provider's variables are listed in {@link DNS_PROVIDERS}
  * and in cli/README.md. `--dns-resolver` picks the DNS-over-HTTPS resolver of the propagation check.
  */
+import { constants } from 'node:fs'
+import { access } from 'node:fs/promises'
 import { type ChallengeSolver, type DnsAdapter, dns01Solver, dohResolver } from 'webacme'
 import { UsageError } from '../exit-codes.ts'
 import { readText } from '../files.ts'
@@ -19,6 +21,16 @@ interface Provider {
   /** Alternatives: at least one of each group must be set. */
   oneOf?: string[][]
   create(env: Env, fetch: LoggingFetch): Promise<DnsAdapter>
+  /** Propagation check settings the provider's variables give (lego's `*_PROPAGATION_TIMEOUT` and the like). */
+  propagation?(env: Env): { timeout?: number; interval?: number }
+}
+
+/** A lego-style duration variable: whole seconds. */
+function seconds(env: Env, name: string): number | undefined {
+  const v = env[name]
+  if (v === undefined || v === '') return undefined
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${name} must be a number of seconds, got ${v}`)
+  return Number(v) * 1000
 }
 
 /** The providers and the environment variables each one reads. */
@@ -168,6 +180,31 @@ export const DNS_PROVIDERS: Readonly<Record<string, Provider>> = {
       })
     },
   },
+  exec: {
+    required: ['EXEC_PATH'],
+    optional: ['EXEC_MODE', 'EXEC_PROPAGATION_TIMEOUT', 'EXEC_POLLING_INTERVAL'],
+    async create(env) {
+      if (env.EXEC_MODE !== undefined && env.EXEC_MODE !== '') {
+        // RAW hands the program the key authorization; a DNS adapter is given only the TXT record it writes.
+        throw new UsageError(
+          `EXEC_MODE=${env.EXEC_MODE} is not supported: webacme runs EXEC_PATH present|cleanup <fqdn> <value> (lego's default mode); unset EXEC_MODE`,
+        )
+      }
+      const program = env.EXEC_PATH!
+      try {
+        await access(program, constants.X_OK)
+      } catch (err) {
+        throw new UsageError(`EXEC_PATH ${program} is not an executable file: ${(err as Error).message}`)
+      }
+      const { execAdapter } = await import('webacme/dns/exec')
+      return execAdapter({ program, env })
+    },
+    propagation(env) {
+      const timeout = seconds(env, 'EXEC_PROPAGATION_TIMEOUT')
+      const interval = seconds(env, 'EXEC_POLLING_INTERVAL')
+      return { ...(timeout !== undefined && { timeout }), ...(interval !== undefined && { interval }) }
+    },
+  },
   google: {
     required: [],
     optional: ['GOOGLE_CLOUD_PROJECT', 'GOOGLE_MANAGED_ZONE'],
@@ -280,14 +317,42 @@ export async function dnsSolver(
   reporter: Reporter,
 ): Promise<ChallengeSolver> {
   const adapter = await dnsAdapter(name, env, reporter)
+  const propagation = DNS_PROVIDERS[name.toLowerCase()]?.propagation?.(env) ?? {}
+  return dns01With(adapter, resolver, propagation)
+}
+
+/**
+ * The dns-01 solver for certbot-style hooks: `--manual-auth-hook CMD [--manual-cleanup-hook CMD]`, run through
+ * /bin/sh with certbot's CERTBOT_* variables (webacme/dns/exec `certbotHookAdapter`).
+ */
+export async function certbotHookSolver(
+  hooks: { auth: string; cleanup: string | undefined; allDomains: string[] },
+  resolver: string | undefined,
+  env: Env,
+): Promise<ChallengeSolver> {
+  const { certbotHookAdapter } = await import('webacme/dns/exec')
+  const adapter = certbotHookAdapter({
+    authHook: hooks.auth,
+    ...(hooks.cleanup !== undefined && { cleanupHook: hooks.cleanup }),
+    ...(hooks.allDomains.length && { allDomains: hooks.allDomains }),
+    env,
+  })
+  return dns01With(adapter, resolver, {})
+}
+
+function dns01With(
+  adapter: DnsAdapter,
+  resolver: string | undefined,
+  propagation: { timeout?: number; interval?: number },
+): ChallengeSolver {
   if (resolver === 'none') return dns01Solver({ adapter })
   if (resolver === undefined || resolver === 'default')
-    return dns01Solver({ adapter, resolver: dohResolver() })
+    return dns01Solver({ adapter, resolver: dohResolver(), propagation })
   let url: URL
   try {
     url = new URL(resolver)
   } catch {
     throw new UsageError(`--dns-resolver must be default, none or a DNS-over-HTTPS URL, got ${resolver}`)
   }
-  return dns01Solver({ adapter, resolver: dohResolver({ url: url.href }) })
+  return dns01Solver({ adapter, resolver: dohResolver({ url: url.href }), propagation })
 }

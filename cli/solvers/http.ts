@@ -1,7 +1,7 @@
 /** `--http-port N [--http-host H]`: a standalone HTTP server that answers http-01 with the library's solver. */
 import { createServer, type Server } from 'node:http'
 import { type Http01Solver, http01Solver } from 'webacme'
-import { LocalError } from '../exit-codes.ts'
+import { listenError } from '../exit-codes.ts'
 
 export interface StandaloneHttp01 {
   solver: Http01Solver
@@ -31,11 +31,7 @@ export async function startHttp01Server(port: number, host: string | undefined):
     )
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(
-        new LocalError(`cannot serve http-01 on ${host ?? '*'}:${port}: ${err.message}`, { cause: err }),
-      ),
-    )
+    server.once('error', (err) => reject(listenError('http-01', '--http-port', host, port, err)))
     if (host === undefined) server.listen(port, () => resolve())
     else server.listen(port, host, () => resolve())
   })

@@ -4,10 +4,10 @@
  * offers a challenge for (a wildcard needs `--dns`).
  */
 import type { ChallengeSolver } from 'webacme'
-import { int, type OptionSpecs, str } from '../args.ts'
+import { exclusive, int, list, type OptionSpecs, str } from '../args.ts'
 import type { Context } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
-import { DNS_PROVIDERS, dnsSolver } from './dns.ts'
+import { certbotHookSolver, DNS_PROVIDERS, dnsSolver } from './dns.ts'
 import { startHttp01Server } from './http.ts'
 import { startTlsAlpn01Server } from './tls-alpn.ts'
 import { webrootSolver } from './webroot.ts'
@@ -28,6 +28,16 @@ export const SOLVER_OPTIONS: OptionSpecs = {
     type: 'string',
     value: 'PROVIDER',
     help: `answer dns-01 through ${Object.keys(DNS_PROVIDERS).join(', ')} (credentials from the environment)`,
+  },
+  'manual-auth-hook': {
+    type: 'string',
+    value: 'CMD',
+    help: 'answer dns-01 through certbot-style hooks: CMD runs (/bin/sh) with CERTBOT_DOMAIN, CERTBOT_VALIDATION, ...',
+  },
+  'manual-cleanup-hook': {
+    type: 'string',
+    value: 'CMD',
+    help: 'removes what --manual-auth-hook added (CERTBOT_AUTH_OUTPUT holds what it printed)',
   },
   'dns-resolver': {
     type: 'string',
@@ -55,7 +65,9 @@ export interface Solvers {
 }
 
 export function hasSolver(ctx: Context): boolean {
-  return ['http-port', 'webroot', 'dns', 'tls-alpn-port'].some((n) => ctx.values[n] !== undefined)
+  return ['http-port', 'webroot', 'dns', 'tls-alpn-port', 'manual-auth-hook'].some(
+    (n) => ctx.values[n] !== undefined,
+  )
 }
 
 /** Starts what the solver flags ask for. Throws UsageError when none is given. */
@@ -63,7 +75,7 @@ export async function buildSolvers(ctx: Context): Promise<Solvers> {
   const { values, env, reporter } = ctx
   if (!hasSolver(ctx)) {
     throw new UsageError(
-      'say how to answer the CA: --http-port N, --webroot DIR, --dns PROVIDER or --tls-alpn-port N',
+      'say how to answer the CA: --http-port N, --webroot DIR, --dns PROVIDER, --manual-auth-hook CMD or --tls-alpn-port N',
     )
   }
   if (values['http-host'] !== undefined && values['http-port'] === undefined)
@@ -71,15 +83,31 @@ export async function buildSolvers(ctx: Context): Promise<Solvers> {
   if (values['tls-alpn-host'] !== undefined && values['tls-alpn-port'] === undefined) {
     throw new UsageError('--tls-alpn-host needs --tls-alpn-port')
   }
-  if (values['dns-resolver'] !== undefined && values.dns === undefined)
-    throw new UsageError('--dns-resolver needs --dns')
+  const authHook = str(values, 'manual-auth-hook')
+  if (values['dns-resolver'] !== undefined && values.dns === undefined && authHook === undefined)
+    throw new UsageError('--dns-resolver needs --dns or --manual-auth-hook')
+  if (values['manual-cleanup-hook'] !== undefined && authHook === undefined)
+    throw new UsageError('--manual-cleanup-hook needs --manual-auth-hook')
+  exclusive(values, 'dns', 'manual-auth-hook')
   const httpPort = int(values, 'http-port', 1, 65535)
   const tlsPort = int(values, 'tls-alpn-port', 1, 65535)
   const webroot = str(values, 'webroot')
   const dns = str(values, 'dns')
   // Build what can fail on bad input first (DNS credentials), before any port is opened.
   const dns01 =
-    dns === undefined ? undefined : await dnsSolver(dns, str(values, 'dns-resolver'), env, reporter)
+    dns !== undefined
+      ? await dnsSolver(dns, str(values, 'dns-resolver'), env, reporter)
+      : authHook !== undefined
+        ? await certbotHookSolver(
+            {
+              auth: authHook,
+              cleanup: str(values, 'manual-cleanup-hook'),
+              allDomains: list(values, 'domain'),
+            },
+            str(values, 'dns-resolver'),
+            env,
+          )
+        : undefined
 
   const solvers: ChallengeSolver[] = []
   const described: string[] = []
@@ -106,7 +134,7 @@ export async function buildSolvers(ctx: Context): Promise<Solvers> {
     }
     if (dns01) {
       solvers.push(dns01)
-      described.push(`dns-01 through ${dns}`)
+      described.push(`dns-01 through ${dns ?? 'the certbot-style --manual-auth-hook'}`)
     }
   } catch (err) {
     await close()

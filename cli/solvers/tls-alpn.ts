@@ -4,7 +4,7 @@
  */
 import { createSecureContext, createServer, type Server } from 'node:tls'
 import { ACME_TLS_ALPN_PROTOCOL, type TlsAlpn01Solver, tlsAlpn01Solver } from 'webacme'
-import { LocalError, UsageError } from '../exit-codes.ts'
+import { listenError, UsageError } from '../exit-codes.ts'
 
 export interface StandaloneTlsAlpn01 {
   solver: TlsAlpn01Solver
@@ -36,11 +36,7 @@ export async function startTlsAlpn01Server(
   server.on('secureConnection', (socket) => socket.end())
   server.on('tlsClientError', () => {})
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(
-        new LocalError(`cannot serve tls-alpn-01 on ${host ?? '*'}:${port}: ${err.message}`, { cause: err }),
-      ),
-    )
+    server.once('error', (err) => reject(listenError('tls-alpn-01', '--tls-alpn-port', host, port, err)))
     if (host === undefined) server.listen(port, () => resolve())
     else server.listen(port, host, () => resolve())
   })

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -130,11 +130,32 @@ export function cliSuite(runtime: CliRuntime): void {
         join(work, 'x'),
         '--http-port',
         String(pebble.httpPort),
+        '--account-key',
+        join(work, 'refused-account.pem'),
         '--json',
       ])
       expect(noTerms.code).toBe(2)
       expect((noTerms.json!.error as { message: string }).message).toContain('--agree-tos')
       expect(noTerms.json!.requests).toBe(0)
+      expect(existsSync(join(work, 'refused-account.pem')), 'no key file left by a refused agreement').toBe(
+        false,
+      )
+
+      const twice = await cli.run([
+        'issue',
+        '--directory',
+        pebble.directoryUrl,
+        '-d',
+        name,
+        '--out',
+        join(work, 'x'),
+        '--out',
+        join(work, 'y'),
+        '--http-port',
+        String(pebble.httpPort),
+      ])
+      expect(twice.code, explain(twice)).toBe(2)
+      expect(twice.stderr).toContain('--out was given 2 times')
 
       const badName = await cli.run([
         'issue',
@@ -171,11 +192,17 @@ export function cliSuite(runtime: CliRuntime): void {
       expect(command.code).toBe(2)
       expect(command.stderr).toContain('unknown command "frobnicate"')
       expect(existsSync(join(work, 'x'))).toBe(false)
+      expect(existsSync(join(work, 'y'))).toBe(false)
     })
 
-    let issued: { out: string; storage: string; accountKey: string; serial: string }
-    it('issue with http-01 (--http-port): files 0600, --json parses, --verbose shows requests and never keys', async () => {
-      const out = join(work, 'certs')
+    let issued: { out: string; outRoot: string; storage: string; accountKey: string; serial: string }
+    const hookLog = () => join(work, 'deploy-hook.log')
+    // The hook writes its WEBACME_* environment, one block per run.
+    const deployHook = () =>
+      `{ env | grep -E '^WEBACME_(CERT_PATH|KEY_PATH|CHAIN_PATH|FULLCHAIN_PATH|DOMAINS|NAME|RENEWED)=' | sort; echo ---; } >> '${hookLog()}'`
+    it('issue with http-01 (--http-port): files 0600 in DIR/<name>/, --json parses, --verbose shows requests and never keys, the deploy hook runs once', async () => {
+      const outRoot = join(work, 'certs')
+      const out = join(outRoot, name)
       const storage = join(work, 'storage')
       const accountKey = join(work, 'account.pem')
       const r = await cli.run([
@@ -194,13 +221,29 @@ export function cliSuite(runtime: CliRuntime): void {
         '--storage',
         storage,
         '--out',
-        out,
+        outRoot,
+        '--deploy-hook',
+        deployHook(),
         '--http-port',
         String(pebble.httpPort),
         '--json',
         '--verbose',
       ])
       const json = expectOk(r)
+      expect(json.name).toBe(name)
+      expect(json.deployHook).toEqual({ exitCode: 0 })
+      expect(await readFile(hookLog(), 'utf8')).toBe(
+        [
+          `WEBACME_CERT_PATH=${join(out, 'cert.pem')}`,
+          `WEBACME_CHAIN_PATH=${join(out, 'chain.pem')}`,
+          `WEBACME_DOMAINS=${name} www.${name}`,
+          `WEBACME_FULLCHAIN_PATH=${join(out, 'fullchain.pem')}`,
+          `WEBACME_KEY_PATH=${join(out, 'privkey.pem')}`,
+          `WEBACME_NAME=${name}`,
+          '---',
+          '',
+        ].join('\n'),
+      )
       const certificate = json.certificate as Record<string, unknown>
       expect(certificate.names).toEqual([name, `www.${name}`])
       expect(json.files).toEqual(PEM_FILES.map((f) => join(out, f)))
@@ -230,10 +273,47 @@ export function cliSuite(runtime: CliRuntime): void {
       const jwkD = (await crypto.subtle.exportKey('jwk', (await importPrivateKeyPem(accountPem!)).privateKey))
         .d!
       expect(r.stderr + r.stdout).not.toContain(jwkD)
-      issued = { out, storage, accountKey, serial: leaf.serialNumber }
+      issued = { out, outRoot, storage, accountKey, serial: leaf.serialNumber }
     })
 
-    it('issue with --webroot: the token file is served by another server and removed afterwards', async () => {
+    it('export writes from storage exactly what issue --out wrote; inspect reads the storage record', async () => {
+      const exported = join(work, 'exported')
+      const r = await cli.run(['export', '--storage', issued.storage, '--out', exported, '--json'])
+      const json = expectOk(r)
+      expect(json.exported).toMatchObject([
+        { name, serialNumber: issued.serial, files: PEM_FILES.map((f) => join(exported, name, f)) },
+      ])
+      for (const f of PEM_FILES) {
+        expect(await readFile(join(exported, name, f)), f).toEqual(await readFile(join(issued.out, f)))
+        expect(await mode(join(exported, name, f)), f).toBe('600')
+      }
+      const unknown = await cli.run([
+        'export',
+        '--storage',
+        issued.storage,
+        '--name',
+        'nope',
+        '--out',
+        exported,
+      ])
+      expect(unknown.code, explain(unknown)).toBe(2)
+      expect(unknown.stderr).toContain(
+        `--name nope: no such certificate in ${issued.storage} (it holds ${name})`,
+      )
+
+      const record = join(issued.storage, 'certificates', `${name}.json`)
+      const inspected = await cli.run(['inspect', record, '--json'])
+      expect(expectOk(inspected)).toMatchObject({
+        kind: 'record',
+        record: { name, identifiers: [name, `www.${name}`], account: 'default' },
+        certificates: [{ serialNumber: issued.serial, names: [name, `www.${name}`] }, { isCA: true }],
+      })
+      const text = await cli.run(['inspect', record])
+      expect(text.stdout).toContain(`stored certificate "${name}"`)
+      expect(text.stdout + text.stderr + inspected.stdout).not.toContain('PRIVATE KEY')
+    })
+
+    it('issue with --webroot: the token file is served by another server and removed; a failing deploy hook is exit 9 and the files stay', async () => {
       const webroot = join(work, 'www')
       await mkdir(webroot)
       const server = await serveStatic(webroot, pebble.httpPort)
@@ -250,11 +330,21 @@ export function cliSuite(runtime: CliRuntime): void {
           out,
           '--webroot',
           webroot,
+          '--deploy-hook',
+          'echo "nginx: reload failed" >&2; exit 7',
           '--json',
         ])
-        const json = expectOk(r)
-        expect((json.certificate as { names: string[] }).names).toEqual([`webroot.${name}`])
+        expect(r.code, explain(r)).toBe(9)
+        expect(r.json).toMatchObject({
+          ok: false,
+          exitCode: 9,
+          error: { code: 'ERR_DEPLOY_HOOK', hookExitCode: 7 },
+        })
+        expect(r.stderr).toContain('nginx: reload failed')
         expect(await readdir(join(webroot, '.well-known/acme-challenge'))).toEqual([])
+        const cert = parseCertificate(await readFile(join(out, `webroot.${name}`, 'cert.pem'), 'utf8'))
+        expect(cert.dnsNames).toEqual([`webroot.${name}`])
+        expect((await pebble.certStatus(cert.serialNumber)).status).toBe('valid')
       } finally {
         await new Promise((resolve) => server.close(resolve))
       }
@@ -364,12 +454,31 @@ export function cliSuite(runtime: CliRuntime): void {
       expect(json.renewed).toEqual([])
       expect(json.skipped).toMatchObject([{ name, reason: 'not-due', source: 'lifetime' }])
 
+      const unknownName = await cli.run([
+        'renew',
+        '--storage',
+        issued.storage,
+        '--name',
+        `typo.${name}`,
+        '--http-port',
+        String(pebble.httpPort),
+        '--json',
+      ])
+      expect(unknownName.code, explain(unknownName)).toBe(2)
+      expect((unknownName.json!.error as { message: string }).message).toContain(
+        `--name typo.${name}: no such certificate`,
+      )
+      expect(unknownName.json!.requests).toBe(0)
+
       const out = join(work, 'renewed')
+      const hookRuns = (await readFile(hookLog(), 'utf8')).split('---\n').length
       const forced = await cli.run([
         'renew',
         '--storage',
         issued.storage,
         '--force',
+        '--deploy-hook',
+        deployHook(),
         '--out',
         out,
         '--http-port',
@@ -389,6 +498,21 @@ export function cliSuite(runtime: CliRuntime): void {
       const cert = await readFile(join(out, name, 'cert.pem'), 'utf8')
       expect(parseCertificate(cert).serialNumber).toBe(renewed[0]!.serialNumber)
       for (const f of PEM_FILES) expect(await mode(join(out, name, f))).toBe('600')
+      // The deploy hook ran once more, for the renewal, with WEBACME_RENEWED=1.
+      const blocks = (await readFile(hookLog(), 'utf8')).split('---\n')
+      expect(blocks).toHaveLength(hookRuns + 1)
+      expect(blocks.at(-2)).toBe(
+        [
+          `WEBACME_CERT_PATH=${join(out, name, 'cert.pem')}`,
+          `WEBACME_CHAIN_PATH=${join(out, name, 'chain.pem')}`,
+          `WEBACME_DOMAINS=${name} www.${name}`,
+          `WEBACME_FULLCHAIN_PATH=${join(out, name, 'fullchain.pem')}`,
+          `WEBACME_KEY_PATH=${join(out, name, 'privkey.pem')}`,
+          `WEBACME_NAME=${name}`,
+          'WEBACME_RENEWED=1',
+          '',
+        ].join('\n'),
+      )
       const record = JSON.parse(await readFile(join(issued.storage, 'certificates', `${name}.json`), 'utf8'))
       expect(record.serialNumber).toBe(renewed[0]!.serialNumber)
       expect((await pebble.certStatus(renewed[0]!.serialNumber)).status).toBe('valid')
@@ -487,6 +611,13 @@ export function cliSuite(runtime: CliRuntime): void {
       ])
       expect(expectOk(csr)).toMatchObject({ names: [`csr.${name}`, '192.0.2.7'] })
       expect(await mode(keyPath)).toBe('600')
+      // Running it again would replace the key: refused without --force, and the key is untouched.
+      const key = await readFile(keyPath, 'utf8')
+      const again = await cli.run(['csr', '-d', `csr.${name}`, '--key-out', keyPath, '--out', `${csrPath}.2`])
+      expect(again.code, explain(again)).toBe(2)
+      expect(again.stderr).toContain('--force')
+      expect(await readFile(keyPath, 'utf8')).toBe(key)
+      expect(existsSync(`${csrPath}.2`)).toBe(false)
       const openssl = systemBinary('openssl')
       const verify = spawnSync(openssl, ['req', '-verify', '-noout', '-in', csrPath], { encoding: 'utf8' })
       expect(verify.status, verify.stderr).toBe(0)
@@ -559,6 +690,143 @@ export function cliSuite(runtime: CliRuntime): void {
       expect(deactivated.account).toMatchObject({ url, status: 'deactivated' })
     })
 
+    /** A bash script that logs its arguments and CERTBOT_* variables to `log` and drives challtestsrv's TXT API. */
+    async function hookScript(file: string, log: string, mode: 'lego' | 'certbot-auth' | 'certbot-cleanup') {
+      const port = new URL(pebble.challtestUrl!).port
+      const setup =
+        mode === 'lego'
+          ? 'action=$1; fqdn=$2; value=$3; echo "$# $action $fqdn $value" >> "$LOG"'
+          : `action=${mode === 'certbot-auth' ? 'present' : 'cleanup'}; fqdn="_acme-challenge.$CERTBOT_DOMAIN."; value=$CERTBOT_VALIDATION
+echo "$action domain=$CERTBOT_DOMAIN validation=$CERTBOT_VALIDATION remaining=$CERTBOT_REMAINING_CHALLENGES all=$CERTBOT_ALL_DOMAINS output=[\${CERTBOT_AUTH_OUTPUT-}]" >> "$LOG"`
+      await writeFile(
+        file,
+        `#!/bin/bash
+# A DNS hook as users write them: this one updates pebble-challtestsrv (the DNS server Pebble asks) over HTTP.
+set -eu
+LOG='${log}'
+${setup}
+if [ "$action" = present ]; then path=/set-txt; body=$(printf '{"host":"%s","value":"%s"}' "$fqdn" "$value")
+else path=/clear-txt; body=$(printf '{"host":"%s"}' "$fqdn"); fi
+exec 3<>/dev/tcp/127.0.0.1/${port}
+printf 'POST %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s' "$path" "\${#body}" "$body" >&3
+read -r status <&3
+case "$status" in *" 200"*) ;; *) echo "challtestsrv answered: $status" >&2; exit 1;; esac
+echo "record-$value"
+`,
+      )
+      await chmod(file, 0o755)
+    }
+
+    it('--dns exec: a lego EXEC_PATH script is run as present|cleanup <fqdn.> <value> and the certificate issues', async () => {
+      const log = join(work, 'exec.log')
+      const script = join(work, 'lego-hook.sh')
+      await hookScript(script, log, 'lego')
+      const out = join(work, 'exec-certs')
+      const args = [
+        'issue',
+        '--directory',
+        pebble.directoryUrl,
+        '-d',
+        `exec.${name}`,
+        '--agree-tos',
+        '--out',
+        out,
+      ]
+      const noPath = await cli.run([...args, '--dns', 'exec', '--json'])
+      expect(noPath.code, explain(noPath)).toBe(2)
+      expect(noPath.stderr).toContain('EXEC_PATH')
+      const r = await cli.run([...args, '--dns', 'exec', '--dns-resolver', 'none', '--json'], {
+        env: { EXEC_PATH: script },
+      })
+      const json = expectOk(r)
+      expect((json.certificate as { names: string[] }).names).toEqual([`exec.${name}`])
+      const lines = (await readFile(log, 'utf8')).trim().split('\n')
+      expect(lines).toHaveLength(2)
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^3 present _acme-challenge\\.exec\\.${name.replaceAll('.', '\\.')}\\. [A-Za-z0-9_-]{43}$`,
+        ),
+      )
+      expect(lines[1]).toBe(lines[0]!.replace('present', 'cleanup'))
+    })
+
+    it('--manual-auth-hook / --manual-cleanup-hook: certbot hooks get CERTBOT_* and the certificate issues; a failing hook is exit 7 with its stderr', async () => {
+      const log = join(work, 'certbot.log')
+      const auth = join(work, 'certbot-auth.sh')
+      const cleanup = join(work, 'certbot-cleanup.sh')
+      await hookScript(auth, log, 'certbot-auth')
+      await hookScript(cleanup, log, 'certbot-cleanup')
+      const domain = `certbot.${name}`
+      const r = await cli.run([
+        'issue',
+        '--directory',
+        pebble.directoryUrl,
+        '-d',
+        domain,
+        '--agree-tos',
+        '--out',
+        join(work, 'certbot-certs'),
+        '--manual-auth-hook',
+        auth,
+        '--manual-cleanup-hook',
+        cleanup,
+        '--dns-resolver',
+        'none',
+        '--json',
+      ])
+      expectOk(r)
+      const [present, removed, ...rest] = (await readFile(log, 'utf8')).trim().split('\n')
+      expect(rest).toEqual([])
+      const value = /validation=(\S+)/.exec(present!)![1]!
+      expect(present).toBe(`present domain=${domain} validation=${value} remaining=0 all=${domain} output=[]`)
+      expect(removed).toBe(
+        `cleanup domain=${domain} validation=${value} remaining=0 all=${domain} output=[record-${value}]`,
+      )
+
+      const failing = await cli.run([
+        'issue',
+        '--directory',
+        pebble.directoryUrl,
+        '-d',
+        `certbot-fails.${name}`,
+        '--agree-tos',
+        '--out',
+        join(work, 'certbot-fails'),
+        '--manual-auth-hook',
+        'echo "dns api: token expired" >&2; exit 4',
+        '--dns-resolver',
+        'none',
+        '--json',
+      ])
+      expect(failing.code, explain(failing)).toBe(7)
+      expect(failing.json!.error).toMatchObject({ code: 'ERR_DNS_PROVIDER', provider: 'exec' })
+      expect((failing.json!.error as { message: string }).message).toContain('dns api: token expired')
+      expect(existsSync(join(work, 'certbot-fails'))).toBe(false)
+    })
+
+    it('SIGINT during issuance: the pending authorization is deactivated, exit 130, --json says ERR_INTERRUPTED', async () => {
+      // The auth hook interrupts the command that runs it (its parent), then hangs: a Ctrl-C mid-validation.
+      const r = await cli.run([
+        'issue',
+        '--directory',
+        pebble.directoryUrl,
+        '-d',
+        `sigint.${name}`,
+        '--agree-tos',
+        '--out',
+        join(work, 'sigint'),
+        '--manual-auth-hook',
+        'kill -INT $PPID; exec sleep 600',
+        '--dns-resolver',
+        'none',
+        '--json',
+      ])
+      expect(r.code, explain(r)).toBe(130)
+      expect(r.json).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ERR_INTERRUPTED' } })
+      expect(r.stderr).toContain(`deactivated the pending authorization of sigint.${name}`)
+      expect(existsSync(join(work, 'sigint'))).toBe(false)
+    })
+
     describe('through a front that adds ARI and rate limits (test/fixtures/ari-proxy.ts)', () => {
       let proxy: AriProxy
       beforeAll(async () => {
@@ -598,20 +866,71 @@ export function cliSuite(runtime: CliRuntime): void {
         expect(existsSync(out)).toBe(false)
 
         expectOk(await cli.run(issue)) // the same command once the CA lets it through
-        const leaf = parseCertificate(await readFile(join(out, 'cert.pem'), 'utf8'))
+        const leaf = parseCertificate(await readFile(join(out, `ari.${name}`, 'cert.pem'), 'utf8'))
         proxy.setRenewalInfo(certId(leaf), {
           start: '2030-01-01T00:00:00Z',
           end: '2030-01-02T00:00:00Z',
           explanationURL: 'https://ca.example/why',
         })
         const shown = expectOk(
-          await cli.run(['inspect', join(out, 'fullchain.pem'), '--directory', proxy.directoryUrl, '--json']),
+          await cli.run([
+            'inspect',
+            join(out, `ari.${name}`, 'fullchain.pem'),
+            '--directory',
+            proxy.directoryUrl,
+            '--json',
+          ]),
         )
         expect(shown.renewalInfo).toMatchObject({
           suggestedWindow: { start: '2030-01-01T00:00:00.000Z', end: '2030-01-02T00:00:00.000Z' },
           explanationURL: 'https://ca.example/why',
         })
       })
+    })
+  })
+
+  describe(`webacme in ${runtime}: a run that cannot deliver never orders`, () => {
+    // A Pebble of its own, so that its log holds only these runs' requests; no badNonce, so each newOrder is one
+    // request.
+    let own: Pebble
+    beforeAll(async () => {
+      own = await startPebble({ http01: 'self', nonceRejectPercent: 0 })
+    })
+    afterAll(async () => {
+      await own?.stop()
+    })
+    const newOrders = () => (own.logs().match(/POST \/order-plz /g) ?? []).length
+
+    it('unwritable --out, unwritable --storage, a taken port: exit 8 and no newOrder at the CA; then the same command orders once', async () => {
+      const blocker = join(work, 'a-file')
+      await writeFile(blocker, 'not a directory\n')
+      const domain = `preflight.${name}`
+      const base = ['issue', '--directory', own.directoryUrl, '-d', domain, '--agree-tos', '--json']
+      const http = ['--http-port', String(own.httpPort)]
+
+      const badOut = await cli.run([...base, '--out', join(blocker, 'certs'), ...http])
+      expect(badOut.code, explain(badOut)).toBe(8)
+      expect((badOut.json!.error as { message: string }).message).toContain('--out')
+      const badStorage = await cli.run([...base, '--storage', join(blocker, 'storage'), ...http])
+      expect(badStorage.code, explain(badStorage)).toBe(8)
+      expect((badStorage.json!.error as { message: string }).message).toContain('--storage')
+
+      const taken = createServer()
+      await new Promise<void>((resolve) => taken.listen(own.httpPort, resolve))
+      try {
+        const busy = await cli.run([...base, '--out', join(work, 'preflight'), ...http])
+        expect(busy.code, explain(busy)).toBe(8)
+        expect(busy.json!.error).toMatchObject({ name: 'LocalError' })
+        expect((busy.json!.error as { hint?: string }).hint).toContain('already listens')
+      } finally {
+        await new Promise((resolve) => taken.close(resolve))
+      }
+      for (const r of [badOut, badStorage]) expect(r.json!.requests).toBe(0)
+      expect(newOrders(), own.logs()).toBe(0)
+
+      expectOk(await cli.run([...base, '--out', join(work, 'preflight'), ...http]))
+      expect(newOrders()).toBe(1)
+      expect(existsSync(join(work, 'preflight', domain, 'fullchain.pem'))).toBe(true)
     })
   })
 

@@ -266,6 +266,36 @@ export const issueFlowScenarios: Scenario[] = [
     },
   },
   {
+    name: 'issueCertificate: deactivateOnAbort deactivates the pending authorization after an abort (what Ctrl-C in the CLI does)',
+    server: 'default',
+    async run(ctx) {
+      const c = await newClient(ctx)
+      await c.createAccount({ termsOfServiceAgreed: true })
+      const controller = new AbortController()
+      const stuck: ChallengeSolver = {
+        type: 'http-01',
+        present: () => {
+          controller.abort(new Error('interrupted'))
+          return new Promise<void>(() => {})
+        },
+        cleanup: async () => {},
+      }
+      const events: IssueEvent[] = []
+      await issueCertificate({
+        client: c,
+        identifiers: [`interrupted.${ctx.domain}`],
+        solvers: [stuck],
+        signal: controller.signal,
+        deactivateOnAbort: true,
+        onEvent: (e) => events.push(e),
+      }).catch(() => {})
+      const deactivated = events.filter((e) => e.type === 'authorization-deactivated')
+      equal(deactivated.length, 1, 'one authorization deactivated')
+      const url = (deactivated[0] as { url: string }).url
+      equal((await c.getAuthorization(url)).status, 'deactivated', 'the CA has it deactivated')
+    },
+  },
+  {
     name: 'issueCertificate: caller mistakes fail before the first request (no solver, ECDH key, weak RSA, no agreement)',
     server: 'default',
     async run(ctx) {
