@@ -15,6 +15,7 @@ import { certificateMatchesKey, parseCertificate } from '../../src/pkix/certific
 import { importPrivateKeyPem } from '../../src/pkix/private-key.ts'
 import { certId } from '../../src/renewal/cert-id.ts'
 import { type AriProxy, startAriProxy } from '../fixtures/ari-proxy.ts'
+import { startLetsEncryptShapedPebble } from '../fixtures/lets-encrypt-ca.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
 import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
@@ -70,7 +71,8 @@ export function cliSuite(runtime: CliRuntime): void {
   const name = `${runtime}.cli.webacme.test`
 
   beforeAll(async () => {
-    pebble = await startPebble({ http01: 'self' })
+    // The CA the command talks to looks like Let's Encrypt (Boulder's directory, headers, nonces, Retry-After).
+    pebble = await startLetsEncryptShapedPebble({ http01: 'self' })
     cli = await cliFor(runtime, pebble.caCertPath)
     work = await mkdtemp(join(tmpdir(), `webacme-cli-files-${runtime}-`))
   })
@@ -452,7 +454,8 @@ export function cliSuite(runtime: CliRuntime): void {
       ])
       const json = expectOk(notDue)
       expect(json.renewed).toEqual([])
-      expect(json.skipped).toMatchObject([{ name, reason: 'not-due', source: 'lifetime' }])
+      // The Let's Encrypt-shaped CA offers ARI: its window, not the lifetime rule, says the certificate is not due.
+      expect(json.skipped).toMatchObject([{ name, reason: 'not-due', source: 'ari' }])
 
       const unknownName = await cli.run([
         'renew',
@@ -589,7 +592,11 @@ export function cliSuite(runtime: CliRuntime): void {
         isCA: false,
       })
       expect(certificates[1]).toMatchObject({ isCA: true })
-      expect(json.renewalInfo).toBeNull() // Pebble 2.4 has no ARI
+      // The Let's Encrypt-shaped CA answers renewalInfo for the certificate (Pebble 2.4 alone has no ARI).
+      expect(json.renewalInfo).toMatchObject({
+        suggestedWindow: { start: expect.any(String), end: expect.any(String) },
+        url: expect.stringContaining(`/renewal-info/${certId(leaf)}`),
+      })
       const text = await cli.run(['inspect', join(issued.out, 'cert.pem')])
       expect(text.stdout).toContain(`CertID     ${certId(leaf)}`)
 
