@@ -107,7 +107,8 @@ function publicEntries() {
       webOnly: key === '.',
     }
   }
-  for (const [name, extra] of Object.entries(SUBPATH_BUDGETS)) if (entries[name]) Object.assign(entries[name], extra)
+  for (const [name, extra] of Object.entries(SUBPATH_BUDGETS))
+    if (entries[name]) Object.assign(entries[name], extra)
   return { name: pkg.name, entries, rootSource: entries[pkg.name] ? './src/index.ts' : undefined }
 }
 
