@@ -104,12 +104,13 @@ export interface StreamTransportOptions {
  * A transport over sockets with Web streams: `open()` makes a new TCP connection for each exchange (a dynamic update
  * is one message), which is framed per RFC 1035 §4.2.2 and closed after the answer.
  *
- * @example Cloudflare Workers (`connect()` from `cloudflare:sockets`; nothing of webacme imports it)
+ * @example
+ * In a Cloudflare Worker, with `connect()` from `cloudflare:sockets` (the caller imports it; webacme does not):
  * ```ts
- * import { rfc2136Adapter, streamTransport } from 'webacme/dns/rfc2136'
+ * import { rfc2136Adapter, type StreamSocketLike, streamTransport } from 'webacme/dns/rfc2136'
  *
- * // In a Worker: import { connect } from 'cloudflare:sockets'
- * declare const connect: (address: { hostname: string; port: number }) => import('webacme/dns/rfc2136').StreamSocketLike
+ * // In the Worker: import { connect } from 'cloudflare:sockets'
+ * declare const connect: (address: { hostname: string; port: number }) => StreamSocketLike
  *
  * const adapter = rfc2136Adapter({
  *   transport: streamTransport(() => connect({ hostname: 'ns1.example.net', port: 53 }), {
