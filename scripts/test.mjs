@@ -158,10 +158,10 @@ const steps = [
   },
   {
     // The package as users get it: the `webacme` command from the packed package, as `npx webacme`, `bunx webacme`,
-    // `deno run -A npm:webacme` (test/cli/; pdns for its dns-01 case), and `jsr:@webacme/webacme` through a local
-    // JSR that `deno publish` uploads to (test/jsr/).
+    // `deno run -A npm:webacme` (test/cli/; pdns and bind for its dns-01 cases), and `jsr:@webacme/webacme` through a
+    // local JSR that `deno publish` uploads to (test/jsr/).
     name: 'cli',
-    features: ['pebble', 'deno', 'pdns'],
+    features: ['pebble', 'deno', 'pdns', 'bind'],
     run: async () => ({
       ...(await runWithSummaryFile(
         process.execPath,
