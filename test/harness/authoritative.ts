@@ -34,6 +34,8 @@ export interface TestTsigKey {
 export interface AuthoritativeOptions {
   /** Zones the server is primary for, each with SOA, NS and `ns1.<zone>` A records. */
   zones: string[]
+  /** Zones it serves too, but where no key may update anything. */
+  readOnlyZones?: string[]
   /** How long each attempt may take to answer (default 20 s). */
   startTimeoutMs?: number
 }
@@ -65,7 +67,13 @@ export interface ServerSpec {
   daemon: string
   digTool: string
   /** Writes the configuration and zone files into `dir`; returns the daemon's arguments. */
-  configure(dir: string, port: number, keys: TestTsigKey[], zones: string[]): Promise<string[]>
+  configure(
+    dir: string,
+    port: number,
+    keys: TestTsigKey[],
+    zones: string[],
+    readOnlyZones: string[],
+  ): Promise<string[]>
   /** Lines meaning the port could not be bound (retry on another port). */
   portTaken: RegExp
 }
@@ -148,6 +156,7 @@ export async function startAuthoritative(
     }),
   )
   const zones = options.zones.map((z) => z.toLowerCase().replace(/\.$/, ''))
+  const readOnlyZones = (options.readOnlyZones ?? []).map((z) => z.toLowerCase().replace(/\.$/, ''))
   const log = new OutputTail(64 * 1024)
   const failures: string[] = []
   let started: { child: ChildProcess; port: number } | undefined
@@ -155,7 +164,7 @@ export async function startAuthoritative(
     let child: ChildProcess | undefined
     try {
       const port = await freePort()
-      const args = await spec.configure(dir, port, keys, zones)
+      const args = await spec.configure(dir, port, keys, zones, readOnlyZones)
       child = spawn(systemBinary(spec.daemon), args, { stdio: ['ignore', 'pipe', 'pipe'] })
       registry.children.add(child)
       const c = child
@@ -165,7 +174,7 @@ export async function startAuthoritative(
         stream?.setEncoding('utf8')
         stream?.on('data', (chunk: string) => log.append(chunk))
       }
-      await waitReady(spec, c, port, zones, log, options.startTimeoutMs ?? 20_000)
+      await waitReady(spec, c, port, [...zones, ...readOnlyZones], log, options.startTimeoutMs ?? 20_000)
       started = { child: c, port }
     } catch (err) {
       await terminate(child)

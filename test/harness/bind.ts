@@ -19,7 +19,7 @@ const BIND: ServerSpec = {
   daemon: 'named',
   digTool: 'dig',
   portTaken: /address in use|could not listen|unable to listen/i,
-  async configure(dir, port, keys, zones) {
+  async configure(dir, port, keys, zones, readOnlyZones) {
     const conf = [
       'options {',
       `  directory "${dir}";`,
@@ -42,10 +42,14 @@ const BIND: ServerSpec = {
         `  update-policy { ${keys.map((k) => `grant ${k.name} zonesub TXT;`).join(' ')} };`,
         '};',
       ]),
+      ...readOnlyZones.map(
+        (zone) => `zone "${zone}" { type primary; file "${join(dir, `${zone}.zone`)}"; };`,
+      ),
       '',
     ].join('\n')
     await writeFile(join(dir, 'named.conf'), conf)
-    for (const zone of zones) await writeFile(join(dir, `${zone}.zone`), zoneFile(zone))
+    for (const zone of [...zones, ...readOnlyZones])
+      await writeFile(join(dir, `${zone}.zone`), zoneFile(zone))
     // -g: foreground, log to stderr; -n 1: one worker (the machine is shared); -u root: stay who we are.
     return ['-g', '-n', '1', '-u', 'root', '-c', join(dir, 'named.conf')]
   },

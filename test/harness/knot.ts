@@ -19,7 +19,7 @@ const KNOT: ServerSpec = {
   daemon: 'knotd',
   digTool: 'kdig',
   portTaken: /address already in use|cannot bind/i,
-  async configure(dir, port, keys, zones) {
+  async configure(dir, port, keys, zones, readOnlyZones) {
     for (const sub of ['run', 'db', 'zones']) await mkdir(join(dir, sub), { recursive: true })
     const conf = [
       'server:',
@@ -49,10 +49,13 @@ const KNOT: ServerSpec = {
       '    file: "%s.zone"',
       'zone:',
       ...zones.flatMap((zone) => [`  - domain: ${zone}`, '    acl: acme-update']),
+      ...readOnlyZones.map((zone) => `  - domain: ${zone}`),
       '',
     ].join('\n')
     await writeFile(join(dir, 'knot.conf'), conf)
-    for (const zone of zones) await writeFile(join(dir, 'zones', `${zone}.zone`), zoneFile(zone))
+    for (const zone of [...zones, ...readOnlyZones]) {
+      await writeFile(join(dir, 'zones', `${zone}.zone`), zoneFile(zone))
+    }
     return ['-c', join(dir, 'knot.conf')]
   },
 }

@@ -28,8 +28,8 @@ const servers: Record<'bind' | 'knot', AuthoritativeServer | undefined> = { bind
 
 beforeAll(async () => {
   ;[servers.bind, servers.knot] = await Promise.all([
-    startBind({ zones: ZONES }),
-    startKnot({ zones: ZONES }),
+    startBind({ zones: ZONES, readOnlyZones: ['readonly.test'] }),
+    startKnot({ zones: ZONES, readOnlyZones: ['readonly.test'] }),
   ])
 })
 afterAll(async () => {
@@ -184,6 +184,16 @@ describe.each(['bind', 'knot'] as const)('rfc2136Adapter against %s', (kind) => 
       .createTxt('_acme-challenge.elsewhere.test', V1)
       .catch((e: unknown) => e)
     expect(searched).toMatchObject({ code: 'ERR_DNS_NOT_FOUND', provider: 'rfc2136' })
+  })
+
+  it('a zone the key may not update: ERR_DNS_AUTH (BIND: REFUSED by its policy; Knot: BADKEY, no ACL for it)', async () => {
+    const err = await failure(adapter().createTxt('_acme-challenge.readonly.test', V1))
+    expect(err).toMatchObject(
+      kind === 'bind'
+        ? { code: 'ERR_DNS_AUTH', rcode: 'REFUSED', tsigError: undefined }
+        : { code: 'ERR_DNS_AUTH', rcode: 'NOTAUTH', tsigError: 'BADKEY' },
+    )
+    expect(await server().txt('_acme-challenge.readonly.test')).toEqual([])
   })
 
   it('a name outside the given zone: ERR_DNS_NOT_FOUND with NOTZONE', async () => {

@@ -124,8 +124,11 @@ export function rfc2136Adapter(options: Rfc2136AdapterOptions): DnsAdapter {
   const at = server ? ` at ${server}` : ''
   let key: Promise<PreparedTsigKey> | undefined
 
-  const fail = (code: ConstructorParameters<typeof DnsUpdateError>[0], message: string, init = {}) =>
-    new DnsUpdateError(code, `${PROVIDER}: ${message}`, { server, ...init })
+  const fail = (
+    code: ConstructorParameters<typeof DnsUpdateError>[0],
+    message: string,
+    init: { rcode?: string; tsigError?: string; cause?: unknown } = {},
+  ) => new DnsUpdateError(code, `${PROVIDER}: ${message}`, { server, ...init })
 
   /** Signs `message`, sends it, checks the answer's ID and TSIG; resolves to the answer and its RCODE. */
   const exchange = async (message: Uint8Array, what: string, signal: AbortSignalLike | undefined) => {
@@ -173,7 +176,7 @@ export function rfc2136Adapter(options: Rfc2136AdapterOptions): DnsAdapter {
       const tsigError = tsigErrorName(check.error)
       const why =
         tsigError === 'BADKEY'
-          ? `the server does not know the ${keyText}`
+          ? `the server does not know the ${keyText}, or not for this zone`
           : tsigError === 'BADSIG'
             ? `the server could not verify our signature with the ${keyText}: wrong secret?`
             : tsigError === 'BADTIME' && check.serverTime !== undefined
@@ -261,7 +264,7 @@ export function rfc2136Adapter(options: Rfc2136AdapterOptions): DnsAdapter {
       case RCODE.REFUSED:
         return fail(
           'ERR_DNS_AUTH',
-          text(`the server's update policy does not allow the key ${parsed.name} this`),
+          text(`the update policy does not let the key ${parsed.name} change ${fqdn}`),
           {
             rcode: name,
           },
