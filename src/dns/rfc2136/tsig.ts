@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError } from '../../errors.ts'
 import { decodeBase64 } from '../../lib/base64url.ts'
+import type { CryptoKey } from '../../lib/web-types.ts'
 import { DnsMessageError, readName } from '../message.ts'
 import { canonicalName } from '../zone.ts'
 import { DNS_CLASS, type ResponseLayout, WireWriter } from './wire.ts'
