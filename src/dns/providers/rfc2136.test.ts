@@ -124,6 +124,16 @@ describe.each(['bind', 'knot'] as const)('rfc2136Adapter against %s', (kind) => 
     expect(await server().txt(name)).toEqual([])
   })
 
+  it('writes a value longer than 255 bytes, with quotes and non-ASCII, as character-strings dig reads back whole', async () => {
+    const name = '_acme-challenge.long.c3.test'
+    const value = `${'x'.repeat(300)} "quoted" \\ é`
+    const a = adapter()
+    await a.createTxt(name, value)
+    expect(await server().txt(name)).toEqual([value])
+    await a.removeTxt(name, value)
+    expect(await server().txt(name)).toEqual([])
+  })
+
   it.each(['hmac-sha384', 'hmac-sha1'] as const)('signs with %s too', async (algorithm) => {
     const name = `_acme-challenge.${algorithm}.c3.test`
     const a = adapter(algorithm)
