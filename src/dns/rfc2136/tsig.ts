@@ -2,7 +2,8 @@
  * TSIG (RFC 8945): signs a DNS request with a shared secret (HMAC via `crypto.subtle`) and checks the server's signed
  * answer: the MAC over the request MAC, the response and the TSIG variables (§4.3), the key and algorithm, and the
  * time signed against the fudge (§5.4). The algorithms are the SHA-2 ones of RFC 8945 §6 (hmac-sha256 is the one
- * to use) and hmac-sha1; hmac-md5 is not offered (Web Crypto has no MD5, and §6 says it MUST NOT be used to sign).
+ * to use) and hmac-sha1 (NOT RECOMMENDED there, but many servers still hold such keys); hmac-md5 is not offered
+ * (Web Crypto has no MD5, and §6 says it MUST NOT be used).
  */
 import { InvalidArgumentError } from '../../errors.ts'
 import { decodeBase64 } from '../../lib/base64url.ts'
@@ -34,7 +35,7 @@ const HASHES: Record<TsigAlgorithm, { hash: string; bytes: number }> = {
   'hmac-sha1': { hash: 'SHA-1', bytes: 20 },
 }
 
-/** TSIG error names (RFC 8945 §3, the IANA "DNS RCODEs" registry). */
+/** TSIG error names (RFC 8945 and the IANA "DNS RCODEs" registry; BADCOOKIE is RFC 7873's). */
 const TSIG_ERRORS: Record<number, string> = {
   16: 'BADSIG',
   17: 'BADKEY',
