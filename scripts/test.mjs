@@ -114,9 +114,10 @@ const steps = [
   },
   {
     // webacme/cloudflare's unit tests inside workerd (@cloudflare/vitest-pool-workers): real local KV, R2, Durable
-    // Objects, queues, and a Pebble. Without the preset CAs: the Worker trusts exactly the test CA.
+    // Objects, queues, and a Pebble; bind: the RFC 2136 adapter over connect() (src/dns/rfc2136/*.workerd.test.ts).
+    // Without the preset CAs: the Worker trusts exactly the test CA.
     name: 'workers',
-    features: ['pebble'],
+    features: ['pebble', 'bind'],
     run: async () => ({
       ...(await runWithSummaryFile(
         process.execPath,
