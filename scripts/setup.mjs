@@ -41,6 +41,9 @@ export const FEATURES = {
   },
   // dnsdist alone: a DNS-over-HTTPS front (RFC 8484) for any DNS server, e.g. pebble-challtestsrv's.
   dnsdist: { binaries: ['dnsdist'], packages: ['dnsdist'], noRecommends: true },
+  // RFC 2136 dynamic updates with TSIG: BIND 9 and Knot DNS as the servers, dig/kdig to read their records.
+  bind: { binaries: ['named', 'dig'], packages: ['bind9', 'bind9-dnsutils'], noRecommends: true },
+  knot: { binaries: ['knotd', 'knotc', 'kdig'], packages: ['knot', 'knot-dnsutils'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

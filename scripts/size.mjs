@@ -15,6 +15,8 @@
 //   status, network root causes and the request limiter: 11.9 -> 14.7 KB);
 // - "issuance" (the full path: client + CSR + certificate parsing + PEM) ≤ 45 KB gzip;
 // - "playground" (the whole page script of playground/, webacme included) ≤ 40 KB gzip.
+// - webacme/dns/rfc2136 (RFC 2136 + TSIG adapter) ≤ 8 KB gzip and Web-only; its node:net transport,
+//   webacme/dns/rfc2136/node, ≤ 2 KB gzip (SUBPATH_BUDGETS).
 // "issue-flow" (issueCertificate and its solvers) is measured for comparison only. 1 KB = 1024 bytes; gzip -9.
 // Entries are bundled from src/ (the .ts twin of each dist/ file in `exports`), so no build is needed.
 
@@ -76,6 +78,15 @@ const PAGES = {
   },
 }
 
+/**
+ * Budgets of public subpath entries, by entry name, and whether one must stay Web-only. webacme/dns/rfc2136 is the
+ * Web-only adapter (its transport comes from the caller); webacme/dns/rfc2136/node is its node:net transport.
+ */
+const SUBPATH_BUDGETS = {
+  'webacme/dns/rfc2136': { webOnly: true, budget: { gzip: 8 * KB, noAsn1: true } },
+  'webacme/dns/rfc2136/node': { budget: { gzip: 2 * KB, noAsn1: true } },
+}
+
 /** Inputs of the webacme/cloudflare subpath. */
 const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
 
@@ -96,6 +107,8 @@ function publicEntries() {
       webOnly: key === '.',
     }
   }
+  for (const [name, extra] of Object.entries(SUBPATH_BUDGETS))
+    if (entries[name]) Object.assign(entries[name], extra)
   return { name: pkg.name, entries, rootSource: entries[pkg.name] ? './src/index.ts' : undefined }
 }
 

@@ -105,7 +105,8 @@ const steps = [
   {
     name: 'vitest',
     // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
-    features: ['pebble', 'pdns'],
+    // bind, knot: the RFC 2136 suites (src/dns/providers/rfc2136.test.ts, test/e2e-node/rfc2136.test.ts).
+    features: ['pebble', 'pdns', 'bind', 'knot'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,
@@ -113,9 +114,10 @@ const steps = [
   },
   {
     // webacme/cloudflare's unit tests inside workerd (@cloudflare/vitest-pool-workers): real local KV, R2, Durable
-    // Objects, queues, and a Pebble. Without the preset CAs: the Worker trusts exactly the test CA.
+    // Objects, queues, and a Pebble; bind: the RFC 2136 adapter over connect() (src/dns/rfc2136/*.workerd.test.ts).
+    // Without the preset CAs: the Worker trusts exactly the test CA.
     name: 'workers',
-    features: ['pebble'],
+    features: ['pebble', 'bind'],
     run: async () => ({
       ...(await runWithSummaryFile(
         process.execPath,
@@ -157,10 +159,10 @@ const steps = [
   },
   {
     // The package as users get it: the `webacme` command from the packed package, as `npx webacme`, `bunx webacme`,
-    // `deno run -A npm:webacme` (test/cli/; pdns for its dns-01 case), and `jsr:@webacme/webacme` through a local
-    // JSR that `deno publish` uploads to (test/jsr/).
+    // `deno run -A npm:webacme` (test/cli/; pdns and bind for its dns-01 cases), and `jsr:@webacme/webacme` through a
+    // local JSR that `deno publish` uploads to (test/jsr/).
     name: 'cli',
-    features: ['pebble', 'deno', 'pdns'],
+    features: ['pebble', 'deno', 'pdns', 'bind'],
     run: async () => ({
       ...(await runWithSummaryFile(
         process.execPath,

@@ -278,6 +278,46 @@ export const DNS_PROVIDERS: Readonly<Record<string, Provider>> = {
       })
     },
   },
+  rfc2136: {
+    // lego's variable names; the default algorithm here is hmac-sha256 (lego's is hmac-sha1).
+    required: ['RFC2136_NAMESERVER', 'RFC2136_TSIG_KEY', 'RFC2136_TSIG_SECRET'],
+    optional: ['RFC2136_TSIG_ALGORITHM', 'RFC2136_ZONE', 'RFC2136_TTL'],
+    async create(env) {
+      const { rfc2136Adapter } = await import('webacme/dns/rfc2136')
+      const { nodeTcpTransport } = await import('webacme/dns/rfc2136/node')
+      const ttl = env.RFC2136_TTL === undefined ? undefined : Number(env.RFC2136_TTL)
+      if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) {
+        throw new UsageError(`RFC2136_TTL must be a number of seconds, got ${env.RFC2136_TTL}`)
+      }
+      try {
+        return rfc2136Adapter({
+          transport: nodeTcpTransport(nameserver(env.RFC2136_NAMESERVER!)),
+          tsig: {
+            name: env.RFC2136_TSIG_KEY!,
+            secret: env.RFC2136_TSIG_SECRET!,
+            ...(env.RFC2136_TSIG_ALGORITHM && { algorithm: env.RFC2136_TSIG_ALGORITHM }),
+          },
+          ...(env.RFC2136_ZONE && { zone: env.RFC2136_ZONE }),
+          ...(ttl !== undefined && { ttl }),
+        })
+      } catch (err) {
+        // A bad key name, secret or algorithm is the user's input: a usage error that says which.
+        if (err instanceof UsageError) throw err
+        throw new UsageError(`--dns rfc2136: ${(err as Error).message}`)
+      }
+    },
+  },
+}
+
+/** `RFC2136_NAMESERVER`: `host`, `host:port`, `[v6]:port` or a bare IPv6 address; the port defaults to 53. */
+function nameserver(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text)
+  const host = m ? m[1]! : (text.match(/:/g)?.length ?? 0) >= 2 ? text : ''
+  const port = m?.[2] === undefined ? 53 : Number(m[2])
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`RFC2136_NAMESERVER must be host, host:port or [IPv6]:port, got ${text}`)
+  }
+  return { host, port }
 }
 
 /** The adapter for `--dns NAME`, configured from the environment; missing variables are a usage error. */

@@ -46,7 +46,8 @@ describe('decodeDnsMessage', () => {
 
   it('names RCODEs and rejects truncated or looping messages', () => {
     expect(rcodeName(2)).toBe('SERVFAIL')
-    expect(rcodeName(9)).toBe('RCODE9')
+    expect(rcodeName(9)).toBe('NOTAUTH')
+    expect(rcodeName(12)).toBe('RCODE12')
     expect(() => decodeDnsMessage(captured.subarray(0, 8))).toThrow(DnsMessageError)
     expect(() => decodeDnsMessage(captured.subarray(0, captured.length - 2))).toThrow(/runs past/)
     const loop = hex('0000 8180 0000 0001 0000 0000 c00c 0010 0001 00000000 0000')

@@ -14,8 +14,20 @@ export const DNS_TYPES: Readonly<Record<'A' | 'NS' | 'CNAME' | 'SOA' | 'TXT' | '
   CAA: 257,
 }
 
-/** RCODE names (RFC 1035 §4.1.1, RFC 6895 §2.3). */
-const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'] as const
+/** RCODE names (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6895 §2.3). */
+const RCODES = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
+] as const
 
 /** The name of an RCODE (`SERVFAIL`), or `RCODE<n>` for the others. */
 export function rcodeName(rcode: number): string {
@@ -135,7 +147,7 @@ function decodeData(bytes: Uint8Array, type: number, start: number, end: number)
 }
 
 /** Reads a (possibly compressed) name at `offset`; `end` is where the name ends in place (after a pointer). */
-function readName(bytes: Uint8Array, offset: number): { name: string; end: number } {
+export function readName(bytes: Uint8Array, offset: number): { name: string; end: number } {
   const labels: string[] = []
   let at = offset
   let end: number | undefined

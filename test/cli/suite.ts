@@ -16,6 +16,8 @@ import { importPrivateKeyPem } from '../../src/pkix/private-key.ts'
 import { certId } from '../../src/renewal/cert-id.ts'
 import { type AriProxy, startAriProxy } from '../fixtures/ari-proxy.ts'
 import { startLetsEncryptShapedPebble } from '../fixtures/lets-encrypt-ca.ts'
+import { type AuthoritativeServer, startPebbleOn } from '../harness/authoritative.ts'
+import { startBind } from '../harness/bind.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
 import { type PowerDns, startPebbleOnPowerDns } from '../harness/powerdns.ts'
@@ -986,6 +988,51 @@ echo "record-$value"
       expect(r.stderr).not.toContain(pdns.apiKey)
       const txt = (await pdns.rrsets('cli.test')).filter((s) => s.type === 'TXT')
       expect(txt).toEqual([])
+    })
+  })
+  describe(`webacme in ${runtime}: dns-01 through BIND with RFC 2136 (node:net transport)`, () => {
+    let bind: AuthoritativeServer
+    let dnsPebble: Pebble
+    beforeAll(async () => {
+      ;({ dns: bind, pebble: dnsPebble } = await startPebbleOn(() => startBind({ zones: ['rfc2136.test'] })))
+    })
+    afterAll(async () => {
+      await dnsPebble?.stop()
+      await bind?.stop()
+    })
+
+    it('issues for an apex and its wildcard with --dns rfc2136 (lego variables, TSIG hmac-sha512), no TXT left', async () => {
+      const key = bind.keys['hmac-sha512']
+      const args = [
+        'issue',
+        '--directory',
+        dnsPebble.directoryUrl,
+        '-d',
+        'rfc2136.test',
+        '-d',
+        '*.rfc2136.test',
+        '--agree-tos',
+        '--out',
+        join(work, 'rfc2136-certs'),
+        '--dns',
+        'rfc2136',
+        '--dns-resolver',
+        'none',
+        '--json',
+      ]
+      const env = {
+        RFC2136_NAMESERVER: `127.0.0.1:${bind.port}`,
+        RFC2136_TSIG_KEY: key.name,
+        RFC2136_TSIG_SECRET: key.secret,
+        RFC2136_TSIG_ALGORITHM: 'hmac-sha512.',
+      }
+      const wrong = await cli.run(args, { env: { ...env, RFC2136_TSIG_SECRET: 'd3Jvbmcgc2VjcmV0' } })
+      expect(wrong.code, explain(wrong)).not.toBe(0)
+      expect(wrong.stdout).toContain('BADSIG')
+
+      const json = expectOk(await cli.run(args, { env }))
+      expect((json.certificate as { names: string[] }).names).toEqual(['rfc2136.test', '*.rfc2136.test'])
+      expect(await bind.txt('_acme-challenge.rfc2136.test')).toEqual([])
     })
   })
 }
