@@ -300,3 +300,141 @@ describe('on-demand TLS against Pebble (Node)', () => {
     }
   })
 })
+
+describe('on-demand TLS: renewal, a CA that goes down, a fallback CA (Node)', () => {
+  let pebble: Pebble
+  let fallback: Pebble
+  let root: string
+  let storage: MemoryStorage
+  let manager: CertificateManager
+  let server: { port: number; close(): Promise<void> }
+  const http: HttpEvent[] = []
+  const events: CertificateManagerEvent[] = []
+  const name = `renew.${DOMAIN}`
+
+  beforeAll(async () => {
+    pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
+    // A second CA whose VA dials the same tls-alpn-01 port, to fall back to.
+    fallback = await startPebble({ http01: 'self', authzReusePercent: 0, tlsPort: pebble.tlsPort })
+    root = await pebble.roots(0)
+    storage = new MemoryStorage()
+    manager = createCertificateManager({
+      client: await countingClient(pebble, http),
+      account: { termsOfServiceAgreed: true },
+      storage,
+      allow: [`*.${DOMAIN}`],
+      challenges: { http01: false },
+      // Everything stored falls due at once (lifetime rule with a lookahead of ten years); renewNow() runs it.
+      renewal: { lookahead: 10 * 365 * 86_400_000 },
+      limits: { breakerFailures: 3, breakerCoolDown: 3_600_000 },
+      onEvent: (e) => events.push(e),
+    })
+    server = await serve(manager, pebble.tlsPort)
+  })
+
+  afterAll(async () => {
+    await server?.close()
+    await manager?.close()
+    await pebble?.stop()
+    await fallback?.stop()
+  })
+
+  it('renews in the background and swaps the certificate under a client looping over handshakes', async () => {
+    const first = await handshake(server.port, name, root)
+    let failures = 0
+    let handshakes = 0
+    let latest = first.serialNumber
+    let renewedSerial: string | undefined
+    const renewed = new Promise<void>((resolve) =>
+      manager.on('renewed', (e) => {
+        renewedSerial = e.serialNumber
+        resolve()
+      }),
+    )
+    // The client loops until it sees the renewed certificate: every handshake must succeed, before and after.
+    const loop = (async () => {
+      while (renewedSerial === undefined || latest !== renewedSerial) {
+        try {
+          latest = (await handshake(server.port, name, root)).serialNumber
+        } catch {
+          failures++
+        }
+        handshakes++
+        if (handshakes > 100_000) throw new Error('the renewed certificate never appeared')
+      }
+    })()
+    await manager.renewNow()
+    await renewed
+    await loop
+    expect(failures).toBe(0)
+    expect(handshakes).toBeGreaterThan(1)
+    expect(latest).not.toBe(first.serialNumber)
+    expect(latest).toBe(renewedSerial)
+    expect((await pebble.certStatus(latest)).status).toBe('valid')
+    expect(events.filter((e) => e.type === 'renewed')).toMatchObject([{ name, byThisProcess: true }])
+  })
+
+  it('with the CA stopped, opens the breaker after 3 failures in a row and keeps serving what it holds', async () => {
+    await pebble.stop()
+    const outcomes: Array<{ code: unknown; ms: number; requests: number }> = []
+    for (let i = 0; i < 4; i++) {
+      const before = http.length
+      const started = performance.now()
+      const error = await manager.getCertificate(`down-${i}.${DOMAIN}`).then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+      outcomes.push({
+        code: (error as { code?: unknown })?.code,
+        ms: performance.now() - started,
+        requests: http.length - before,
+      })
+    }
+    // Three orders that failed at the CA (each tried, with the transport's quick retries for a refused connection)...
+    expect(outcomes.slice(0, 3).map((o) => o.code)).toEqual([
+      'ERR_ISSUANCE_FAILED',
+      'ERR_ISSUANCE_FAILED',
+      'ERR_ISSUANCE_FAILED',
+    ])
+    expect(outcomes.slice(0, 3).every((o) => o.requests > 0)).toBe(true)
+    // ...then the breaker is open: the fourth new name fails at once, with no request at all.
+    expect(outcomes[3]).toMatchObject({ code: 'ERR_CIRCUIT_OPEN', requests: 0 })
+    expect(manager.stats().breakers[0]).toMatchObject({ state: 'open', consecutiveFailures: 3 })
+    expect(events.filter((e) => e.type === 'failed' && e.fastFail).length).toBeGreaterThanOrEqual(1)
+    // A name it holds is still served.
+    const peer = await handshake(server.port, name, root)
+    expect(peer.authorized).toBe(true)
+    console.log(`CA down: ${outcomes.map((o) => `${o.code} in ${Math.round(o.ms)} ms`).join(', ')}`)
+  })
+
+  it('falls back to the next issuer when the first cannot issue', async () => {
+    const fallbackHttp: HttpEvent[] = []
+    const fallbackEvents: CertificateManagerEvent[] = []
+    // A second manager on the same storage (the first one's listener answers tls-alpn-01 for both).
+    const second = createCertificateManager({
+      client: await countingClient(pebble, []),
+      account: { termsOfServiceAgreed: true },
+      storage,
+      allow: [`*.${DOMAIN}`],
+      challenges: { http01: false },
+      issuers: [
+        { client: await countingClient(fallback, fallbackHttp), account: { termsOfServiceAgreed: true } },
+      ],
+      onEvent: (e) => fallbackEvents.push(e),
+    })
+    try {
+      const fallbackName = `fallback.${DOMAIN}`
+      const certificate = await second.getCertificate(fallbackName)
+      expect(fallbackEvents.map((e) => [e.type, 'issuer' in e ? e.issuer : undefined])).toEqual([
+        ['failed', 0],
+        ['issued', 1],
+      ])
+      expect(fallbackHttp.length).toBeGreaterThan(0)
+      const peer = await handshake(server.port, fallbackName, await fallback.roots(0))
+      expect(peer.authorized).toBe(true)
+      expect(peer.serialNumber).toBe(certificate.serialNumber.replace(/^0+/, ''))
+    } finally {
+      await second.close()
+    }
+  })
+})
