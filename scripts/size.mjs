@@ -102,7 +102,9 @@ function publicEntries() {
       contents: `export * from ${JSON.stringify(source)}\n`,
       // The root entry is the Web-only library; subpaths may be runtime-specific (./storage/fs is Node's).
       webOnly: key === '.',
-      ...(SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] && { budget: SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] }),
+      ...(SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] && {
+        budget: SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`],
+      }),
     }
   }
   return { name: pkg.name, entries, rootSource: entries[pkg.name] ? './src/index.ts' : undefined }
