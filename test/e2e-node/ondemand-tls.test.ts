@@ -14,6 +14,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
+import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -191,6 +192,35 @@ describe('on-demand TLS against Pebble (Node)', () => {
     expect(again.serialNumber).toBe(peer.serialNumber)
     expect(frontManager.stats().servedFromMemory).toBeGreaterThanOrEqual(1)
     cachedNames.push(name)
+  })
+
+  it('issues over http-01 answered by httpHandler, which redirects everything else to https', async () => {
+    const manager = createCertificateManager({
+      client: await countingClient(pebble, []),
+      account: { termsOfServiceAgreed: true },
+      storage: new MemoryStorage(),
+      allow: [`*.${DOMAIN}`],
+      challenges: { tlsAlpn01: false },
+    })
+    const http = createHttpServer(manager.httpHandler)
+    await new Promise<void>((resolve) => http.listen(pebble.httpPort, '127.0.0.1', resolve))
+    try {
+      const name = `http01.${DOMAIN}`
+      const certificate = await manager.getCertificate(name)
+      // Pebble's VA validates from several perspectives: one request each.
+      expect(manager.stats()).toMatchObject({ issued: 1, tlsAlpn01Answered: 0 })
+      expect(manager.stats().http01Answered).toBeGreaterThanOrEqual(1)
+      expect(certificate.cert).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      const response = await fetch(`http://127.0.0.1:${pebble.httpPort}/path?q=1`, {
+        headers: { host: name },
+        redirect: 'manual',
+      })
+      expect(response.status).toBe(308)
+      expect(response.headers.get('location')).toBe(`https://${name}/path?q=1`)
+    } finally {
+      await new Promise((resolve) => http.close(resolve))
+      await manager.close()
+    }
   })
 
   it('3 processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders', async () => {
