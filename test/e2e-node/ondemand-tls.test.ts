@@ -14,7 +14,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
-import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -211,12 +211,16 @@ describe('on-demand TLS against Pebble (Node)', () => {
       expect(manager.stats()).toMatchObject({ issued: 1, tlsAlpn01Answered: 0 })
       expect(manager.stats().http01Answered).toBeGreaterThanOrEqual(1)
       expect(certificate.cert).toMatch(/^-----BEGIN CERTIFICATE-----/)
-      const response = await fetch(`http://127.0.0.1:${pebble.httpPort}/path?q=1`, {
-        headers: { host: name },
-        redirect: 'manual',
-      })
-      expect(response.status).toBe(308)
-      expect(response.headers.get('location')).toBe(`https://${name}/path?q=1`)
+      // node:http, not fetch: fetch does not let a caller set Host.
+      const response = await new Promise<IncomingMessage>((resolve, reject) =>
+        httpGet(
+          { host: '127.0.0.1', port: pebble.httpPort, path: '/path?q=1', headers: { host: name } },
+          resolve,
+        ).once('error', reject),
+      )
+      response.resume()
+      expect(response.statusCode).toBe(308)
+      expect(response.headers.location).toBe(`https://${name}/path?q=1`)
     } finally {
       await new Promise((resolve) => http.close(resolve))
       await manager.close()
