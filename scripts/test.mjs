@@ -105,7 +105,8 @@ const steps = [
   {
     name: 'vitest',
     // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
-    features: ['pebble', 'pdns'],
+    // deno: webacme/tls in Deno (test/e2e-node/ondemand-runtimes.test.ts; Bun is a devDependency).
+    features: ['pebble', 'pdns', 'deno'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,

@@ -12,14 +12,13 @@
  * - with the CA stopped, new names fail and the breaker opens after `breakerFailures` consecutive failures
  *   (counted, not timed), while cached names keep being served.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
 import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { connect, createServer, type Server, type TLSSocket } from 'node:tls'
+import { createServer, type Server } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AcmeClient } from '../../src/client.ts'
@@ -31,65 +30,11 @@ import { MemoryStorage } from '../../src/storage/memory.ts'
 import { type CertificateManager, createCertificateManager } from '../../src/tls/index.ts'
 import { childRegistry } from '../harness/children.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
+import { Child, handshake, type Peer, pebbleNewOrders } from './ondemand/helpers.ts'
 
 const CHILD = fileURLToPath(new URL('./ondemand/child.ts', import.meta.url))
 const RUN = Date.now().toString(36)
 const DOMAIN = `od-${RUN}.webacme.test`
-
-interface Peer {
-  serialNumber: string
-  subjectAltName: string | undefined
-  authorized: boolean
-}
-
-/** A TLS handshake with `servername`, verified against Pebble's root; resolves with the peer certificate. */
-function handshake(port: number, servername: string, ca: string): Promise<Peer> {
-  return new Promise((resolve, reject) => {
-    const socket: TLSSocket = connect({
-      host: '127.0.0.1',
-      port,
-      servername,
-      ca,
-      ALPNProtocols: ['http/1.1'],
-    })
-    socket.once('secureConnect', () => {
-      const peer = socket.getPeerCertificate()
-      resolve({
-        serialNumber: peer.serialNumber.toLowerCase().replace(/^0+/, ''),
-        subjectAltName: peer.subjectaltname,
-        authorized: socket.authorized,
-      })
-      socket.destroy()
-    })
-    socket.once('error', reject)
-  })
-}
-
-/** Newline-delimited lines of a child's stdout, awaited by prefix. */
-class Child {
-  readonly lines: string[] = []
-  readonly #waiters: Array<{ prefix: string; resolve: (line: string) => void }> = []
-  output = ''
-  constructor(readonly process: ChildProcessWithoutNullStreams) {
-    createInterface({ input: process.stdout }).on('line', (line) => {
-      this.output += `${line}\n`
-      const waiter = this.#waiters.findIndex((w) => line.startsWith(w.prefix))
-      if (waiter >= 0) this.#waiters.splice(waiter, 1)[0]!.resolve(line)
-      else this.lines.push(line)
-    })
-    process.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      this.output += chunk
-    })
-  }
-  next(prefix: string): Promise<string> {
-    const seen = this.lines.findIndex((l) => l.startsWith(prefix))
-    if (seen >= 0) return Promise.resolve(this.lines.splice(seen, 1)[0]!.slice(prefix.length + 1))
-    return new Promise((resolve, reject) => {
-      this.process.once('exit', (code) => reject(new Error(`child exited ${code}:\n${this.output}`)))
-      this.#waiters.push({ prefix, resolve: (line) => resolve(line.slice(prefix.length + 1)) })
-    })
-  }
-}
 
 function startChild(storageDir: string, pebble: Pebble, allow: string[]): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
@@ -128,11 +73,6 @@ function countingClient(pebble: Pebble, http: HttpEvent[]): Promise<AcmeClient> 
     (accountKey) =>
       new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey, onHttp: (e) => http.push(e) }),
   )
-}
-
-/** Orders Pebble created so far, from its log (one line per order; a newOrder retried after badNonce is one). */
-function pebbleNewOrders(pebble: Pebble): number {
-  return pebble.logs().match(/Added order "[^"]+" to the db/g)?.length ?? 0
 }
 
 describe('on-demand TLS against Pebble (Node)', () => {
