@@ -65,6 +65,7 @@ writeFileSync(
         webacme: ['../../src/index.ts'],
         'webacme/storage/fs': ['../../src/storage/fs.ts'],
         'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
+        'webacme/tls': ['../../src/tls/index.ts'],
         'webacme/dns/*': ['../../src/dns/providers/*.ts'],
       },
     },
