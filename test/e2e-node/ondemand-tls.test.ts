@@ -346,6 +346,9 @@ describe('on-demand TLS: renewal, a CA that goes down, a fallback CA (Node)', ()
     expect(latest).toBe(renewedSerial)
     expect((await pebble.certStatus(latest)).status).toBe('valid')
     expect(events.filter((e) => e.type === 'renewed')).toMatchObject([{ name, byThisProcess: true }])
+    console.log(
+      `renewal: ${handshakes} handshakes by the looping client, ${failures} failed, ${first.serialNumber} -> ${latest}`,
+    )
   })
 
   it('with the CA stopped, opens the breaker after 3 failures in a row and keeps serving what it holds', async () => {
