@@ -156,7 +156,8 @@ export class OnDemandCore {
 
   /** A certificate held in memory for `serverName` (exact, else a covering wildcard), without any I/O. */
   held(serverName: string): HeldCertificate | undefined {
-    const name = serverName.toLowerCase()
+    const lower = serverName.toLowerCase()
+    const name = lower.endsWith('.') ? lower.slice(0, -1) : lower
     const found = this.#held.get(name) ?? this.#held.get(coveringWildcard(name) ?? '')
     if (found) {
       this.#counters.servedFromMemory++
