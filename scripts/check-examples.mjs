@@ -66,6 +66,7 @@ writeFileSync(
         'webacme/storage/fs': ['../../src/storage/fs.ts'],
         'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
         'webacme/dns/exec': ['../../src/dns/providers/exec-node.ts'],
+        'webacme/tls': ['../../src/tls/index.ts'],
         'webacme/dns/*': ['../../src/dns/providers/*.ts'],
       },
     },

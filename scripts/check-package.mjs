@@ -275,9 +275,25 @@ async function main() {
       })
       const nodeOnly = []
       const lines = []
+      // A declaration file imports node:* itself or through the declaration files it imports (./tls/index.d.ts
+      // re-exports ./types.d.ts, which names node:tls types).
+      const importsNode = (file, seen = new Set()) => {
+        if (seen.has(file)) return false
+        seen.add(file)
+        let dts
+        try {
+          dts = readFileSync(file, 'utf8')
+        } catch {
+          return false
+        }
+        if (/from ['"]node:|import\(['"]node:/.test(dts)) return true
+        for (const [, spec] of dts.matchAll(/from ['"](\.{1,2}\/[^'"]+?)\.(?:js|ts)['"]/g)) {
+          if (importsNode(join(dirname(file), `${spec}.d.ts`), seen)) return true
+        }
+        return false
+      }
       for (const [key, value] of entries) {
-        const dts = readFileSync(join(installedDir, value.types), 'utf8')
-        if (/from ['"]node:|import\(['"]node:/.test(dts)) {
+        if (importsNode(join(installedDir, value.types))) {
           nodeOnly.push(key)
           continue
         }

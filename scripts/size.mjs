@@ -90,6 +90,14 @@ const SUBPATH_BUDGETS = {
 /** Inputs of the webacme/cloudflare subpath. */
 const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
 
+/** Inputs of the webacme/tls subpath (its node:tls glue and the on-demand manager's logic). */
+const TLS_INPUT = /(^|\/)src\/(tls|ondemand)\//
+
+/** Budgets of subpath entries, by entry name. */
+const SUBPATH_BUDGETS = {
+  'webacme/tls': { gzip: 40 * KB },
+}
+
 /** Inputs that are ASN.1 machinery (the heavy part the core must not carry). */
 const ASN1_INPUT = /node_modules\/(asn1js|pvtsutils|pvutils|@peculiar\/)/
 
@@ -105,6 +113,9 @@ function publicEntries() {
       contents: `export * from ${JSON.stringify(source)}\n`,
       // The root entry is the Web-only library; subpaths may be runtime-specific (./storage/fs is Node's).
       webOnly: key === '.',
+      ...(SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] && {
+        budget: SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`],
+      }),
     }
   }
   for (const [name, extra] of Object.entries(SUBPATH_BUDGETS))
@@ -202,6 +213,13 @@ async function main() {
         name: `size: ${name} bundles no webacme/cloudflare code`,
         ok: cloudflare.length === 0,
         detail: cloudflare.map((i) => `  ${i.bytes} bytes from ${i.path}`).join('\n'),
+      })
+      // Nor the on-demand TLS manager (webacme/tls), which is Node/Bun/Deno only.
+      const tls = inputs.filter((i) => TLS_INPUT.test(i.path))
+      checks.push({
+        name: `size: ${name} bundles no webacme/tls code`,
+        ok: tls.length === 0,
+        detail: tls.map((i) => `  ${i.bytes} bytes from ${i.path}`).join('\n'),
       })
     }
     if (verbose) {
