@@ -85,6 +85,7 @@ const PAGES = {
 const SUBPATH_BUDGETS = {
   'webacme/dns/rfc2136': { webOnly: true, budget: { gzip: 8 * KB, noAsn1: true } },
   'webacme/dns/rfc2136/node': { budget: { gzip: 2 * KB, noAsn1: true } },
+  'webacme/tls': { budget: { gzip: 40 * KB } },
 }
 
 /** Inputs of the webacme/cloudflare subpath. */
@@ -92,11 +93,6 @@ const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
 
 /** Inputs of the webacme/tls subpath (its node:tls glue and the on-demand manager's logic). */
 const TLS_INPUT = /(^|\/)src\/(tls|ondemand)\//
-
-/** Budgets of subpath entries, by entry name. */
-const SUBPATH_BUDGETS = {
-  'webacme/tls': { gzip: 40 * KB },
-}
 
 /** Inputs that are ASN.1 machinery (the heavy part the core must not carry). */
 const ASN1_INPUT = /node_modules\/(asn1js|pvtsutils|pvutils|@peculiar\/)/
@@ -113,9 +109,6 @@ function publicEntries() {
       contents: `export * from ${JSON.stringify(source)}\n`,
       // The root entry is the Web-only library; subpaths may be runtime-specific (./storage/fs is Node's).
       webOnly: key === '.',
-      ...(SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] && {
-        budget: SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`],
-      }),
     }
   }
   for (const [name, extra] of Object.entries(SUBPATH_BUDGETS))
