@@ -41,6 +41,10 @@ export const FEATURES = {
   },
   // dnsdist alone: a DNS-over-HTTPS front (RFC 8484) for any DNS server, e.g. pebble-challtestsrv's.
   dnsdist: { binaries: ['dnsdist'], packages: ['dnsdist'], noRecommends: true },
+  // webacme/storage/redis is tested against a real Redis (test/harness/redis.ts).
+  redis: { binaries: ['redis-server'], packages: ['redis-server'], noRecommends: true },
+  // bench:ondemand compares the on-demand TLS manager with Caddy's on_demand_tls.
+  caddy: { binaries: ['caddy'], packages: ['caddy'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

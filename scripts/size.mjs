@@ -76,6 +76,14 @@ const PAGES = {
   },
 }
 
+/**
+ * Budgets of public subpaths (gzip), and whether the subpath must stay on Web APIs like the root entry
+ * (webacme/storage/redis takes the caller's client: no Node built-in, no client library).
+ */
+const SUBPATHS = {
+  './storage/redis': { budget: { gzip: 3 * KB }, webOnly: true },
+}
+
 /** Inputs of the webacme/cloudflare subpath. */
 const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
 
@@ -93,7 +101,8 @@ function publicEntries() {
       description: `everything exported by "${key}"`,
       contents: `export * from ${JSON.stringify(source)}\n`,
       // The root entry is the Web-only library; subpaths may be runtime-specific (./storage/fs is Node's).
-      webOnly: key === '.',
+      webOnly: key === '.' || SUBPATHS[key]?.webOnly === true,
+      ...(SUBPATHS[key] && { budget: SUBPATHS[key].budget }),
     }
   }
   return { name: pkg.name, entries, rootSource: entries[pkg.name] ? './src/index.ts' : undefined }

@@ -105,7 +105,8 @@ const steps = [
   {
     name: 'vitest',
     // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
-    features: ['pebble', 'pdns'],
+    // redis: webacme/storage/redis against a real redis-server (src/storage/redis.test.ts).
+    features: ['pebble', 'pdns', 'redis'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,
