@@ -17,6 +17,7 @@
 
 import type { DnsProviderError } from './dns/errors.ts'
 import type { ResponseLike } from './lib/web-types.ts'
+import type { CertificateManagerError, CertificateManagerErrorCode } from './ondemand/errors.ts'
 import type { StorageError, StorageErrorCode } from './storage/storage.ts'
 
 /** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
@@ -96,6 +97,7 @@ export type WebAcmeErrorCode =
   | StateErrorCode
   | DnsErrorCode
   | StorageErrorCode
+  | CertificateManagerErrorCode
 
 /** Codes of `DnsProviderError` (DNS adapters and resolvers). */
 export type DnsErrorCode =
@@ -374,6 +376,7 @@ export type WebAcmeError =
   | InvalidArgumentError
   | DnsProviderError
   | StorageError
+  | CertificateManagerError
 
 /** The member of {@link WebAcmeError} that carries code `C`. */
 export type WebAcmeErrorWithCode<C extends WebAcmeErrorCode, E = WebAcmeError> = E extends {

@@ -14,6 +14,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.ts'
+import { type Lease, type Locker, storageLocker } from './lock.ts'
 import { canonicalJson, checkStorageKey, type Storage, StorageError, toJsonText } from './storage.ts'
 
 /** An open file, as `node:fs/promises` `FileHandle` has it. */
@@ -70,7 +71,7 @@ export interface FsStorageOptions {
  * console.log(await storage.list('certificates/'))
  * ```
  */
-export class FsStorage implements Storage {
+export class FsStorage implements Storage, Locker {
   /** The directory records live in. */
   readonly directory: string
   readonly #fileMode: number
@@ -79,6 +80,7 @@ export class FsStorage implements Storage {
   readonly #staleLockAge: number
   readonly #fs: FileSystemLike
   #opened: Promise<void> | undefined
+  readonly #locker: Locker = storageLocker(this)
 
   constructor(directory: string, options: FsStorageOptions) {
     if (typeof directory !== 'string' || directory === '') {
@@ -145,6 +147,23 @@ export class FsStorage implements Storage {
         if (!isCode(err, 'ENOTDIR')) throw err
       }),
     )
+  }
+
+  /**
+   * Takes a lease on `key` (a record under `locks/<key>`, taken with compareAndSwap): see {@link Locker}.
+   */
+  tryLock(key: string, ttlMs: number): Promise<Lease | undefined> {
+    return this.#locker.tryLock(key, ttlMs)
+  }
+
+  /** Extends a lease; `false` when it was lost. */
+  renew(lease: Lease, ttlMs: number): Promise<boolean> {
+    return this.#locker.renew(lease, ttlMs)
+  }
+
+  /** Releases a lease (keeping the fencing counter). */
+  unlock(lease: Lease): Promise<void> {
+    return this.#locker.unlock(lease)
   }
 
   async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {

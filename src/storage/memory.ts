@@ -2,6 +2,7 @@
  * An in-memory {@link Storage}: for tests, short-lived scripts, and as the reference for other backends. Values
  * are kept as JSON text, so what comes back is a copy and what is not JSON is refused, as a real backend would.
  */
+import { type Lease, type Locker, storageLocker } from './lock.ts'
 import { canonicalJson, checkStorageKey, type Storage, toJsonText } from './storage.ts'
 
 /**
@@ -16,8 +17,9 @@ import { canonicalJson, checkStorageKey, type Storage, toJsonText } from './stor
  * console.log(await storage.list('renewal/'))
  * ```
  */
-export class MemoryStorage implements Storage {
+export class MemoryStorage implements Storage, Locker {
   readonly #records = new Map<string, string>()
+  readonly #locker: Locker = storageLocker(this)
 
   async get(key: string): Promise<unknown> {
     const text = this.#records.get(checkStorageKey(key))
@@ -34,6 +36,23 @@ export class MemoryStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     this.#records.delete(checkStorageKey(key))
+  }
+
+  /**
+   * Takes a lease on `key` (a record under `locks/<key>`, taken with compareAndSwap): see {@link Locker}.
+   */
+  tryLock(key: string, ttlMs: number): Promise<Lease | undefined> {
+    return this.#locker.tryLock(key, ttlMs)
+  }
+
+  /** Extends a lease; `false` when it was lost. */
+  renew(lease: Lease, ttlMs: number): Promise<boolean> {
+    return this.#locker.renew(lease, ttlMs)
+  }
+
+  /** Releases a lease (keeping the fencing counter). */
+  unlock(lease: Lease): Promise<void> {
+    return this.#locker.unlock(lease)
   }
 
   async compareAndSwap(key: string, expected: unknown, value: unknown): Promise<boolean> {
