@@ -12,10 +12,15 @@
  * (the holder's fencing token, with a `PX` expiry) and its fencing counter `webacme:.fence/certificates/example.com`
  * (`INCR`, never expires). Storage keys never start with a dot, so the two never meet.
  *
- * Durability is Redis's: run it with `appendonly yes`. Redis writes the append-only file before it replies, so a
- * `put` that resolved survives a crash of the Redis process (`appendfsync everysec` can lose the last second only
- * when the whole machine fails; `appendfsync always` not even then). Without persistence a restart loses every record
- * and resets the fencing counters.
+ * The lock is the library's {@link Locker} (src/storage/lock.ts), done natively: the on-demand certificate manager
+ * (`webacme/tls`) uses it instead of its compare-and-swap leases, so exactly one machine of the fleet orders a name.
+ *
+ * Durability is Redis's: run it with `appendonly yes` and `appendfsync always`. Then Redis writes and fsyncs the
+ * append-only file before it replies, so a `put` that resolved survives a crash of Redis or of the machine, and the
+ * fencing counters survive with it. Certificates are written rarely, so the fsync per write costs little. With the
+ * default `appendfsync everysec` a crash of the Redis process alone can lose the last two seconds of acknowledged
+ * writes (Redis postpones the write while a slow fsync runs, and still replies); without persistence a restart loses
+ * every record and resets the fencing counters.
  *
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/ (single-instance lock; fencing tokens)
  * @see https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/
@@ -23,6 +28,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.ts'
+import type { Lease, Locker } from './lock.ts'
 import {
   canonicalJson,
   checkStorageKey,
@@ -47,19 +53,6 @@ export type RedisCommandFunction = (args: string[]) => Promise<unknown>
 
 /** What {@link RedisStorage} accepts as its client. */
 export type RedisClientLike = NodeRedisClientLike | IoredisClientLike | RedisCommandFunction
-
-/** A held lock: the key it guards, its fencing token, and when it lapses unless renewed (ms since the epoch). */
-export interface RedisLease {
-  /** The storage key the lock guards. */
-  readonly key: string
-  /** Grows with every lock taken on `key`, across holders and processes; a later holder has a larger token. */
-  readonly token: number
-  /**
-   * When the lease lapses, in ms since the epoch (local clock, read before the request, so never later than Redis's
-   * own expiry); `renew` moves it.
-   */
-  expiresAt: number
-}
 
 /** Options of {@link RedisStorage}. */
 export interface RedisStorageOptions {
@@ -88,15 +81,16 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `
 
-// KEYS[1] lock, KEYS[2] fencing counter. ARGV[1] lease ms. The token, or nil when someone holds the lock.
+// KEYS[1] lock, KEYS[2] fencing counter. ARGV[1] lease ms, ARGV[2] holder id. The token, or nil when someone
+// holds the lock. The lock's value is '<token> <holder>'.
 const TAKE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return nil end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+redis.call('SET', KEYS[1], token .. ' ' .. ARGV[2], 'PX', ARGV[1])
 return token
 `
 
-// KEYS[1] lock. ARGV[1] token, ARGV[2] lease ms. 1 when the caller still held the lock and it was extended.
+// KEYS[1] lock. ARGV[1] '<token> <holder>', ARGV[2] lease ms. 1 when the caller still held the lock and it was extended.
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -105,14 +99,14 @@ end
 return 0
 `
 
-// KEYS[1] lock. ARGV[1] token. Deletes the lock only if the caller still holds it (a lapsed holder must not
+// KEYS[1] lock. ARGV[1] '<token> <holder>'. Deletes the lock only if the caller still holds it (a lapsed holder must not
 // release its successor's lock).
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `
 
-// KEYS[1] lock, KEYS[2] record. ARGV[1] token, ARGV[2] text. Writes only while the caller holds the lock.
+// KEYS[1] lock, KEYS[2] record. ARGV[1] '<token> <holder>', ARGV[2] text. Writes only while the caller holds the lock.
 const FENCED_PUT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
@@ -147,6 +141,14 @@ function checkTtl(ttlMs: number): string {
   return String(ttlMs)
 }
 
+const lockValue = (lease: Lease) => `${lease.token} ${lease.holder}`
+
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  )
+}
+
 // Glob metacharacters of SCAN MATCH, escaped with a backslash.
 const escapeGlob = (text: string) => text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`)
 
@@ -172,7 +174,7 @@ const escapeGlob = (text: string) => text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`
  * }
  * ```
  */
-export class RedisStorage implements Storage {
+export class RedisStorage implements Storage, Locker {
   /** The prefix of every Redis key this storage uses. */
   readonly prefix: string
   readonly #send: RedisCommandFunction
@@ -306,11 +308,12 @@ export class RedisStorage implements Storage {
    * another holder's lease is still running. The lock lapses by itself after `ttlMs` (Redis `PX`), so a holder that
    * crashed blocks the key for at most one lease.
    */
-  async tryLock(key: string, ttlMs: number): Promise<RedisLease | undefined> {
+  async tryLock(key: string, ttlMs: number): Promise<Lease | undefined> {
     const ttl = checkTtl(ttlMs)
     const [lock, fence] = this.#lockKeys(key)
+    const holder = randomId()
     const start = Date.now()
-    const token = await this.#eval(key, TAKE, [lock, fence], [ttl])
+    const token = await this.#eval(key, TAKE, [lock, fence], [ttl, holder])
     if (token === null || token === undefined) return undefined
     if (typeof token !== 'number' || !Number.isSafeInteger(token)) {
       throw new StorageError(
@@ -319,26 +322,26 @@ export class RedisStorage implements Storage {
         `Redis returned ${String(token)} as a fencing token for ${key}`,
       )
     }
-    return { key, token, expiresAt: start + ttlMs }
+    return { key, token, holder, expiresAt: start + ttlMs }
   }
 
   /**
    * Extends a held lease to `ttlMs` from now. Resolves `false` when the lease had already lapsed (someone else may
    * hold the lock now): the holder must stop writing.
    */
-  async renew(lease: RedisLease, ttlMs: number): Promise<boolean> {
+  async renew(lease: Lease, ttlMs: number): Promise<boolean> {
     const ttl = checkTtl(ttlMs)
     const [lock] = this.#lockKeys(lease.key)
     const start = Date.now()
-    const renewed = (await this.#eval(lease.key, RENEW, [lock], [String(lease.token), ttl])) === 1
+    const renewed = (await this.#eval(lease.key, RENEW, [lock], [lockValue(lease), ttl])) === 1
     if (renewed) lease.expiresAt = start + ttlMs
     return renewed
   }
 
   /** Releases the lock if `lease` still holds it; a lapsed lease releases nothing (not an error). */
-  async unlock(lease: RedisLease): Promise<void> {
+  async unlock(lease: Lease): Promise<void> {
     const [lock] = this.#lockKeys(lease.key)
-    await this.#eval(lease.key, RELEASE, [lock], [String(lease.token)])
+    await this.#eval(lease.key, RELEASE, [lock], [lockValue(lease)])
   }
 
   /**
@@ -346,10 +349,10 @@ export class RedisStorage implements Storage {
    * (and writes nothing) when the lease lapsed, so a holder that stalled past its lease cannot overwrite what its
    * successor wrote.
    */
-  async putFenced(lease: RedisLease, key: string, value: unknown): Promise<boolean> {
+  async putFenced(lease: Lease, key: string, value: unknown): Promise<boolean> {
     const record = this.#record(key)
     const [lock] = this.#lockKeys(lease.key)
     const text = toJsonText(key, value)
-    return (await this.#eval(key, FENCED_PUT, [lock, record], [String(lease.token), text])) === 1
+    return (await this.#eval(key, FENCED_PUT, [lock, record], [lockValue(lease), text])) === 1
   }
 }

@@ -1,6 +1,8 @@
 // Starts a real redis-server (Debian) on a free 127.0.0.1 port, in its own temp dir, with the append-only file on
-// (`appendonly yes`, `appendfsync everysec`): Redis writes the AOF before it replies, so a write that was
-// acknowledged survives `kill -9` of the server (only a crash of the whole machine could lose the last second).
+// (`appendonly yes`, `appendfsync always`): Redis writes and fsyncs the AOF before it replies, so a write that was
+// acknowledged survives `kill -9` of the server. (`everysec` does not: while a background fsync is slow, Redis
+// postpones the AOF write by up to 2 s but still replies, and a kill -9 then loses those writes; the crash test
+// showed it on this loaded machine.)
 // `kill()` is that crash, `restart()` starts a new server on the same port and directory, which replays the AOF.
 // The process is killed by stop(), on exit and on SIGINT/SIGTERM/SIGHUP (test/harness/children.ts).
 
@@ -20,6 +22,8 @@ const ATTEMPTS = 3
 export interface RedisServerOptions {
   /** Keep the append-only file (default true). Without it, a restart starts empty. */
   appendOnly?: boolean
+  /** `appendfsync` (default `always`). */
+  appendFsync?: 'always' | 'everysec' | 'no'
   /** How long the server may take to answer PING (default 15 s). */
   startTimeoutMs?: number
 }
@@ -80,6 +84,7 @@ async function spawnRedis(
   dir: string,
   port: number,
   appendOnly: boolean,
+  appendFsync: string,
   timeoutMs: number,
 ): Promise<{ child: ChildProcess; log: OutputTail; error?: string }> {
   const conf = join(dir, 'redis.conf')
@@ -93,7 +98,7 @@ async function spawnRedis(
       'daemonize no',
       'save ""',
       `appendonly ${appendOnly ? 'yes' : 'no'}`,
-      'appendfsync everysec',
+      `appendfsync ${appendFsync}`,
       'loglevel notice',
       'logfile ""',
       '',
@@ -122,11 +127,12 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const dir = await mkdtemp(join(tmpdir(), 'webacme-redis-'))
   dirs.add(dir)
   const appendOnly = options.appendOnly ?? true
+  const fsync = options.appendFsync ?? 'always'
   const timeout = options.startTimeoutMs ?? 15_000
   const failures: string[] = []
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const port = await freePort()
-    let started = await spawnRedis(dir, port, appendOnly, timeout)
+    let started = await spawnRedis(dir, port, appendOnly, fsync, timeout)
     if (started.error === undefined) {
       let stopped: Promise<void> | undefined
       return {
@@ -139,7 +145,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
         kill: () => terminate(started.child, 'SIGKILL'),
         async restart() {
           await terminate(started.child, 'SIGKILL')
-          const again = await spawnRedis(dir, port, appendOnly, timeout)
+          const again = await spawnRedis(dir, port, appendOnly, fsync, timeout)
           if (again.error !== undefined)
             throw new Error(`redis-server did not restart on port ${port}:\n${again.log.tail()}`)
           started = again
