@@ -89,6 +89,8 @@ export class OnDemandCore {
     loadedFromStorage: 0,
     servedFromMemory: 0,
     waitedForOtherProcess: 0,
+    tlsAlpn01Answered: 0,
+    http01Answered: 0,
   }
   readonly #closing = new AbortController()
   #renewTimer: ReturnType<typeof setTimeout> | undefined
@@ -207,13 +209,17 @@ export class OnDemandCore {
   }
 
   /** The http-01 key authorization for a request path, from the storage. */
-  http01(pathname: string): Promise<string | undefined> {
-    return lookupHttp01(this.storage, pathname)
+  async http01(pathname: string): Promise<string | undefined> {
+    const answer = await lookupHttp01(this.storage, pathname)
+    if (answer !== undefined) this.#counters.http01Answered++
+    return answer
   }
 
   /** The tls-alpn-01 certificate for a server name, from the storage. */
-  tlsAlpn01(serverName: string): ReturnType<typeof lookupTlsAlpn01> {
-    return lookupTlsAlpn01(this.storage, serverName)
+  async tlsAlpn01(serverName: string): ReturnType<typeof lookupTlsAlpn01> {
+    const answer = await lookupTlsAlpn01(this.storage, serverName)
+    if (answer !== undefined) this.#counters.tlsAlpn01Answered++
+    return answer
   }
 
   async #obtain(name: string, context: AllowContext): Promise<HeldCertificate> {

@@ -152,6 +152,10 @@ export interface CertificateManagerStats {
   loadedFromStorage: number
   /** Handshakes served from memory. */
   servedFromMemory: number
+  /** tls-alpn-01 validations (`acme-tls/1` handshakes) this process answered from the storage. */
+  tlsAlpn01Answered: number
+  /** http-01 requests this process answered from the storage. */
+  http01Answered: number
   /** Waits for an issuance by another process (the storage lease was held elsewhere). */
   waitedForOtherProcess: number
   /** One per issuer, in order. */

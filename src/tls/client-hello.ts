@@ -34,9 +34,12 @@ export function parseClientHello(bytes: Uint8Array): ClientHelloInfo | undefined
   if (u8() !== 1) return undefined // handshake type client_hello
   p += 3 // handshake length
   p += 2 + 32 // client_version, random
-  p += u8() // session_id
-  p += u16() // cipher_suites
-  p += u8() // compression_methods
+  const skip = (n: number) => {
+    p += n
+  }
+  skip(u8()) // session_id (\`p += u8()\` would add to p as read before u8 moved it)
+  skip(u16()) // cipher_suites
+  skip(u8()) // compression_methods
   if (p >= end) return { serverName: undefined, alpn: [] }
   const extensionsEnd = Math.min(end, p + 2 + ((bytes[p]! << 8) | bytes[p + 1]!))
   p += 2

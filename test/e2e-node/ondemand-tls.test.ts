@@ -1,0 +1,440 @@
+/**
+ * On-demand TLS (`webacme/tls`) end to end against Pebble, with real TLS clients (`node:tls` `connect` with
+ * `servername`, verifying the chain against Pebble's root and the name):
+ *
+ * - the first handshake for a new name waits for its certificate; Pebble validates over tls-alpn-01 on the very
+ *   listener the client connected to (Pebble's VA dials `tlsPort`; challtestsrv resolves every name to 127.0.0.1);
+ * - three processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders
+ *   (counted by Pebble's log and by each process's client on the wire) and all 60 handshakes succeed;
+ * - 1,000 refused names place no order and keep memory bounded;
+ * - a restarted manager serves every stored name with no request to the CA;
+ * - renewal swaps the certificate under a client that loops over handshakes, with no failed handshake;
+ * - with the CA stopped, new names fail and the breaker opens after `breakerFailures` consecutive failures
+ *   (counted, not timed), while cached names keep being served.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import * as fs from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { connect, createServer, type Server, type TLSSocket } from 'node:tls'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AcmeClient } from '../../src/client.ts'
+import { generateKeyPair } from '../../src/jose/algorithms.ts'
+import type { CertificateManagerEvent } from '../../src/ondemand/types.ts'
+import type { HttpEvent } from '../../src/protocol/transport.ts'
+import { FsStorage } from '../../src/storage/fs.ts'
+import { MemoryStorage } from '../../src/storage/memory.ts'
+import { type CertificateManager, createCertificateManager } from '../../src/tls/index.ts'
+import { childRegistry } from '../harness/children.ts'
+import { type Pebble, startPebble } from '../harness/pebble.ts'
+
+const CHILD = fileURLToPath(new URL('./ondemand/child.ts', import.meta.url))
+const RUN = Date.now().toString(36)
+const DOMAIN = `od-${RUN}.webacme.test`
+
+interface Peer {
+  serialNumber: string
+  subjectAltName: string | undefined
+  authorized: boolean
+}
+
+/** A TLS handshake with `servername`, verified against Pebble's root; resolves with the peer certificate. */
+function handshake(port: number, servername: string, ca: string): Promise<Peer> {
+  return new Promise((resolve, reject) => {
+    const socket: TLSSocket = connect({
+      host: '127.0.0.1',
+      port,
+      servername,
+      ca,
+      ALPNProtocols: ['http/1.1'],
+    })
+    socket.once('secureConnect', () => {
+      const peer = socket.getPeerCertificate()
+      resolve({
+        serialNumber: peer.serialNumber.toLowerCase().replace(/^0+/, ''),
+        subjectAltName: peer.subjectaltname,
+        authorized: socket.authorized,
+      })
+      socket.destroy()
+    })
+    socket.once('error', reject)
+  })
+}
+
+/** Newline-delimited lines of a child's stdout, awaited by prefix. */
+class Child {
+  readonly lines: string[] = []
+  readonly #waiters: Array<{ prefix: string; resolve: (line: string) => void }> = []
+  output = ''
+  constructor(readonly process: ChildProcessWithoutNullStreams) {
+    createInterface({ input: process.stdout }).on('line', (line) => {
+      this.output += `${line}\n`
+      const waiter = this.#waiters.findIndex((w) => line.startsWith(w.prefix))
+      if (waiter >= 0) this.#waiters.splice(waiter, 1)[0]!.resolve(line)
+      else this.lines.push(line)
+    })
+    process.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      this.output += chunk
+    })
+  }
+  next(prefix: string): Promise<string> {
+    const seen = this.lines.findIndex((l) => l.startsWith(prefix))
+    if (seen >= 0) return Promise.resolve(this.lines.splice(seen, 1)[0]!.slice(prefix.length + 1))
+    return new Promise((resolve, reject) => {
+      this.process.once('exit', (code) => reject(new Error(`child exited ${code}:\n${this.output}`)))
+      this.#waiters.push({ prefix, resolve: (line) => resolve(line.slice(prefix.length + 1)) })
+    })
+  }
+}
+
+function startChild(storageDir: string, pebble: Pebble, allow: string[]): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    env: {
+      ...process.env,
+      STORAGE_DIR: storageDir,
+      DIRECTORY_URL: pebble.directoryUrl,
+      ALLOW: allow.join(','),
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  childRegistry('ondemand-tls').children.add(child)
+  return new Child(child)
+}
+
+/** A `node:tls` server using the manager, reached through the manager's listener on `port`. */
+async function serve(
+  manager: CertificateManager,
+  port = 0,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer({ SNICallback: manager.SNICallback }, (socket) => socket.end('ok\n'))
+  server.on('tlsClientError', () => {})
+  const net = manager.listener(server)
+  await new Promise<void>((resolve, reject) => {
+    net.once('error', reject)
+    net.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve())
+  })
+  return {
+    port: (net.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => net.close(() => resolve())),
+  }
+}
+
+function countingClient(pebble: Pebble, http: HttpEvent[]): Promise<AcmeClient> {
+  return generateKeyPair('ES256').then(
+    (accountKey) =>
+      new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey, onHttp: (e) => http.push(e) }),
+  )
+}
+
+/** Orders Pebble created so far, from its log (one line per order; a newOrder retried after badNonce is one). */
+function pebbleNewOrders(pebble: Pebble): number {
+  return pebble.logs().match(/Added order "[^"]+" to the db/g)?.length ?? 0
+}
+
+describe('on-demand TLS against Pebble (Node)', () => {
+  let pebble: Pebble
+  let root: string
+  let storageDir: string
+  let front: { port: number; close(): Promise<void> }
+  let frontManager: CertificateManager
+  const frontHttp: HttpEvent[] = []
+  const frontEvents: CertificateManagerEvent[] = []
+  const cachedNames: string[] = []
+
+  beforeAll(async () => {
+    pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
+    root = await pebble.roots(0)
+    storageDir = await fs.mkdtemp(join(tmpdir(), 'webacme-ondemand-'))
+    frontManager = createCertificateManager({
+      client: await countingClient(pebble, frontHttp),
+      account: { termsOfServiceAgreed: true },
+      storage: new FsStorage(storageDir, { fs }),
+      allow: [`*.${DOMAIN}`],
+      challenges: { http01: false },
+      limits: { issuancesPerMinute: 1000, issuancesPerMinutePerClient: 1000 },
+      onEvent: (e) => frontEvents.push(e),
+    })
+    // The listener Pebble's VA dials for tls-alpn-01: it answers for every process sharing the storage.
+    front = await serve(frontManager, pebble.tlsPort)
+  })
+
+  afterAll(async () => {
+    await front?.close()
+    await frontManager?.close()
+    await pebble?.stop()
+    if (storageDir) await fs.rm(storageDir, { recursive: true, force: true })
+  })
+
+  it('issues at the first handshake for a new name, validated over tls-alpn-01 on the same listener', async () => {
+    const name = `first.${DOMAIN}`
+    const before = pebbleNewOrders(pebble)
+    let peer: Peer
+    try {
+      peer = await handshake(front.port, name, root)
+    } catch (err) {
+      ;(err as Error).message +=
+        `\n${JSON.stringify(frontEvents)}\n--- pebble ---\n${pebble.logs().slice(-3000)}`
+      throw err
+    }
+    expect(peer.authorized).toBe(true)
+    expect(peer.subjectAltName).toBe(`DNS:${name}`)
+    expect((await pebble.certStatus(peer.serialNumber)).status).toBe('valid')
+    expect(pebbleNewOrders(pebble) - before).toBe(1)
+    // Pebble validated over tls-alpn-01 on this listener (http-01 is off: tls-alpn-01 is the only solver).
+    expect(frontManager.stats().tlsAlpn01Answered).toBeGreaterThanOrEqual(1)
+    expect(frontEvents.filter((e) => e.type === 'issued').map((e) => e.name)).toEqual([name])
+    // The next handshake is served from memory.
+    const again = await handshake(front.port, name, root)
+    expect(again.serialNumber).toBe(peer.serialNumber)
+    expect(frontManager.stats().servedFromMemory).toBeGreaterThanOrEqual(1)
+    cachedNames.push(name)
+  })
+
+  it('3 processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `multi-${i}.${DOMAIN}`)
+    const children = [0, 1, 2].map(() => startChild(storageDir, pebble, [`*.${DOMAIN}`]))
+    try {
+      const ports = await Promise.all(children.map((c) => c.next('READY').then(Number)))
+      const before = pebbleNewOrders(pebble)
+      const results = await Promise.allSettled(
+        ports.flatMap((port) =>
+          names.map((name) => handshake(port, name, root).then((peer) => ({ name, peer }))),
+        ),
+      )
+      const failures = results.filter((r) => r.status === 'rejected')
+      expect(
+        failures.map((f) => String((f as PromiseRejectedResult).reason)),
+        children.map((c) => c.output).join('\n---\n'),
+      ).toEqual([])
+      const ok = results.map((r) => (r as PromiseFulfilledResult<{ name: string; peer: Peer }>).value)
+      expect(ok).toHaveLength(60)
+      for (const { name, peer } of ok) {
+        expect(peer.authorized).toBe(true)
+        expect(peer.subjectAltName).toBe(`DNS:${name}`)
+      }
+      // Every process serves the same certificate for a name: one order per name.
+      for (const name of names) {
+        expect(new Set(ok.filter((r) => r.name === name).map((r) => r.peer.serialNumber)).size).toBe(1)
+      }
+      expect(pebbleNewOrders(pebble) - before).toBe(20)
+      const stats = await Promise.all(
+        children.map(async (c) => {
+          c.process.stdin.write('stats\n')
+          return JSON.parse(await c.next('STATS')) as {
+            ordersPlaced: number
+            newOrderPosts: number
+            issued: number
+          }
+        }),
+      )
+      expect(stats.reduce((sum, s) => sum + s.newOrderPosts, 0)).toBe(20)
+      expect(stats.reduce((sum, s) => sum + s.ordersPlaced, 0)).toBe(20)
+      expect(stats.reduce((sum, s) => sum + s.issued, 0)).toBe(20)
+      // The CA dialled only the front listener: it answered for the orders the three children placed.
+      expect(frontManager.stats().tlsAlpn01Answered).toBeGreaterThanOrEqual(21)
+      expect(frontManager.stats().ordersPlaced).toBe(1)
+      cachedNames.push(...names)
+    } finally {
+      for (const c of children) c.process.stdin.end('close\n')
+      await Promise.all(children.map((c) => new Promise((resolve) => c.process.once('exit', resolve))))
+    }
+  })
+
+  it('places no order for 1,000 refused names and keeps its memory bounded', async () => {
+    const before = pebbleNewOrders(pebble)
+    const http: HttpEvent[] = []
+    const refused: CertificateManagerEvent[] = []
+    const manager = createCertificateManager({
+      client: await countingClient(pebble, http),
+      account: { termsOfServiceAgreed: true },
+      storage: new FsStorage(storageDir, { fs }),
+      allow: (name) => name.endsWith(`.${DOMAIN}`) && !name.startsWith('random-'),
+      limits: { maxRemembered: 100 },
+    })
+    manager.on('refused', (e) => refused.push(e))
+    const server = await serve(manager)
+    try {
+      const names = Array.from(
+        { length: 1000 },
+        (_, i) => `random-${i}-${Math.random().toString(36).slice(2)}.${DOMAIN}`,
+      )
+      const results = await Promise.allSettled(names.map((name) => handshake(server.port, name, root)))
+      expect(results.every((r) => r.status === 'rejected')).toBe(true)
+      // An SNI that is not a host name is refused before the policy is asked.
+      await expect(manager.getCertificate('1.2.3.4')).rejects.toMatchObject({ code: 'ERR_NAME_REFUSED' })
+      expect(http).toEqual([]) // not a single request to the CA
+      expect(pebbleNewOrders(pebble)).toBe(before)
+      expect(refused.length).toBe(1001)
+      const stats = manager.stats()
+      expect(stats.ordersPlaced).toBe(0)
+      expect(stats.refused).toBe(1001)
+      expect(stats.refusalsRemembered).toBeLessThanOrEqual(100)
+      expect(stats.cached).toBe(0)
+    } finally {
+      await server.close()
+      await manager.close()
+    }
+  })
+
+  it('after a restart, serves every stored name with no request to the CA', async () => {
+    expect(cachedNames).toHaveLength(21)
+    const http: HttpEvent[] = []
+    const manager = createCertificateManager({
+      client: await countingClient(pebble, http),
+      account: { termsOfServiceAgreed: true },
+      storage: new FsStorage(storageDir, { fs }),
+      allow: [`*.${DOMAIN}`],
+    })
+    const server = await serve(manager)
+    try {
+      const peers = await Promise.all(cachedNames.map((name) => handshake(server.port, name, root)))
+      expect(peers.every((p) => p.authorized)).toBe(true)
+      expect(http).toEqual([])
+      expect(manager.stats()).toMatchObject({ ordersPlaced: 0, loadedFromStorage: 21, cached: 21 })
+    } finally {
+      await server.close()
+      await manager.close()
+    }
+  })
+})
+
+describe('on-demand TLS: renewal, a CA that goes down, a fallback CA (Node)', () => {
+  let pebble: Pebble
+  let fallback: Pebble
+  let root: string
+  let storage: MemoryStorage
+  let manager: CertificateManager
+  let server: { port: number; close(): Promise<void> }
+  const http: HttpEvent[] = []
+  const events: CertificateManagerEvent[] = []
+  const name = `renew.${DOMAIN}`
+
+  beforeAll(async () => {
+    pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
+    // A second CA whose VA dials the same tls-alpn-01 port, to fall back to.
+    fallback = await startPebble({ http01: 'self', authzReusePercent: 0, tlsPort: pebble.tlsPort })
+    root = await pebble.roots(0)
+    storage = new MemoryStorage()
+    manager = createCertificateManager({
+      client: await countingClient(pebble, http),
+      account: { termsOfServiceAgreed: true },
+      storage,
+      allow: [`*.${DOMAIN}`],
+      challenges: { http01: false },
+      // Everything stored falls due at once (lifetime rule with a lookahead of ten years); renewNow() runs it.
+      renewal: { lookahead: 10 * 365 * 86_400_000 },
+      limits: { breakerFailures: 3, breakerCoolDown: 3_600_000 },
+      onEvent: (e) => events.push(e),
+    })
+    server = await serve(manager, pebble.tlsPort)
+  })
+
+  afterAll(async () => {
+    await server?.close()
+    await manager?.close()
+    await pebble?.stop()
+    await fallback?.stop()
+  })
+
+  it('renews in the background and swaps the certificate under a client looping over handshakes', async () => {
+    const first = await handshake(server.port, name, root)
+    let failures = 0
+    let handshakes = 0
+    let latest = first.serialNumber
+    let renewedSerial: string | undefined
+    const renewed = new Promise<void>((resolve) =>
+      manager.on('renewed', (e) => {
+        renewedSerial = e.serialNumber
+        resolve()
+      }),
+    )
+    // The client loops until it sees the renewed certificate: every handshake must succeed, before and after.
+    const loop = (async () => {
+      while (renewedSerial === undefined || latest !== renewedSerial) {
+        try {
+          latest = (await handshake(server.port, name, root)).serialNumber
+        } catch {
+          failures++
+        }
+        handshakes++
+        if (handshakes > 100_000) throw new Error('the renewed certificate never appeared')
+      }
+    })()
+    await manager.renewNow()
+    await renewed
+    await loop
+    expect(failures).toBe(0)
+    expect(handshakes).toBeGreaterThan(1)
+    expect(latest).not.toBe(first.serialNumber)
+    expect(latest).toBe(renewedSerial)
+    expect((await pebble.certStatus(latest)).status).toBe('valid')
+    expect(events.filter((e) => e.type === 'renewed')).toMatchObject([{ name, byThisProcess: true }])
+  })
+
+  it('with the CA stopped, opens the breaker after 3 failures in a row and keeps serving what it holds', async () => {
+    await pebble.stop()
+    const outcomes: Array<{ code: unknown; ms: number; requests: number }> = []
+    for (let i = 0; i < 4; i++) {
+      const before = http.length
+      const started = performance.now()
+      const error = await manager.getCertificate(`down-${i}.${DOMAIN}`).then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+      outcomes.push({
+        code: (error as { code?: unknown })?.code,
+        ms: performance.now() - started,
+        requests: http.length - before,
+      })
+    }
+    // Three orders that failed at the CA (each tried, with the transport's quick retries for a refused connection)...
+    expect(outcomes.slice(0, 3).map((o) => o.code)).toEqual([
+      'ERR_ISSUANCE_FAILED',
+      'ERR_ISSUANCE_FAILED',
+      'ERR_ISSUANCE_FAILED',
+    ])
+    expect(outcomes.slice(0, 3).every((o) => o.requests > 0)).toBe(true)
+    // ...then the breaker is open: the fourth new name fails at once, with no request at all.
+    expect(outcomes[3]).toMatchObject({ code: 'ERR_CIRCUIT_OPEN', requests: 0 })
+    expect(manager.stats().breakers[0]).toMatchObject({ state: 'open', consecutiveFailures: 3 })
+    expect(events.filter((e) => e.type === 'failed' && e.fastFail).length).toBeGreaterThanOrEqual(1)
+    // A name it holds is still served.
+    const peer = await handshake(server.port, name, root)
+    expect(peer.authorized).toBe(true)
+    console.log(`CA down: ${outcomes.map((o) => `${o.code} in ${Math.round(o.ms)} ms`).join(', ')}`)
+  })
+
+  it('falls back to the next issuer when the first cannot issue', async () => {
+    const fallbackHttp: HttpEvent[] = []
+    const fallbackEvents: CertificateManagerEvent[] = []
+    // A second manager on the same storage (the first one's listener answers tls-alpn-01 for both).
+    const second = createCertificateManager({
+      client: await countingClient(pebble, []),
+      account: { termsOfServiceAgreed: true },
+      storage,
+      allow: [`*.${DOMAIN}`],
+      challenges: { http01: false },
+      issuers: [
+        { client: await countingClient(fallback, fallbackHttp), account: { termsOfServiceAgreed: true } },
+      ],
+      onEvent: (e) => fallbackEvents.push(e),
+    })
+    try {
+      const fallbackName = `fallback.${DOMAIN}`
+      const certificate = await second.getCertificate(fallbackName)
+      expect(fallbackEvents.map((e) => [e.type, 'issuer' in e ? e.issuer : undefined])).toEqual([
+        ['failed', 0],
+        ['issued', 1],
+      ])
+      expect(fallbackHttp.length).toBeGreaterThan(0)
+      const peer = await handshake(server.port, fallbackName, await fallback.roots(0))
+      expect(peer.authorized).toBe(true)
+      expect(peer.serialNumber).toBe(certificate.serialNumber.replace(/^0+/, ''))
+    } finally {
+      await second.close()
+    }
+  })
+})
