@@ -76,16 +76,20 @@ const PAGES = {
   },
 }
 
-/**
- * Budgets of public subpaths (gzip), and whether the subpath must stay on Web APIs like the root entry
- * (webacme/storage/redis takes the caller's client: no Node built-in, no client library).
- */
-const SUBPATHS = {
-  './storage/redis': { budget: { gzip: 3 * KB }, webOnly: true },
-}
+/** Subpaths that must stay on Web APIs like the root entry (webacme/storage/redis takes the caller's client). */
+const WEB_ONLY_SUBPATHS = new Set(['./storage/redis'])
 
 /** Inputs of the webacme/cloudflare subpath. */
 const CLOUDFLARE_INPUT = /(^|\/)src\/cloudflare\//
+
+/** Inputs of the webacme/tls subpath (its node:tls glue and the on-demand manager's logic). */
+const TLS_INPUT = /(^|\/)src\/(tls|ondemand)\//
+
+/** Budgets of subpath entries, by entry name. */
+const SUBPATH_BUDGETS = {
+  'webacme/tls': { gzip: 40 * KB },
+  'webacme/storage/redis': { gzip: 3 * KB },
+}
 
 /** Inputs that are ASN.1 machinery (the heavy part the core must not carry). */
 const ASN1_INPUT = /node_modules\/(asn1js|pvtsutils|pvutils|@peculiar\/)/
@@ -101,8 +105,10 @@ function publicEntries() {
       description: `everything exported by "${key}"`,
       contents: `export * from ${JSON.stringify(source)}\n`,
       // The root entry is the Web-only library; subpaths may be runtime-specific (./storage/fs is Node's).
-      webOnly: key === '.' || SUBPATHS[key]?.webOnly === true,
-      ...(SUBPATHS[key] && { budget: SUBPATHS[key].budget }),
+      webOnly: key === '.' || WEB_ONLY_SUBPATHS.has(key),
+      ...(SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`] && {
+        budget: SUBPATH_BUDGETS[`${pkg.name}${key.slice(1)}`],
+      }),
     }
   }
   return { name: pkg.name, entries, rootSource: entries[pkg.name] ? './src/index.ts' : undefined }
@@ -198,6 +204,13 @@ async function main() {
         name: `size: ${name} bundles no webacme/cloudflare code`,
         ok: cloudflare.length === 0,
         detail: cloudflare.map((i) => `  ${i.bytes} bytes from ${i.path}`).join('\n'),
+      })
+      // Nor the on-demand TLS manager (webacme/tls), which is Node/Bun/Deno only.
+      const tls = inputs.filter((i) => TLS_INPUT.test(i.path))
+      checks.push({
+        name: `size: ${name} bundles no webacme/tls code`,
+        ok: tls.length === 0,
+        detail: tls.map((i) => `  ${i.bytes} bytes from ${i.path}`).join('\n'),
       })
     }
     if (verbose) {

@@ -106,7 +106,8 @@ const steps = [
     name: 'vitest',
     // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
     // redis: webacme/storage/redis against a real redis-server (src/storage/redis.test.ts).
-    features: ['pebble', 'pdns', 'redis'],
+    // deno: webacme/tls in Deno (test/e2e-node/ondemand-runtimes.test.ts; Bun is a devDependency).
+    features: ['pebble', 'pdns', 'redis', 'deno'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,

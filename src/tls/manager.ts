@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * `createCertificateManager`: on-demand TLS for Node, Bun and Deno servers. The decisions are in
  * `src/ondemand/core.ts` (Web APIs only); this file adds what `node:tls` servers need: secure contexts per

@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * The certificate manager as Node, Bun and Deno servers see it.
  *

@@ -12,13 +12,13 @@
  * - with the CA stopped, new names fail and the breaker opens after `breakerFailures` consecutive failures
  *   (counted, not timed), while cached names keep being served.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
+import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { connect, createServer, type Server, type TLSSocket } from 'node:tls'
+import { createServer, type Server } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AcmeClient } from '../../src/client.ts'
@@ -30,65 +30,11 @@ import { MemoryStorage } from '../../src/storage/memory.ts'
 import { type CertificateManager, createCertificateManager } from '../../src/tls/index.ts'
 import { childRegistry } from '../harness/children.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
+import { Child, handshake, type Peer, pebbleNewOrders } from './ondemand/helpers.ts'
 
 const CHILD = fileURLToPath(new URL('./ondemand/child.ts', import.meta.url))
 const RUN = Date.now().toString(36)
 const DOMAIN = `od-${RUN}.webacme.test`
-
-interface Peer {
-  serialNumber: string
-  subjectAltName: string | undefined
-  authorized: boolean
-}
-
-/** A TLS handshake with `servername`, verified against Pebble's root; resolves with the peer certificate. */
-function handshake(port: number, servername: string, ca: string): Promise<Peer> {
-  return new Promise((resolve, reject) => {
-    const socket: TLSSocket = connect({
-      host: '127.0.0.1',
-      port,
-      servername,
-      ca,
-      ALPNProtocols: ['http/1.1'],
-    })
-    socket.once('secureConnect', () => {
-      const peer = socket.getPeerCertificate()
-      resolve({
-        serialNumber: peer.serialNumber.toLowerCase().replace(/^0+/, ''),
-        subjectAltName: peer.subjectaltname,
-        authorized: socket.authorized,
-      })
-      socket.destroy()
-    })
-    socket.once('error', reject)
-  })
-}
-
-/** Newline-delimited lines of a child's stdout, awaited by prefix. */
-class Child {
-  readonly lines: string[] = []
-  readonly #waiters: Array<{ prefix: string; resolve: (line: string) => void }> = []
-  output = ''
-  constructor(readonly process: ChildProcessWithoutNullStreams) {
-    createInterface({ input: process.stdout }).on('line', (line) => {
-      this.output += `${line}\n`
-      const waiter = this.#waiters.findIndex((w) => line.startsWith(w.prefix))
-      if (waiter >= 0) this.#waiters.splice(waiter, 1)[0]!.resolve(line)
-      else this.lines.push(line)
-    })
-    process.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      this.output += chunk
-    })
-  }
-  next(prefix: string): Promise<string> {
-    const seen = this.lines.findIndex((l) => l.startsWith(prefix))
-    if (seen >= 0) return Promise.resolve(this.lines.splice(seen, 1)[0]!.slice(prefix.length + 1))
-    return new Promise((resolve, reject) => {
-      this.process.once('exit', (code) => reject(new Error(`child exited ${code}:\n${this.output}`)))
-      this.#waiters.push({ prefix, resolve: (line) => resolve(line.slice(prefix.length + 1)) })
-    })
-  }
-}
 
 function startChild(storageDir: string, pebble: Pebble, allow: string[]): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
@@ -127,11 +73,6 @@ function countingClient(pebble: Pebble, http: HttpEvent[]): Promise<AcmeClient> 
     (accountKey) =>
       new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey, onHttp: (e) => http.push(e) }),
   )
-}
-
-/** Orders Pebble created so far, from its log (one line per order; a newOrder retried after badNonce is one). */
-function pebbleNewOrders(pebble: Pebble): number {
-  return pebble.logs().match(/Added order "[^"]+" to the db/g)?.length ?? 0
 }
 
 describe('on-demand TLS against Pebble (Node)', () => {
@@ -191,6 +132,39 @@ describe('on-demand TLS against Pebble (Node)', () => {
     expect(again.serialNumber).toBe(peer.serialNumber)
     expect(frontManager.stats().servedFromMemory).toBeGreaterThanOrEqual(1)
     cachedNames.push(name)
+  })
+
+  it('issues over http-01 answered by httpHandler, which redirects everything else to https', async () => {
+    const manager = createCertificateManager({
+      client: await countingClient(pebble, []),
+      account: { termsOfServiceAgreed: true },
+      storage: new MemoryStorage(),
+      allow: [`*.${DOMAIN}`],
+      challenges: { tlsAlpn01: false },
+    })
+    const http = createHttpServer(manager.httpHandler)
+    await new Promise<void>((resolve) => http.listen(pebble.httpPort, '127.0.0.1', resolve))
+    try {
+      const name = `http01.${DOMAIN}`
+      const certificate = await manager.getCertificate(name)
+      // Pebble's VA validates from several perspectives: one request each.
+      expect(manager.stats()).toMatchObject({ issued: 1, tlsAlpn01Answered: 0 })
+      expect(manager.stats().http01Answered).toBeGreaterThanOrEqual(1)
+      expect(certificate.cert).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      // node:http, not fetch: fetch does not let a caller set Host.
+      const response = await new Promise<IncomingMessage>((resolve, reject) =>
+        httpGet(
+          { host: '127.0.0.1', port: pebble.httpPort, path: '/path?q=1', headers: { host: name } },
+          resolve,
+        ).once('error', reject),
+      )
+      response.resume()
+      expect(response.statusCode).toBe(308)
+      expect(response.headers.location).toBe(`https://${name}/path?q=1`)
+    } finally {
+      await new Promise((resolve) => http.close(resolve))
+      await manager.close()
+    }
   })
 
   it('3 processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders', async () => {
