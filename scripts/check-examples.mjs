@@ -64,7 +64,9 @@ writeFileSync(
       paths: {
         webacme: ['../../src/index.ts'],
         'webacme/storage/fs': ['../../src/storage/fs.ts'],
+        'webacme/storage/redis': ['../../src/storage/redis.ts'],
         'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
+        'webacme/tls': ['../../src/tls/index.ts'],
         'webacme/dns/*': ['../../src/dns/providers/*.ts'],
       },
     },

@@ -320,9 +320,24 @@ export class OnDemandCore {
       if (lease) {
         this.#leases.add(lease)
         try {
-          // The holder before us may have stored it while we waited.
+          // The holder before us may have stored it while we waited, or failed: then its failure counts here too,
+          // so that N processes do not place N failing orders for one name.
           const stored = await this.#fromStorage(name)
           if (stored) return stored
+          const shared = (await this.storage.get(`failures/${key}`).catch(() => undefined)) as
+            | { until?: unknown; message?: unknown }
+            | undefined
+          if (typeof shared?.until === 'number' && shared.until > Date.now()) {
+            const error = new CertificateManagerError(
+              'ERR_ISSUANCE_FAILED',
+              name,
+              `${name} failed recently in a process sharing the storage: ${String(shared.message)}`,
+            )
+            this.#failures.set(name, { until: shared.until, error })
+            this.#counters.failed++
+            this.#emit({ type: 'failed', name, error, fastFail: true })
+            throw error
+          }
           return await this.#issueUnderLease(name, lease)
         } finally {
           this.#leases.delete(lease)
@@ -390,6 +405,7 @@ export class OnDemandCore {
           }
           const held = this.#hold(name, record)
           this.#failures.delete(name)
+          await this.storage.delete(`failures/${storageName(name)}`).catch(() => {})
           this.#counters.issued++
           this.#emit({
             type: 'issued',
@@ -424,7 +440,10 @@ export class OnDemandCore {
       `no CA issued a certificate for ${name}: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`,
       { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) },
     )
-    this.#failures.set(name, { until: Date.now() + this.#limits.failureTtl, error })
+    const until = Date.now() + this.#limits.failureTtl
+    this.#failures.set(name, { until, error })
+    // Shared with the processes waiting on this name's lease (best effort: the local memory holds it anyway).
+    await this.storage.put(`failures/${storageName(name)}`, { until, message: error.message }).catch(() => {})
     throw error
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { freePort } from '../../test/harness/ports.ts'
 import { AcmeClient } from '../client.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
 import { MemoryStorage } from '../storage/memory.ts'
@@ -77,6 +78,39 @@ describe('createCertificateManager', () => {
       expect(requests).toEqual([])
     } finally {
       await manager.close()
+    }
+  })
+
+  it('shares a failed issuance with the managers waiting on the same storage lease: one of them tries', async () => {
+    const storage = new MemoryStorage()
+    const requests = [0, 0]
+    // A free port: nothing listens, so every request is refused at once (fetch refuses port 9 itself, slowly).
+    const port = await freePort()
+    const managers = await Promise.all(
+      [0, 1].map(async (i) =>
+        createCertificateManager({
+          client: new AcmeClient({
+            directoryUrl: `https://127.0.0.1:${port}/dir`,
+            accountKey: await generateKeyPair('ES256'),
+            onHttp: () => void requests[i]!++,
+          }),
+          account: { termsOfServiceAgreed: true },
+          storage,
+          allow: ['shared.example'],
+        }),
+      ),
+    )
+    try {
+      const results = await Promise.allSettled(managers.map((m) => m.getCertificate('shared.example')))
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+      for (const r of results) {
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_ISSUANCE_FAILED' })
+      }
+      // Exactly one manager sent anything: the other found the failure in the storage when it got the lease.
+      expect(requests.filter((n) => n > 0)).toHaveLength(1)
+      expect(await storage.list('failures/')).toEqual(['failures/shared.example'])
+    } finally {
+      await Promise.all(managers.map((m) => m.close()))
     }
   })
 })

@@ -47,7 +47,42 @@ const MAX_HELLO = 16_389 + 5
  * createHttpServer(manager.httpHandler).listen(80) // http-01 and redirects to https
  * ```
  *
- * Deno (no per-name certificate hook in `Deno.serve`): issue ahead, serve, restart on `renewed`.
+ * Bun: the same code works with Bun's `node:tls` server (its `node:https` ignores SNICallback today). For
+ * `Bun.serve`, which takes a fixed list of certificates, issue ahead with `ensure` and start the server again on
+ * `renewed` (in Bun 1.4.5 `server.reload({ tls })` keeps the old certificate):
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, directories, generateKeyPair, MemoryStorage } from 'webacme'
+ * import { createCertificateManager } from 'webacme/tls'
+ *
+ * declare const Bun: {
+ *   serve(o: { port: number; tls?: { cert: string; key: string }; fetch(r: Request): Response | Promise<Response> }): {
+ *     stop(): Promise<void>
+ *   }
+ * }
+ * const manager = createCertificateManager({
+ *   client: new AcmeClient({ directoryUrl: directories.letsencrypt.production, accountKey: await generateKeyPair() }),
+ *   account: { termsOfServiceAgreed: true },
+ *   storage: new MemoryStorage(), // FsStorage to keep certificates across restarts
+ *   allow: ['example.com'],
+ *   challenges: { tlsAlpn01: false }, // http-01 on port 80, through fetchHandler
+ * })
+ * Bun.serve({ port: 80, fetch: manager.fetchHandler })
+ * const app = () => new Response('hello')
+ * const [result] = await manager.ensure(['example.com'])
+ * if (!result?.ok) throw result?.error
+ * const { cert, key } = result.certificate
+ * let server = Bun.serve({ port: 443, tls: { cert, key }, fetch: app })
+ * manager.on('renewed', async () => {
+ *   const renewed = await manager.getCertificate('example.com')
+ *   await server.stop()
+ *   server = Bun.serve({ port: 443, tls: { cert: renewed.cert, key: renewed.key }, fetch: app })
+ * })
+ * ```
+ *
+ * Deno: `Deno.serve` takes one certificate when it starts and Deno's `node:tls` has no SNICallback
+ * (denoland/deno#23233), so the same pattern: `ensure`, serve, serve again on `renewed`.
  *
  * @example
  * ```ts
@@ -56,18 +91,27 @@ const MAX_HELLO = 16_389 + 5
  * import { createCertificateManager } from 'webacme/tls'
  *
  * declare const Deno: {
- *   serve(options: { port: number; cert: string; key: string }, handler: (r: Request) => Response): unknown
+ *   serve(o: { port: number; cert?: string; key?: string }, h: (r: Request) => Response | Promise<Response>): {
+ *     shutdown(): Promise<void>
+ *   }
  * }
  * const manager = createCertificateManager({
  *   client: new AcmeClient({ directoryUrl: directories.letsencrypt.production, accountKey: await generateKeyPair() }),
  *   account: { termsOfServiceAgreed: true },
  *   storage: new FsStorage('/var/lib/webacme', { fs: await import('node:fs/promises') }),
  *   allow: ['example.com'],
- *   challenges: { tlsAlpn01: false }, // http-01 through fetchHandler on port 80
+ *   challenges: { tlsAlpn01: false },
  * })
- * Deno.serve({ port: 80, cert: '', key: '' }, () => new Response()) // illustration: serve manager.fetchHandler on 80
+ * Deno.serve({ port: 80 }, manager.fetchHandler)
+ * const app = () => new Response('hello')
  * const [result] = await manager.ensure(['example.com'])
- * if (result?.ok) Deno.serve({ port: 443, cert: result.certificate.cert, key: result.certificate.key }, () => new Response('hi'))
+ * if (!result?.ok) throw result?.error
+ * let server = Deno.serve({ port: 443, cert: result.certificate.cert, key: result.certificate.key }, app)
+ * manager.on('renewed', async () => {
+ *   const { cert, key } = await manager.getCertificate('example.com')
+ *   await server.shutdown()
+ *   server = Deno.serve({ port: 443, cert, key }, app)
+ * })
  * ```
  *
  * @throws {InvalidArgumentError} Without `allow` (there is no allow-all default), `storage`, `client`, or

@@ -167,6 +167,39 @@ describe('on-demand TLS against Pebble (Node)', () => {
     }
   })
 
+  it('issues a wildcard ahead with ensure() over dns-01 and serves its names from it with no new order', async () => {
+    const challtest = pebble.challtest!
+    const manager = createCertificateManager({
+      client: await countingClient(pebble, []),
+      account: { termsOfServiceAgreed: true },
+      storage: new MemoryStorage(),
+      allow: [`*.wild.${DOMAIN}`],
+      // A DNS adapter over challtestsrv, the DNS server Pebble's VA asks.
+      challenges: {
+        dns01: {
+          name: 'challtestsrv',
+          createTxt: (name, value) => challtest.setTxt(`${name}.`, value),
+          removeTxt: (name) => challtest.clearTxt(`${name}.`),
+        },
+      },
+    })
+    const server = await serve(manager)
+    try {
+      const wildcard = `*.wild.${DOMAIN}`
+      const [result] = await manager.ensure([wildcard])
+      expect(result, String((result as { error?: unknown })?.error)).toMatchObject({
+        name: wildcard,
+        ok: true,
+      })
+      const peer = await handshake(server.port, `a.wild.${DOMAIN}`, root)
+      expect(peer).toMatchObject({ authorized: true, subjectAltName: `DNS:${wildcard}` })
+      expect(manager.stats()).toMatchObject({ ordersPlaced: 1, issued: 1 })
+    } finally {
+      await server.close()
+      await manager.close()
+    }
+  })
+
   it('3 processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `multi-${i}.${DOMAIN}`)
     const children = [0, 1, 2].map(() => startChild(storageDir, pebble, [`*.${DOMAIN}`]))
@@ -346,6 +379,9 @@ describe('on-demand TLS: renewal, a CA that goes down, a fallback CA (Node)', ()
     expect(latest).toBe(renewedSerial)
     expect((await pebble.certStatus(latest)).status).toBe('valid')
     expect(events.filter((e) => e.type === 'renewed')).toMatchObject([{ name, byThisProcess: true }])
+    console.log(
+      `renewal: ${handshakes} handshakes by the looping client, ${failures} failed, ${first.serialNumber} -> ${latest}`,
+    )
   })
 
   it('with the CA stopped, opens the breaker after 3 failures in a row and keeps serving what it holds', async () => {
