@@ -64,6 +64,7 @@ writeFileSync(
       paths: {
         webacme: ['../../src/index.ts'],
         'webacme/storage/fs': ['../../src/storage/fs.ts'],
+        'webacme/storage/redis': ['../../src/storage/redis.ts'],
         'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
         'webacme/dns/exec': ['../../src/dns/providers/exec-node.ts'],
         'webacme/tls': ['../../src/tls/index.ts'],

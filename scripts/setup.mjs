@@ -44,6 +44,10 @@ export const FEATURES = {
   // RFC 2136 dynamic updates with TSIG: BIND 9 and Knot DNS as the servers, dig/kdig to read their records.
   bind: { binaries: ['named', 'dig'], packages: ['bind9', 'bind9-dnsutils'], noRecommends: true },
   knot: { binaries: ['knotd', 'knotc', 'kdig'], packages: ['knot', 'knot-dnsutils'], noRecommends: true },
+  // webacme/storage/redis is tested against a real Redis (test/harness/redis.ts).
+  redis: { binaries: ['redis-server'], packages: ['redis-server'], noRecommends: true },
+  // bench:ondemand compares the on-demand TLS manager with Caddy's on_demand_tls.
+  caddy: { binaries: ['caddy'], packages: ['caddy'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

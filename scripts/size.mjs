@@ -80,12 +80,14 @@ const PAGES = {
 
 /**
  * Budgets of public subpath entries, by entry name, and whether one must stay Web-only. webacme/dns/rfc2136 is the
- * Web-only adapter (its transport comes from the caller); webacme/dns/rfc2136/node is its node:net transport.
+ * Web-only adapter (its transport comes from the caller); webacme/dns/rfc2136/node is its node:net transport;
+ * webacme/storage/redis takes the caller's Redis client.
  */
 const SUBPATH_BUDGETS = {
   'webacme/dns/rfc2136': { webOnly: true, budget: { gzip: 8 * KB, noAsn1: true } },
   'webacme/dns/rfc2136/node': { budget: { gzip: 2 * KB, noAsn1: true } },
   'webacme/tls': { budget: { gzip: 40 * KB } },
+  'webacme/storage/redis': { webOnly: true, budget: { gzip: 3 * KB } },
 }
 
 /** Inputs of the webacme/cloudflare subpath. */
