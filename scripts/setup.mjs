@@ -41,6 +41,8 @@ export const FEATURES = {
   },
   // dnsdist alone: a DNS-over-HTTPS front (RFC 8484) for any DNS server, e.g. pebble-challtestsrv's.
   dnsdist: { binaries: ['dnsdist'], packages: ['dnsdist'], noRecommends: true },
+  // nginx (the light build has the ssl module): `webacme sync` writing the files a real server reloads.
+  nginx: { binaries: ['nginx'], packages: ['nginx-light'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

@@ -105,7 +105,7 @@ const steps = [
   {
     name: 'vitest',
     // pdns: the PowerDNS + dnsdist suites (src/dns/providers/powerdns.test.ts, test/e2e-node/powerdns.test.ts).
-    features: ['pebble', 'pdns'],
+    features: ['pebble', 'pdns', 'nginx'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,
