@@ -4,7 +4,7 @@
  * (`npx webacme`), Deno (`deno run -A npm:webacme`) and Bun (`bunx webacme`): it uses only `node:*` modules
  * all three provide, and the library through its package name.
  *
- *   webacme <command> [options]      commands: issue, renew, revoke, account, csr, inspect
+ *   webacme <command> [options]      commands: issue, renew, revoke, account, csr, inspect, sync
  *
  * Exit codes: ./exit-codes.ts (0 ok, 2 usage, 3 CA, 4 network, 5 validation, 6 rate limited, ...).
  */
@@ -15,13 +15,14 @@ import { inspect } from './commands/inspect.ts'
 import { issue } from './commands/issue.ts'
 import { renew } from './commands/renew.ts'
 import { revoke } from './commands/revoke.ts'
+import { sync } from './commands/sync.ts'
 import type { Command, CommandResult } from './context.ts'
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts'
 import { describeError, errorLines, Reporter, writeStdout } from './output.ts'
 
 const VERSION: string = createRequire(import.meta.url)('webacme/package.json').version
 
-const COMMANDS: Command[] = [issue, renew, revoke, account, csr, inspect]
+const COMMANDS: Command[] = [issue, renew, revoke, account, csr, inspect, sync]
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
