@@ -18,6 +18,7 @@ import { ACCOUNT_KEY_LABEL, openPrivateKey } from 'webacme/cloudflare'
 import { accountOf } from './account-object.ts'
 import { authorized, unauthorized } from './auth.ts'
 import { currentCertificate, deliveryView, forgetDeliveries } from './delivery/bundle.ts'
+import { edgeView, forgetEdge } from './delivery/cloudflare.ts'
 import { claimCsrJob, forgetCsr, readCsrInput } from './delivery/csr.ts'
 import { handleDelivery } from './delivery/routes.ts'
 import { notify } from './delivery/webhooks.ts'
@@ -178,7 +179,7 @@ async function list(url: URL, env: Env, config: Config): Promise<Response> {
 async function show(name: string, env: Env, config: Config): Promise<Response> {
   const job = await accountOf(env, config).getJob(name)
   return job
-    ? Response.json({ ...view(job), ...(await deliveryView(env, name)) })
+    ? Response.json({ ...view(job), ...(await deliveryView(env, name)), ...(await edgeView(env, name)) })
     : problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
 }
 
@@ -222,6 +223,7 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
     ),
     forgetCsr(env, name),
     forgetDeliveries(env, name),
+    forgetEdge(env, name),
   ])
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })

@@ -72,6 +72,10 @@ export interface Env {
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string
+  /** Cloudflare zone whose custom hostnames get each certificate (with CLOUDFLARE_API_TOKEN; delivery/cloudflare.ts). */
+  DELIVER_CLOUDFLARE_ZONE_ID?: string
+  /** The Cloudflare API's base URL (default https://api.cloudflare.com/client/v4; a test points it at a fixture). */
+  CLOUDFLARE_API_BASE?: string
   /** "true": webhook URLs may be http: and on loopback or private addresses (`npm run service` sets it). */
   WEBHOOK_ALLOW_LOCAL?: string
   /** First delay between webhook attempts, seconds (default 5; doubled per attempt up to an hour, jittered). */

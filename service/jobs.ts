@@ -27,6 +27,7 @@ import {
   runIssueJob,
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
+import { deliverToEdge } from './delivery/cloudflare.ts'
 import { jobCsr } from './delivery/csr.ts'
 import { issueCsrJob, renewCsrJob } from './delivery/csr-runs.ts'
 import { notify } from './delivery/webhooks.ts'
@@ -146,6 +147,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
     const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
     // Before the job is marked valid, so that a crash repeats the event rather than losing it.
     await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
+    await deliverToEdge(env, job, record)
     const directory = await client.directory()
     await account.finish(job.name, epoch, {
       status: 'valid',
@@ -219,6 +221,7 @@ async function renew(
     if (renewed) {
       const { certificate } = renewed
       await notify(env, 'certificate.renewed', job, certificate)
+      await deliverToEdge(env, job, certificate)
       await account.finish(job.name, epoch, {
         status: 'valid',
         certificate: {

@@ -12,6 +12,7 @@
 import { acmeChallengeResponse, kvHttp01Store } from 'webacme/cloudflare'
 import { handleApi } from './api.ts'
 import { serveAssets } from './assets.ts'
+import { retryEdgeDeliveries } from './delivery/cloudflare.ts'
 import { consumeWebhooks, resumeDeliveries, WEBHOOK_QUEUE, type WebhookMessage } from './delivery/webhooks.ts'
 import { DEAD_LETTER_QUEUE, type Env, type JobMessage } from './env.ts'
 import { consumeDeadLetters, consumeJobs } from './jobs.ts'
@@ -37,10 +38,12 @@ export default {
 
   scheduled(controller, env, ctx) {
     ctx.waitUntil(
-      Promise.all([runScheduled(controller, env), resumeDeliveries(env)]).catch((error: unknown) => {
-        console.error('cron pass failed:', error)
-        throw error
-      }),
+      Promise.all([runScheduled(controller, env), resumeDeliveries(env), retryEdgeDeliveries(env)]).catch(
+        (error: unknown) => {
+          console.error('cron pass failed:', error)
+          throw error
+        },
+      ),
     )
   },
 } satisfies ExportedHandler<Env, JobMessage>
