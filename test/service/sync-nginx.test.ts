@@ -32,6 +32,8 @@ let persist: string
 let out: string
 let token: string
 let issuerRoot: string
+/** When the names were POSTed (for the "POST to served" figure printed by the test). */
+let postedAt = 0
 
 const cli = (args: string[]) =>
   promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
@@ -59,6 +61,7 @@ beforeAll(async () => {
     caFile: ca.caCertPath,
     vars: { ACME_TERMS_OF_SERVICE_AGREED: 'true', LIMIT_REQUESTS_PER_SECOND: '1000' },
   })
+  postedAt = performance.now()
   for (const name of names) {
     await service.api('/api/certificates', { method: 'POST', body: JSON.stringify({ identifiers: [name] }) })
   }
@@ -151,6 +154,10 @@ describe('webacme sync into nginx', () => {
     nginx = await startNginx(names.map((serverName) => ({ serverName, certDir: join(out, serverName) })))
     const before = await Promise.all(names.map(bundleSerial))
     expect(await Promise.all(names.map((n) => servedSerial(nginx!.port, n)))).toEqual(before)
+    // A figure, not a check: POST of both names to nginx serving them (issuance, token, one sync, nginx start).
+    console.log(
+      `POST to served (${names.length} names, one sync, nginx started): ${((performance.now() - postedAt) / 1000).toFixed(1)} s`,
+    )
 
     // Nothing changed: no reload runs.
     const marker = join(out, 'reloaded')
@@ -252,6 +259,9 @@ describe('webacme sync into nginx', () => {
       agent.kill('SIGTERM')
       await new Promise((r) => agent.once('exit', r))
     }
+    console.log(
+      `HTTPS requests on new connections through the renewal and reload: ${requests}, failed: ${failures.length}`,
+    )
     expect(failures).toEqual([])
     // The client went through the reload: it saw the old and the new certificate of each name.
     for (const [i, name] of names.entries()) {
