@@ -10,6 +10,8 @@
  * | `DELETE /api/certificates/:name`       | stop managing it; `?revoke=true` revokes it first            |
  * | `GET /api/status`                      | jobs per status, the budget, challenge records left in KV    |
  *
+ * Bundles, CSR replacement, deploy tokens and webhooks are routed first, by delivery/routes.ts.
+ *
  * Errors are `{ error: { code, message } }`.
  */
 import { AcmeClient, isAcmeError, readCertificateRecord, storageKeys, toIdentifier } from 'webacme'
