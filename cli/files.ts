@@ -88,6 +88,8 @@ export async function writeFilesAtomic(
   directory: string,
   files: Record<string, string>,
   mode = PRIVATE,
+  /** A mode per file name, where it differs from `mode`. */
+  modes: Record<string, number> = {},
 ): Promise<string[]> {
   const dir = resolve(directory)
   const paths = Object.keys(files).map((name) => join(dir, name))
@@ -97,7 +99,9 @@ export async function writeFilesAtomic(
       const staging = tmpName(dir)
       await mkdir(staging, { mode: 0o700 })
       try {
-        for (const [name, text] of Object.entries(files)) await writeNew(join(staging, name), text, mode)
+        for (const [name, text] of Object.entries(files)) {
+          await writeNew(join(staging, name), text, modes[name] ?? mode)
+        }
         await rename(staging, dir)
         return paths
       } catch (err) {
@@ -113,7 +117,7 @@ export async function writeFilesAtomic(
         const target = join(dir, name)
         const tmp = tmpName(target)
         staged.push([tmp, target])
-        await writeNew(tmp, text, mode)
+        await writeNew(tmp, text, modes[name] ?? mode)
       }
       for (const [tmp, target] of staged) await rename(tmp, target)
     } catch (err) {

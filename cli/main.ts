@@ -4,7 +4,7 @@
  * (`npx webacme`), Deno (`deno run -A npm:webacme`) and Bun (`bunx webacme`): it uses only `node:*` modules
  * all three provide, and the library through its package name.
  *
- *   webacme <command> [options]      commands: issue, renew, export, revoke, account, csr, inspect, serve
+ *   webacme <command> [options]      commands: issue, renew, export, revoke, account, csr, inspect, serve, sync
  *
  * Exit codes: ./exit-codes.ts (0 ok, 2 usage, 3 CA, 4 network, 5 validation, 6 rate limited, 9 deploy hook, ...).
  */
@@ -17,13 +17,14 @@ import { issue } from './commands/issue.ts'
 import { renew } from './commands/renew.ts'
 import { revoke } from './commands/revoke.ts'
 import { serve } from './commands/serve.ts'
+import { sync } from './commands/sync.ts'
 import type { Command, CommandResult } from './context.ts'
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts'
 import { describeError, errorLines, Reporter, writeStdout } from './output.ts'
 
 const VERSION: string = createRequire(import.meta.url)('webacme/package.json').version
 
-const COMMANDS: Command[] = [issue, renew, exportCommand, revoke, account, csr, inspect, serve]
+const COMMANDS: Command[] = [issue, renew, exportCommand, revoke, account, csr, inspect, serve, sync]
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

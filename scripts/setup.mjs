@@ -48,6 +48,8 @@ export const FEATURES = {
   redis: { binaries: ['redis-server'], packages: ['redis-server'], noRecommends: true },
   // bench:ondemand compares the on-demand TLS manager with Caddy's on_demand_tls.
   caddy: { binaries: ['caddy'], packages: ['caddy'], noRecommends: true },
+  // nginx (the light build has the ssl module): `webacme sync` writing the files a real server reloads.
+  nginx: { binaries: ['nginx'], packages: ['nginx-light'], noRecommends: true },
 }
 
 export const DEFAULT_FEATURES = ['pebble']

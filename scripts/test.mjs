@@ -108,7 +108,8 @@ const steps = [
     // bind, knot: the RFC 2136 suites (src/dns/providers/rfc2136.test.ts, test/e2e-node/rfc2136.test.ts).
     // redis: webacme/storage/redis against a real redis-server (src/storage/redis.test.ts).
     // deno: webacme/tls in Deno (test/e2e-node/ondemand-runtimes.test.ts; Bun is a devDependency).
-    features: ['pebble', 'pdns', 'bind', 'knot', 'redis', 'deno'],
+    // nginx: `webacme sync` writing the files a real nginx reloads (test/service/sync-nginx.test.ts).
+    features: ['pebble', 'pdns', 'bind', 'knot', 'redis', 'deno', 'nginx'],
     run: async (args) => ({
       ...(await runWithSummaryFile(process.execPath, [vitestBin, 'run', ...args])),
       label: `node ${process.versions.node} (vitest: unit + e2e)`,

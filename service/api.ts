@@ -10,6 +10,8 @@
  * | `DELETE /api/certificates/:name`       | stop managing it; `?revoke=true` revokes it first            |
  * | `GET /api/status`                      | jobs per status, the budget, challenge records left in KV    |
  *
+ * Bundles, CSR replacement, deploy tokens and webhooks are routed first, by delivery/routes.ts.
+ *
  * Errors are `{ error: { code, message } }`.
  */
 import { AcmeClient, isAcmeError, readCertificateRecord, storageKeys, toIdentifier } from 'webacme'
@@ -17,6 +19,11 @@ import type { JobRecord } from 'webacme/cloudflare'
 import { ACCOUNT_KEY_LABEL, openPrivateKey } from 'webacme/cloudflare'
 import { accountOf } from './account-object.ts'
 import { authorized, unauthorized } from './auth.ts'
+import { currentCertificate, deliveryView, forgetDeliveries } from './delivery/bundle.ts'
+import { edgeView, forgetEdge } from './delivery/cloudflare.ts'
+import { claimCsrJob, forgetCsr, readCsrInput } from './delivery/csr.ts'
+import { handleDelivery } from './delivery/routes.ts'
+import { notify } from './delivery/webhooks.ts'
 import { type Config, type Env, readConfig } from './env.ts'
 import { CHALLENGES, type ChallengeType, dnsUnavailable } from './solvers.ts'
 import { certificateStorage, keyRingOf } from './storage.ts'
@@ -57,6 +64,9 @@ const MAX_IDENTIFIERS = 100
 export async function handleApi(request: Request, env: Env): Promise<Response | undefined> {
   const url = new URL(request.url)
   if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return undefined
+  // Bundles, CSRs, deploy tokens and webhooks (delivery/routes.ts); a deploy token goes no further.
+  const delivered = await handleDelivery(request, env, url)
+  if (delivered) return delivered
   if (!(await authorized(request, env))) return unauthorized()
   const config = readConfig(env)
   const parts = url.pathname.split('/').slice(2).map(decodeURIComponent)
@@ -85,7 +95,16 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
   } catch {
     return problem(400, 'ERR_INVALID_JSON', 'the body must be JSON')
   }
-  const input = body as { identifiers?: unknown; challenge?: unknown; name?: unknown }
+  const input = body as { identifiers?: unknown; challenge?: unknown; name?: unknown; csr?: unknown }
+  // Bring your own CSR: the identifiers come from the request.
+  const fromCsr = input?.csr !== undefined ? readCsrInput(input.csr) : undefined
+  if (fromCsr instanceof Response) return fromCsr
+  if (fromCsr) {
+    if (input.identifiers !== undefined) {
+      return problem(400, 'ERR_INVALID_IDENTIFIERS', 'give identifiers or a csr, not both')
+    }
+    input.identifiers = fromCsr.identifiers
+  }
   if (
     !Array.isArray(input?.identifiers) ||
     input.identifiers.length === 0 ||
@@ -130,6 +149,10 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
     )
   }
   const account = accountOf(env, config)
+  if (fromCsr) {
+    const refused = await claimCsrJob(env, name, fromCsr, await account.getJob(name))
+    if (refused) return refused
+  }
   const result = await account.createJob({ name, identifiers, challenge: challenge as string })
   if ('conflict' in result) {
     return problem(
@@ -157,13 +180,16 @@ async function list(url: URL, env: Env, config: Config): Promise<Response> {
 
 async function show(name: string, env: Env, config: Config): Promise<Response> {
   const job = await accountOf(env, config).getJob(name)
-  return job ? Response.json(view(job)) : problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
+  return job
+    ? Response.json({ ...view(job), ...(await deliveryView(env, name)), ...(await edgeView(env, name)) })
+    : problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
 }
 
 async function chain(name: string, env: Env, config: Config): Promise<Response> {
   const job = await accountOf(env, config).getJob(name)
   if (!job) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
-  const record = await readCertificateRecord(await certificateStorage(env), name)
+  // Only a certificate that covers the job's identifiers (delivery/bundle.ts).
+  const record = await currentCertificate(env, job)
   if (!record) return problem(404, 'ERR_NOT_ISSUED', `${name} has no certificate yet (status ${job.status})`)
   return new Response(record.certificate, {
     headers: { 'content-type': 'application/pem-certificate-chain' },
@@ -187,12 +213,20 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
       revoked = true
     }
   }
+  // Told before the job is gone (at least once: a crash after this only repeats it).
+  if (revoked) {
+    const before = await account.getJob(name)
+    if (before) await notify(env, 'certificate.revoked', before)
+  }
   const job = await account.deleteJob(name)
-  await Promise.all(
-    [storageKeys.certificate(name), storageKeys.order(name), storageKeys.renewal(name)].map((k) =>
+  await Promise.all([
+    ...[storageKeys.certificate(name), storageKeys.order(name), storageKeys.renewal(name)].map((k) =>
       storage.delete(k),
     ),
-  )
+    forgetCsr(env, name),
+    forgetDeliveries(env, name),
+    forgetEdge(env, name),
+  ])
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })
 }

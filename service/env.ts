@@ -5,6 +5,7 @@
 import type { DeadLetter, RateLimits } from 'webacme/cloudflare'
 import { LETS_ENCRYPT_LIMITS } from 'webacme/cloudflare'
 import type { AcmeAccount } from './account-object.ts'
+import type { WebhookMessage } from './delivery/webhooks.ts'
 
 /** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
 export const DEAD_LETTER_QUEUE = 'webacme-jobs-dlq'
@@ -20,6 +21,8 @@ export interface Env {
   JOBS: Queue<JobMessage>
   /** Runs that will not heal, with the reason. */
   DEAD_LETTERS: Queue<DeadLetter<JobMessage>>
+  /** Webhook deliveries: one attempt per message (delivery/webhooks.ts). */
+  WEBHOOKS: Queue<WebhookMessage>
   /** http-01 key authorizations, read by the route that answers the CA. */
   CHALLENGES: KVNamespace
   /** Certificate records (chain, sealed key, renewal state), as `renewDue` reads them. */
@@ -90,6 +93,16 @@ export interface Env {
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string
+  /** Cloudflare zone whose custom hostnames get each certificate (with CLOUDFLARE_API_TOKEN; delivery/cloudflare.ts). */
+  DELIVER_CLOUDFLARE_ZONE_ID?: string
+  /** The Cloudflare API's base URL (default https://api.cloudflare.com/client/v4; a test points it at a fixture). */
+  CLOUDFLARE_API_BASE?: string
+  /** "true": webhook URLs may be http: and on loopback or private addresses (`npm run service` sets it). */
+  WEBHOOK_ALLOW_LOCAL?: string
+  /** First delay between webhook attempts, seconds (default 5; doubled per attempt up to an hour, jittered). */
+  WEBHOOK_RETRY_BASE_SECONDS?: string
+  /** How long a webhook delivery is retried, hours (default 26). */
+  WEBHOOK_RETRY_HOURS?: string
 }
 
 /** The service's settings, checked. */

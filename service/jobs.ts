@@ -27,6 +27,10 @@ import {
   runIssueJob,
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
+import { deliverToEdge } from './delivery/cloudflare.ts'
+import { jobCsr } from './delivery/csr.ts'
+import { issueCsrJob, renewCsrJob } from './delivery/csr-runs.ts'
+import { notify } from './delivery/webhooks.ts'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
 import { solversFor } from './solvers.ts'
 import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
@@ -134,8 +138,16 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
   const { job, epoch } = begun.run
   try {
     const solvers = await solversFor(env, config, job.challenge)
+    // Bring your own CSR (delivery/csr.ts): finalized with the customer's request, no key kept.
+    const csr = await jobCsr(env, job)
+    if (csr !== undefined) {
+      return await withinRunTimeout(issueCsrJob(session, job, epoch, solvers, csr))
+    }
     const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
     const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
+    // Before the job is marked valid, so that a crash repeats the event rather than losing it.
+    await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
+    await deliverToEdge(env, job, record)
     const directory = await client.directory()
     await account.finish(job.name, epoch, {
       status: 'valid',
@@ -170,6 +182,7 @@ async function failed(
     await account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000)
   }
   const outcome = messageOutcome(error, job.attempts + 1)
+  if (outcome.action !== 'retry') await notify(session.env, 'certificate.failed', job, undefined, error)
   await account.finish(job.name, epoch, {
     status: outcome.action === 'retry' ? 'retry' : 'failed',
     error: note,
@@ -185,6 +198,11 @@ async function renew(
   const begun = await account.begin(body.name, { kind: 'renew', wakeMessage: body })
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  const csr = await jobCsr(env, job)
+  if (csr !== undefined) {
+    const solvers = await solversFor(env, config, job.challenge)
+    return withinRunTimeout(renewCsrJob(session, job, epoch, solvers, csr, body.asOf))
+  }
   try {
     const result = await withinRunTimeout(
       renewDue({
@@ -202,6 +220,8 @@ async function renew(
     const renewed = result.renewed[0]
     if (renewed) {
       const { certificate } = renewed
+      await notify(env, 'certificate.renewed', job, certificate)
+      await deliverToEdge(env, job, certificate)
       await account.finish(job.name, epoch, {
         status: 'valid',
         certificate: {
@@ -252,6 +272,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
     if (typeof job?.name === 'string') {
       const current = await account.getJob(job.name)
       if (current && current.status !== 'failed' && !(current.status === 'valid' && current.error)) {
+        await notify(env, 'certificate.failed', current, undefined, new Error(reason))
         await account.markFailed(job.name, {
           code: 'ERR_DEAD_LETTER',
           message: reason,

@@ -12,6 +12,8 @@
 import { acmeChallengeResponse, kvHttp01Store } from 'webacme/cloudflare'
 import { handleApi } from './api.ts'
 import { serveAssets } from './assets.ts'
+import { retryEdgeDeliveries } from './delivery/cloudflare.ts'
+import { consumeWebhooks, resumeDeliveries, WEBHOOK_QUEUE, type WebhookMessage } from './delivery/webhooks.ts'
 import { DEAD_LETTER_QUEUE, type Env, type JobMessage } from './env.ts'
 import { consumeDeadLetters, consumeJobs } from './jobs.ts'
 import { runScheduled } from './renewal.ts'
@@ -29,15 +31,19 @@ export default {
 
   async queue(batch, env) {
     if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env)
+    else if (batch.queue === WEBHOOK_QUEUE)
+      await consumeWebhooks(batch as unknown as MessageBatch<WebhookMessage>, env)
     else await consumeJobs(batch, env)
   },
 
   scheduled(controller, env, ctx) {
     ctx.waitUntil(
-      runScheduled(controller, env).catch((error: unknown) => {
-        console.error('cron pass failed:', error)
-        throw error
-      }),
+      Promise.all([runScheduled(controller, env), resumeDeliveries(env), retryEdgeDeliveries(env)]).catch(
+        (error: unknown) => {
+          console.error('cron pass failed:', error)
+          throw error
+        },
+      ),
     )
   },
 } satisfies ExportedHandler<Env, JobMessage>

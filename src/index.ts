@@ -89,6 +89,8 @@ export {
 } from './errors.ts'
 export type { IssueCertificateOptions, IssuedCertificate, IssueEvent, IssueHooks } from './issue.ts'
 export { issueCertificate } from './issue.ts'
+export type { IssueCertificateForCsrOptions, IssuedCertificateForCsr } from './issue-csr.ts'
+export { issueCertificateForCsr } from './issue-csr.ts'
 export type { GenerateKeyPairOptions, JwsAlgorithm, MacAlgorithm } from './jose/algorithms.ts'
 export { generateKeyPair } from './jose/algorithms.ts'
 export type { ImportJwkOptions, PublicJwk } from './jose/jwk.ts'

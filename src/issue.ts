@@ -20,6 +20,7 @@ import type { AcmeClient, CertificateChain, NewAccountOptions } from './client.t
 import { AcmeResponseError, AcmeStateError, InvalidArgumentError, isProblem } from './errors.ts'
 import { checkSigningKey, generateKeyPair } from './jose/algorithms.ts'
 import { raceSignal, throwIfAborted } from './lib/abort.ts'
+import { equalBytes } from './lib/bytes.ts'
 import { Limiter } from './lib/limiter.ts'
 import type { AbortSignalLike, CryptoKeyPair } from './lib/web-types.ts'
 import { certificateMatchesKey, type ParsedCertificate, parseCertificate } from './pkix/certificate.ts'
@@ -141,7 +142,21 @@ interface Flow {
   pending: Map<string, Identifier>
   /** Authorization URLs never read (the work stopped before them). */
   unread: Set<string>
+  /** A certificate request made elsewhere (issueCertificateForCsr): finalized as it is, no key here. */
+  csr?: FixedCsr
 }
+
+/**
+ * A certificate request made elsewhere, as the issuance flow uses it: its DER, and the SubjectPublicKeyInfo the
+ * certificate must carry. Internal: see `issueCertificateForCsr` (issue-csr.ts).
+ */
+export interface FixedCsr {
+  der: Uint8Array
+  subjectPublicKeyInfo: Uint8Array
+}
+
+/** What the flow returns: `certificateKey` is absent exactly when it finalized a {@link FixedCsr}. */
+export type IssuedByFlow = Omit<IssuedCertificate, 'certificateKey'> & { certificateKey?: CryptoKeyPair }
 
 /**
  * Gets a certificate for `identifiers`, solving each authorization with the first suitable solver.
@@ -170,7 +185,18 @@ interface Flow {
  * @see {@link https://www.rfc-editor.org/rfc/rfc8555#section-7.4 RFC 8555 §7.4}
  */
 export async function issueCertificate(options: IssueCertificateOptions): Promise<IssuedCertificate> {
-  const identifiers = checkOptions(options)
+  return (await runIssuance(options, checkOptions(options))) as IssuedCertificate
+}
+
+/**
+ * The issuance behind {@link issueCertificate} and `issueCertificateForCsr`: one account per client, the client's
+ * issuance slots, then the flow. Internal (not exported from the package).
+ */
+export async function runIssuance(
+  options: IssueCertificateOptions,
+  identifiers: OrderIdentifier[],
+  csr?: FixedCsr,
+): Promise<IssuedByFlow> {
   const { client, signal } = options
   // One account for every concurrent issuance of a client that has none yet.
   if (!client.accountUrl) await createAccountOnce(client, options)
@@ -179,7 +205,7 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
     slots = new Limiter(client.maxConcurrentIssuances)
     issuanceSlots.set(client, slots)
   }
-  return slots.run(() => issue(options, identifiers), signal)
+  return slots.run(() => issue(options, identifiers, csr), signal)
 }
 
 /** Issuances running per client: at most `client.maxConcurrentIssuances`, first come first served. */
@@ -204,7 +230,8 @@ function createAccountOnce(client: AcmeClient, options: IssueCertificateOptions)
 async function issue(
   options: IssueCertificateOptions,
   identifiers: OrderIdentifier[],
-): Promise<IssuedCertificate> {
+  fixed: FixedCsr | undefined,
+): Promise<IssuedByFlow> {
   const { client, signal } = options
   const call = signal ? { signal } : {}
   const poll = { ...options.poll, ...call }
@@ -215,6 +242,7 @@ async function issue(
     user: (work) => raceSignal(Promise.resolve().then(work), signal),
     pending: new Map(),
     unread: new Set(),
+    ...(fixed && { csr: fixed }),
   }
   const hooks = options.hooks ?? {}
 
@@ -225,10 +253,16 @@ async function issue(
     if (order.status === 'pending') await solveAuthorizations(flow, order)
     let certificateKey = options.certificateKey
     if (order.status === 'pending' || order.status === 'ready') {
-      certificateKey ??= await generateKeyPair('ES256')
-      const key = certificateKey
-      const csr = await createCsr({ keys: key, identifiers })
-      await flow.user(() => hooks.finalize?.({ order, certificateKey: key }))
+      let csr: Uint8Array
+      if (fixed) {
+        // The caller keeps the request (and its key): nothing to persist before finalize.
+        csr = fixed.der
+      } else {
+        certificateKey ??= await generateKeyPair('ES256')
+        const key = certificateKey
+        csr = await createCsr({ keys: key, identifiers })
+        await flow.user(() => hooks.finalize?.({ order, certificateKey: key }))
+      }
       flow.emit({ type: 'finalize', order })
       try {
         order = await client.finalizeOrder(order, csr, call)
@@ -238,8 +272,6 @@ async function issue(
         order = await client.finalizeOrder(await client.waitForOrder(order, poll), csr, call)
       }
     }
-    // openOrder refused a finalized order without its key.
-    const key = certificateKey!
     if (order.status !== 'valid') order = await client.waitForOrder(order, { ...poll, delayFirstRead: true })
     flow.emit({ type: 'certificate', order })
 
@@ -256,7 +288,18 @@ async function issue(
         : chains[0]!.pem
       return { certificate: pem, parsed: parseCertificate(pem) }
     })
-    await verifyCertificate(parsed, key, identifiers, order)
+    if (fixed) {
+      await verifyCertificate(
+        parsed,
+        equalBytes(parsed.subjectPublicKeyInfo, fixed.subjectPublicKeyInfo),
+        identifiers,
+        order,
+      )
+      return { certificate, parsed, order, chains }
+    }
+    // openOrder refused a finalized order without its key.
+    const key = certificateKey!
+    await verifyCertificate(parsed, await certificateMatchesKey(parsed, key), identifiers, order)
     return { certificate, certificateKey: key, parsed, order, chains }
   } catch (err) {
     const deactivate = signal?.aborted
@@ -268,7 +311,7 @@ async function issue(
 }
 
 /** Everything that can be checked before the first request. Returns the normalised identifiers. */
-function checkOptions(options: IssueCertificateOptions): OrderIdentifier[] {
+export function checkOptions(options: IssueCertificateOptions): OrderIdentifier[] {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options are required')
   if (!Array.isArray(options.solvers) || options.solvers.length === 0) {
     throw new InvalidArgumentError('issueCertificate needs at least one solver')
@@ -314,7 +357,7 @@ async function openOrder(flow: Flow): Promise<Order> {
     if (wanted.join() !== got.join()) {
       throw new InvalidArgumentError(`order ${order.url} is for ${got.join(', ')}, not ${wanted.join(', ')}`)
     }
-    if ((order.status === 'processing' || order.status === 'valid') && !options.certificateKey) {
+    if ((order.status === 'processing' || order.status === 'valid') && !options.certificateKey && !flow.csr) {
       throw new InvalidArgumentError(
         `order ${order.url} is already ${order.status}: it can only be completed with the certificate key it was finalized with; pass certificateKey (persist it in hooks.finalize)`,
         { code: 'ERR_CERTIFICATE_KEY_REQUIRED' },
@@ -502,12 +545,12 @@ function fromServer<T>(order: Order, parse: () => T): T {
 /** The certificate must carry the CSR's key and exactly the ordered identifiers (RFC 8555 §7.4, §11.1). */
 async function verifyCertificate(
   parsed: ParsedCertificate,
-  key: CryptoKeyPair,
+  keyMatches: boolean,
   identifiers: OrderIdentifier[],
   order: Order,
 ): Promise<void> {
   const url = order.certificate ?? order.url
-  if (!(await certificateMatchesKey(parsed, key))) {
+  if (!keyMatches) {
     throw new AcmeResponseError(`the certificate from ${url} does not carry the CSR's public key`, {
       url,
       status: 200,

@@ -170,6 +170,8 @@ async function main(): Promise<void> {
       ...(!options.directory && { ACME_TERMS_OF_SERVICE_AGREED: 'true' }),
       // Locally KV is one location: no propagation to wait for. The cron interval is the renewal lookahead.
       HTTP01_PROPAGATION_MS: '0',
+      // A local webhook receiver (http:, loopback) is fine here; deployed, webhook URLs must be https: and public.
+      WEBHOOK_ALLOW_LOCAL: 'true',
       RENEWAL_LOOKAHEAD_SECONDS: String(options.cronInterval),
       API_TOKEN,
       STORAGE_KEY,

@@ -8,6 +8,7 @@ import type { ChallengeSolver } from '../challenges/solver.ts'
 import type { AcmeClient } from '../client.ts'
 import { AcmeResponseError, isProblem } from '../errors.ts'
 import { type IssueCertificateOptions, type IssuedCertificate, issueCertificate } from '../issue.ts'
+import { type IssuedCertificateForCsr, issueCertificateForCsr } from '../issue-csr.ts'
 import type { AbortSignalLike } from '../lib/web-types.ts'
 import { StorageError } from '../storage/storage.ts'
 import { certificateKeyLabel, type JobChange, type JobRecord } from './account.ts'
@@ -49,8 +50,19 @@ export interface RunIssueJobOptions {
  * A run that was superseded (the job deleted or taken over by another run) stops at its next record with a
  * `StorageError` `ERR_STORAGE_CONFLICT`. Other failures are those of `issueCertificate`.
  */
-export async function runIssueJob(options: RunIssueJobOptions): Promise<IssuedCertificate> {
-  const { account, job, epoch, ring, client, solvers, signal } = options
+export function runIssueJob(options: RunIssueJobOptions): Promise<IssuedCertificate>
+/**
+ * The same for a job whose certificate request was made elsewhere (`csr`, PEM or DER): the order is finalized with
+ * it as it is (`issueCertificateForCsr`), so there is no certificate key to keep; the request must name exactly the
+ * job's identifiers.
+ */
+export function runIssueJob(
+  options: RunIssueJobOptions & { csr: string | Uint8Array },
+): Promise<IssuedCertificateForCsr>
+export async function runIssueJob(
+  options: RunIssueJobOptions & { csr?: string | Uint8Array },
+): Promise<IssuedCertificate | IssuedCertificateForCsr> {
+  const { account, job, epoch, ring, client, solvers, signal, csr } = options
   const record = async (change: JobChange) => {
     if (!(await account.record(job.name, epoch, change))) {
       throw new StorageError(
@@ -68,28 +80,42 @@ export async function runIssueJob(options: RunIssueJobOptions): Promise<IssuedCe
   const label = certificateKeyLabel(job.name)
   const storedKey = job.certificateKey ? await openPrivateKey(ring, job.certificateKey, label) : undefined
   let orderUrl = job.orderUrl
-  const attempt = () =>
-    issueCertificate({
-      ...options.issue,
-      client,
-      identifiers: job.identifiers,
-      solvers,
-      ...(orderUrl !== undefined && { orderUrl }),
-      ...(storedKey && { certificateKey: storedKey }),
-      ...(signal && { signal }),
-      hooks: {
-        order: async (order) => {
-          if (order.url !== orderUrl) await record({ orderUrl: order.url })
-          orderUrl = order.url
-        },
-        present: (presented) => record({ present: compact(presented) }),
-        cleanedUp: (presented) => record({ cleaned: compact(presented) }),
-        finalize: async ({ certificateKey }) => {
-          if (certificateKey === storedKey) return // stored before an earlier finalize
-          await record({ certificateKey: await sealPrivateKey(ring, certificateKey.privateKey, label) })
-        },
-      },
-    })
+  const hooks = {
+    order: async (order: { url: string }) => {
+      if (order.url !== orderUrl) await record({ orderUrl: order.url })
+      orderUrl = order.url
+    },
+    present: (presented: PresentedChallenge) => record({ present: compact(presented) }),
+    cleanedUp: (presented: PresentedChallenge) => record({ cleaned: compact(presented) }),
+  }
+  const attempt = (): Promise<IssuedCertificate | IssuedCertificateForCsr> =>
+    csr !== undefined
+      ? issueCertificateForCsr({
+          ...options.issue,
+          client,
+          csr,
+          identifiers: job.identifiers,
+          solvers,
+          ...(orderUrl !== undefined && { orderUrl }),
+          ...(signal && { signal }),
+          hooks,
+        })
+      : issueCertificate({
+          ...options.issue,
+          client,
+          identifiers: job.identifiers,
+          solvers,
+          ...(orderUrl !== undefined && { orderUrl }),
+          ...(storedKey && { certificateKey: storedKey }),
+          ...(signal && { signal }),
+          hooks: {
+            ...hooks,
+            finalize: async ({ certificateKey }) => {
+              if (certificateKey === storedKey) return // stored before an earlier finalize
+              await record({ certificateKey: await sealPrivateKey(ring, certificateKey.privateKey, label) })
+            },
+          },
+        })
   const resumed = orderUrl
   try {
     return await attempt()
