@@ -12,12 +12,22 @@
  *
  * Errors are `{ error: { code, message } }`.
  */
-import { AcmeClient, isAcmeError, readCertificateRecord, storageKeys, toIdentifier } from 'webacme'
+import {
+  AcmeClient,
+  isAcmeError,
+  parseCertificate,
+  readCertificateRecord,
+  storageKeys,
+  toIdentifier,
+} from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import { ACCOUNT_KEY_LABEL, openPrivateKey } from 'webacme/cloudflare'
 import { accountOf } from './account-object.ts'
 import { authorized, unauthorized } from './auth.ts'
 import { type Config, type Env, readConfig } from './env.ts'
+import { hostnameRefusal, readHostnamePolicy } from './hostname-policy.ts'
+import { type InputProblem, pathSegments, readJsonBody } from './input.ts'
+import { nameProblem, storageName } from './names.ts'
 import { CHALLENGES, type ChallengeType, dnsUnavailable } from './solvers.ts'
 import { certificateStorage, keyRingOf } from './storage.ts'
 
@@ -32,6 +42,8 @@ export interface CertificateView {
   error?: { code: string; message: string }
   renewals: number
   updatedAt: string
+  /** The directory URL of the CA that issued the certificate served now. */
+  ca?: string
 }
 
 function view(job: JobRecord): CertificateView {
@@ -44,11 +56,16 @@ function view(job: JobRecord): CertificateView {
     ...(job.error && { error: { code: job.error.code ?? 'ERR_UNKNOWN', message: job.error.message } }),
     renewals: job.renewals,
     updatedAt: job.updatedAt,
+    ...(job.certificate?.directoryUrl !== undefined && { ca: job.certificate.directoryUrl }),
   }
 }
 
 function problem(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status })
+}
+
+function refuse(input: InputProblem): Response {
+  return problem(input.status, input.code, input.message)
 }
 
 const MAX_IDENTIFIERS = 100
@@ -59,7 +76,8 @@ export async function handleApi(request: Request, env: Env): Promise<Response | 
   if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return undefined
   if (!(await authorized(request, env))) return unauthorized()
   const config = readConfig(env)
-  const parts = url.pathname.split('/').slice(2).map(decodeURIComponent)
+  const parts = pathSegments(url.pathname)
+  if (!Array.isArray(parts)) return refuse(parts)
   const method = request.method
   if (parts[0] === 'status' && parts.length === 1 && method === 'GET') return status(env, config)
   if (parts[0] !== 'certificates') return problem(404, 'ERR_NOT_FOUND', `no route ${url.pathname}`)
@@ -79,12 +97,9 @@ export async function handleApi(request: Request, env: Env): Promise<Response | 
 }
 
 async function create(request: Request, env: Env, config: Config): Promise<Response> {
-  let body: unknown
-  try {
-    body = await request.json()
-  } catch {
-    return problem(400, 'ERR_INVALID_JSON', 'the body must be JSON')
-  }
+  const read = await readJsonBody(request)
+  if (!('json' in read)) return refuse(read)
+  const body = read.json
   const input = body as { identifiers?: unknown; challenge?: unknown; name?: unknown }
   if (
     !Array.isArray(input?.identifiers) ||
@@ -115,12 +130,20 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
     const why = dnsUnavailable(env, config)
     if (why) return problem(400, 'ERR_NO_SOLVER', why)
   }
-  const name = input.name ?? identifiers[0]!.replace(/^\*\./, '_wildcard.')
+  let policy: ReturnType<typeof readHostnamePolicy>
   try {
-    if (typeof name !== 'string') throw new Error('name must be a string')
-    storageKeys.certificate(name)
+    policy = readHostnamePolicy(env)
   } catch (error) {
-    return problem(400, 'ERR_INVALID_NAME', (error as Error).message)
+    return problem(500, 'ERR_CONFIGURATION', (error as Error).message)
+  }
+  for (const identifier of identifiers) {
+    const why = hostnameRefusal(identifier, policy)
+    if (why) return problem(400, 'ERR_HOSTNAME_POLICY', why)
+  }
+  const name = input.name ?? identifiers[0]!.replace(/^\*\./, '_wildcard.')
+  const badName = nameProblem(name)
+  if (badName !== undefined || typeof name !== 'string') {
+    return problem(400, 'ERR_INVALID_NAME', badName ?? 'name must be a string')
   }
   if (!config.termsOfServiceAgreed) {
     return problem(
@@ -131,6 +154,19 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
   }
   const account = accountOf(env, config)
   const result = await account.createJob({ name, identifiers, challenge: challenge as string })
+  if ('hostnameTaken' in result) {
+    const { hostname, name: other } = result.hostnameTaken
+    return Response.json(
+      {
+        error: {
+          code: 'ERR_HOSTNAME_TAKEN',
+          message: `${hostname} is already managed by the certificate ${other}`,
+          name: other,
+        },
+      },
+      { status: 409 },
+    )
+  }
   if ('conflict' in result) {
     return problem(
       409,
@@ -163,19 +199,36 @@ async function show(name: string, env: Env, config: Config): Promise<Response> {
 async function chain(name: string, env: Env, config: Config): Promise<Response> {
   const job = await accountOf(env, config).getJob(name)
   if (!job) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
-  const record = await readCertificateRecord(await certificateStorage(env), name)
-  if (!record) return problem(404, 'ERR_NOT_ISSUED', `${name} has no certificate yet (status ${job.status})`)
+  const record = job.certificate
+    ? await readCertificateRecord(await certificateStorage(env), await storageName(name))
+    : undefined
+  // Only a certificate for what the job asks for: never one left by an earlier job of the same name.
+  if (!record || !covers(record.certificate, job.identifiers)) {
+    return problem(404, 'ERR_NOT_ISSUED', `${name} has no certificate yet (status ${job.status})`)
+  }
   return new Response(record.certificate, {
     headers: { 'content-type': 'application/pem-certificate-chain' },
   })
 }
 
+/** Whether the chain's end-entity certificate names every one of `identifiers` (and is readable at all). */
+function covers(chain: string, identifiers: string[]): boolean {
+  try {
+    const leaf = parseCertificate(chain)
+    const names = new Set([...leaf.dnsNames.map((n) => n.toLowerCase()), ...leaf.ipAddresses])
+    return identifiers.every((identifier) => names.has(identifier))
+  } catch {
+    return false
+  }
+}
+
 async function remove(name: string, url: URL, env: Env, config: Config): Promise<Response> {
   const account = accountOf(env, config)
   const storage = await certificateStorage(env)
+  const stored = nameProblem(name) === undefined ? await storageName(name) : undefined
   let revoked = false
-  if (url.searchParams.get('revoke') === 'true') {
-    const record = await readCertificateRecord(storage, name)
+  if (url.searchParams.get('revoke') === 'true' && stored !== undefined) {
+    const record = await readCertificateRecord(storage, stored)
     if (record) {
       const stored = await account.account()
       const client = new AcmeClient({
@@ -188,11 +241,13 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
     }
   }
   const job = await account.deleteJob(name)
-  await Promise.all(
-    [storageKeys.certificate(name), storageKeys.order(name), storageKeys.renewal(name)].map((k) =>
-      storage.delete(k),
-    ),
-  )
+  if (stored !== undefined) {
+    await Promise.all(
+      [storageKeys.certificate(stored), storageKeys.order(stored), storageKeys.renewal(stored)].map((k) =>
+        storage.delete(k),
+      ),
+    )
+  }
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })
 }

@@ -9,8 +9,13 @@ import type { AcmeAccount } from './account-object.ts'
 /** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
 export const DEAD_LETTER_QUEUE = 'webacme-jobs-dlq'
 
-/** A message of the jobs queue: run job `name` (an issuance, or a renewal check as of `asOf`, ms). */
-export type JobMessage = { kind: 'issue'; name: string } | { kind: 'renew'; name: string; asOf: number }
+/**
+ * A message of the jobs queue: run job `name` (an issuance, or a renewal check as of `asOf`, ms). `reissue`: an
+ * issuance for a job whose certificate came from another CA (the configured one changed).
+ */
+export type JobMessage =
+  | { kind: 'issue'; name: string; reissue?: true }
+  | { kind: 'renew'; name: string; asOf: number }
 
 /** Everything the Worker is bound to. */
 export interface Env {
@@ -69,6 +74,15 @@ export interface Env {
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string
+  /**
+   * The directory URL whose object (an earlier version kept one per CA) is moved into the service object on first
+   * use (default: ACME_DIRECTORY). Set it when the CA changes together with the upgrade.
+   */
+  MIGRATE_FROM_DIRECTORY?: string
+  /** `public` (default): only names a public CA issues; `local`: a private or test CA (service/hostname-policy.ts). */
+  HOSTNAME_POLICY?: string
+  /** Comma-separated domains: when set, only these and the names under them are taken on. */
+  ALLOWED_SUFFIXES?: string
 }
 
 /** The service's settings, checked. */

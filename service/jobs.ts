@@ -28,6 +28,7 @@ import {
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { storageName } from './names.ts'
 import { solversFor } from './solvers.ts'
 import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
 
@@ -128,14 +129,26 @@ function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome>
 
 async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
   const { env, config, account, client, ring, storage } = session
-  const begun = await account.begin(body.name, { kind: 'issue', wakeMessage: body })
+  const reissue = body.kind === 'issue' && body.reissue === true
+  const begun = await account.begin(body.name, {
+    kind: 'issue',
+    wakeMessage: body,
+    ...(reissue && { reissue: true }),
+  })
   // Done, failed, deleted, taken by a live run, or waiting in line (the account object wakes it): nothing to do.
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  // A re-issue whose certificate already comes from this CA (another run did it): nothing to do.
+  if (reissue && job.certificate?.directoryUrl === client.transport.directoryUrl) {
+    await account.finish(job.name, epoch, { status: 'unchanged' })
+    return ACK
+  }
   try {
     const solvers = await solversFor(env, config, job.challenge)
     const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
-    const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
+    const record = await saveCertificate(storage, await storageName(job.name), issued, {
+      account: ACCOUNT_ID,
+    })
     const directory = await client.directory()
     await account.finish(job.name, epoch, {
       status: 'valid',
@@ -146,6 +159,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
         renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
         // RFC 9773 §4.3: ask the CA's renewal information right away.
         ...(directory.renewalInfo && { checkAt: new Date().toISOString() }),
+        directoryUrl: client.transport.directoryUrl,
       },
     })
     return ACK
@@ -189,7 +203,7 @@ async function renew(
     const result = await withinRunTimeout(
       renewDue({
         storage,
-        names: [job.name],
+        names: [await storageName(job.name)],
         client,
         solvers: await solversFor(env, config, job.challenge),
         // The cron pass's time: a test (or an operator) can ask "what is due as of then".
@@ -197,7 +211,7 @@ async function renew(
         lookahead: config.lookaheadMs,
       }),
     )
-    const state = await readRenewalState(storage, job.name)
+    const state = await readRenewalState(storage, await storageName(job.name))
     const checkAt = state?.nextCheckAt
     const renewed = result.renewed[0]
     if (renewed) {
@@ -210,6 +224,7 @@ async function renew(
           notAfter: certificate.notAfter,
           renewAt: renewed.renewAt.toISOString(),
           ...(checkAt !== undefined && { checkAt }),
+          directoryUrl: client.transport.directoryUrl,
         },
       })
       return ACK

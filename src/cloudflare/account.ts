@@ -53,6 +53,11 @@ export interface JobCertificate {
   renewAt: string
   /** When to ask the CA's renewal information (RFC 9773) again, where the CA offers it. */
   checkAt?: string
+  /**
+   * The directory URL of the CA that issued it. When the account's CA changes, {@link AcmeAccountCore.issuedElsewhere}
+   * lists the jobs whose certificate came from another CA, to be re-issued (`begin` with `reissue`).
+   */
+  directoryUrl?: string
 }
 
 /** A job's durable state. */
@@ -178,11 +183,29 @@ export class AcmeAccountCore {
 
   // --- The account, nonces, pacer ----------------------------------------------------------------------
 
-  /** The account, creating it with `create` the first time (once, however many callers ask at once). */
-  async ensureAccount(create: () => Promise<StoredAccount>): Promise<StoredAccount> {
-    if (this.#account) return this.#account
+  /**
+   * The account, creating it with `create` the first time (once, however many callers ask at once). With
+   * `directoryUrl`, an account at another CA does not count: a new one is created at that CA, the previous one is
+   * kept under `account@<its directory URL>`, and what belonged to the previous CA (nonces, the pacer, its new-order
+   * window and pause) is forgotten.
+   */
+  async ensureAccount(
+    create: () => Promise<StoredAccount>,
+    options: { directoryUrl?: string } = {},
+  ): Promise<StoredAccount> {
+    const wanted = options.directoryUrl
+    if (this.#account && (wanted === undefined || this.#account.directoryUrl === wanted)) return this.#account
     this.#creating ??= (async () => {
       const account = await create()
+      const previous = this.#account
+      if (previous && previous.directoryUrl !== account.directoryUrl) {
+        await this.#storage.put(`account@${previous.directoryUrl}`, previous)
+        this.#nonces = []
+        this.#pacer = {}
+        await this.#storage.delete('pacer')
+        this.#budget.forgetCa()
+        await this.#storage.put('budget', this.#budget.state)
+      }
       await this.#storage.put('account', account)
       this.#account = account
       return account
@@ -315,6 +338,11 @@ export class AcmeAccountCore {
       authorizations?: number
       /** Whether the run places a new order (default: unless the job has one to resume). */
       newOrder?: boolean
+      /**
+       * An issuance run for a job that has a certificate (from another CA): allowed although the job is `valid`,
+       * which it stays while the run works (its certificate is still the one served).
+       */
+      reissue?: boolean
     },
   ): Promise<BeginResult> {
     return this.#serial(name, async () => {
@@ -323,7 +351,8 @@ export class AcmeAccountCore {
       const now = this.#now()
       const lease = this.#leases.get(name)
       if (lease && lease.until > now) return { skip: 'busy' }
-      if (request.kind === 'issue' && job.status === 'valid') return { skip: 'done' }
+      if (request.kind === 'issue' && job.status === 'valid' && !(request.reissue && job.certificate))
+        return { skip: 'done' }
       if (request.kind === 'issue' && job.status === 'failed') return { skip: 'failed' }
       if (request.kind === 'renew' && !job.certificate) return { skip: 'not-issued' }
       const grant = this.#budget.acquire(
@@ -346,7 +375,7 @@ export class AcmeAccountCore {
         ...job,
         epoch,
         kind: request.kind,
-        status: request.kind === 'issue' ? 'processing' : job.status,
+        status: request.kind === 'issue' && !job.certificate ? 'processing' : job.status,
         updatedAt: new Date(now).toISOString(),
       }
       await this.#put(started)
@@ -509,6 +538,28 @@ export class AcmeAccountCore {
           Date.parse(certificate.renewAt) <= asOf ||
           (certificate.checkAt !== undefined && Date.parse(certificate.checkAt) <= asOf)
         if (due) names.push(name)
+      }
+      if (page.cursor === undefined) return names
+      cursor = page.cursor
+    }
+  }
+
+  /**
+   * Names of the jobs whose certificate was issued by a CA other than `directoryUrl` (the account's CA changed) and
+   * that no run holds: each is re-issued from the new CA (`begin` with `reissue`) while its certificate stays
+   * served. A certificate that does not record its CA is left alone.
+   */
+  async issuedElsewhere(directoryUrl: string): Promise<string[]> {
+    const now = this.#now()
+    const names: string[] = []
+    let cursor: string | undefined
+    for (;;) {
+      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
+      for (const { name, certificate } of page.jobs) {
+        if (certificate?.directoryUrl === undefined || certificate.directoryUrl === directoryUrl) continue
+        const lease = this.#leases.get(name)
+        if (lease && lease.until > now) continue
+        names.push(name)
       }
       if (page.cursor === undefined) return names
       cursor = page.cursor

@@ -154,6 +154,15 @@ export class RateBudget {
     return true
   }
 
+  /**
+   * The account moved to another CA: what this CA counted (its new-order window, its pause) no longer applies.
+   * Authorizations held by jobs stay held until those jobs finish.
+   */
+  forgetCa(): void {
+    this.#state.orders = []
+    delete this.#state.pausedUntil
+  }
+
   /** The CA said no new orders before `until` (ms). */
   pause(until: number): void {
     this.#state.pausedUntil = Math.max(this.#state.pausedUntil ?? 0, until)
