@@ -12,14 +12,7 @@
  *
  * Errors are `{ error: { code, message } }`.
  */
-import {
-  AcmeClient,
-  isAcmeError,
-  parseCertificate,
-  readCertificateRecord,
-  storageKeys,
-  toIdentifier,
-} from 'webacme'
+import { AcmeClient, isAcmeError, readCertificateRecord, storageKeys, toIdentifier } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import { ACCOUNT_KEY_LABEL, openPrivateKey } from 'webacme/cloudflare'
 import { accountOf } from './account-object.ts'
@@ -28,6 +21,7 @@ import { type Config, type Env, readConfig } from './env.ts'
 import { hostnameRefusal, readHostnamePolicy } from './hostname-policy.ts'
 import { type InputProblem, pathSegments, readJsonBody } from './input.ts'
 import { nameProblem, storageName } from './names.ts'
+import { servable } from './serve.ts'
 import { CHALLENGES, type ChallengeType, dnsUnavailable } from './solvers.ts'
 import { certificateStorage, keyRingOf } from './storage.ts'
 
@@ -203,23 +197,12 @@ async function chain(name: string, env: Env, config: Config): Promise<Response> 
     ? await readCertificateRecord(await certificateStorage(env), await storageName(name))
     : undefined
   // Only a certificate for what the job asks for: never one left by an earlier job of the same name.
-  if (!record || !covers(record.certificate, job.identifiers)) {
+  if (!record || !servable(job, record.certificate)) {
     return problem(404, 'ERR_NOT_ISSUED', `${name} has no certificate yet (status ${job.status})`)
   }
   return new Response(record.certificate, {
     headers: { 'content-type': 'application/pem-certificate-chain' },
   })
-}
-
-/** Whether the chain's end-entity certificate names every one of `identifiers` (and is readable at all). */
-function covers(chain: string, identifiers: string[]): boolean {
-  try {
-    const leaf = parseCertificate(chain)
-    const names = new Set([...leaf.dnsNames.map((n) => n.toLowerCase()), ...leaf.ipAddresses])
-    return identifiers.every((identifier) => names.has(identifier))
-  } catch {
-    return false
-  }
 }
 
 async function remove(name: string, url: URL, env: Env, config: Config): Promise<Response> {

@@ -51,12 +51,12 @@ export function readHostnamePolicy(vars: {
 export function hostnameRefusal(identifier: string, policy: HostnamePolicy): string | undefined {
   const ip = ipBytes(identifier)
   if (ip) {
-    if (policy.allowedSuffixes.length > 0 && !policy.allowedSuffixes.includes(identifier)) {
-      return `${identifier} is not in ALLOWED_SUFFIXES`
-    }
     const reserved = reservedAddress(ip)
     if (reserved && (policy.mode === 'public' || reserved === 'unspecified')) {
       return `${identifier} is a ${reserved} address: no public CA issues a certificate for it`
+    }
+    if (policy.allowedSuffixes.length > 0 && !policy.allowedSuffixes.includes(identifier)) {
+      return `${identifier} is not in ALLOWED_SUFFIXES`
     }
     return undefined
   }
@@ -70,6 +70,8 @@ export function hostnameRefusal(identifier: string, policy: HostnamePolicy): str
     return `${identifier} is not under ALLOWED_SUFFIXES (${policy.allowedSuffixes.join(', ')})`
   }
   if (policy.mode === 'local') return undefined
+  const special = SPECIAL_USE.find((suffix) => name === suffix || name.endsWith(`.${suffix}`))
+  if (special) return `${identifier} is under .${special}, a special-use name: no public CA issues it`
   const parsed = parse(name, { allowPrivateDomains: false })
   if (!parsed.isIcann) {
     return `${identifier} is not under a public top-level domain (.${name.split('.').at(-1)}): no public CA issues it`
@@ -78,6 +80,13 @@ export function hostnameRefusal(identifier: string, policy: HostnamePolicy): str
     return `${identifier} is a public suffix: no public CA issues a certificate for it`
   return undefined
 }
+
+/**
+ * Special-use domains no public CA issues for, whether or not the Public Suffix List lists them: RFC 6761 (test,
+ * example, invalid, localhost), RFC 6762 (local), RFC 7686 (onion), RFC 8375 (home.arpa, and .arpa as a whole:
+ * infrastructure), RFC 9476 (alt), and ICANN's reserved .internal.
+ */
+const SPECIAL_USE = ['test', 'example', 'invalid', 'localhost', 'local', 'onion', 'alt', 'arpa', 'internal']
 
 /** The address's 4 or 16 bytes, or `undefined` when `text` is not an IP address in canonical form. */
 function ipBytes(text: string): number[] | undefined {
