@@ -17,6 +17,7 @@ import {
   sealPrivateKey,
 } from 'webacme/cloudflare'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { type Refusal, registeredDomain } from './limits.ts'
 import type { PassReport } from './renewal.ts'
 import {
   hostKey,
@@ -44,6 +45,7 @@ export class AcmeAccount extends DurableObject<Env> {
     const { env, ctx } = this
     this.#core = await AcmeAccountCore.load(ctx.storage, {
       limits: this.#config.limits,
+      registeredDomain,
       wake: async (messages) => {
         // sendBatch takes at most 100 messages.
         for (let i = 0; i < messages.length; i += 100) {
@@ -130,14 +132,21 @@ export class AcmeAccount extends DurableObject<Env> {
     )
   }
 
-  async session(): Promise<ReturnType<AcmeAccountCore['session']>> {
+  async session(): Promise<ReturnType<AcmeAccountCore['session']> & { pausedUntil?: number }> {
     await this.#migrated()
     const started = this.#core.session()
     // An account at another CA (ACME_DIRECTORY changed): the consumer asks for the account, which creates it.
     if (started.account && started.account.directoryUrl !== this.#config.directoryUrl) {
       return { account: undefined, nonces: [], pacer: {} }
     }
-    return started
+    // The CA's pause, for the consumer's gate: no new order before it, whichever invocation asks.
+    const pausedUntil = this.#core.budget.state.pausedUntil
+    return { ...started, ...(pausedUntil !== undefined && { pausedUntil }) }
+  }
+  /** A `429 rateLimited` on a new order of job `name` (or of no known job): the budget learns from it. */
+  async rateLimited(name: string, refusal: Refusal): Promise<void> {
+    await this.#migrated()
+    return this.#core.rateLimited(name, refusal)
   }
   async endSession(back: Parameters<AcmeAccountCore['endSession']>[0]): Promise<void> {
     await this.#migrated()
@@ -271,6 +280,7 @@ type Called =
   | 'finish'
   | 'markFailed'
   | 'pauseNewOrders'
+  | 'rateLimited'
   | 'unfinished'
   | 'dueForRenewal'
   | 'issuedElsewhere'

@@ -38,6 +38,12 @@ export interface CertificateView {
   updatedAt: string
   /** The directory URL of the CA that issued the certificate served now. */
   ca?: string
+  /**
+   * Why the job waits, when a limit of the CA holds it back (`new-orders`, `pending-authorizations`,
+   * `certificates-per-domain`, `duplicate-certificates`, `failed-authorizations`, `paused`, `probing`, `queued`),
+   * and until when at least, when the limit frees by itself.
+   */
+  waitingFor?: { limit: string; until?: string }
 }
 
 function view(job: JobRecord): CertificateView {
@@ -51,6 +57,8 @@ function view(job: JobRecord): CertificateView {
     renewals: job.renewals,
     updatedAt: job.updatedAt,
     ...(job.certificate?.directoryUrl !== undefined && { ca: job.certificate.directoryUrl }),
+    ...(job.waitingFor &&
+      (job.status === 'pending' || job.status === 'processing') && { waitingFor: job.waitingFor }),
   }
 }
 

@@ -3,8 +3,8 @@
  * `wrangler secret put NAME` (locally: `npm run service` passes them); vars live in /wrangler.toml.
  */
 import type { DeadLetter, RateLimits } from 'webacme/cloudflare'
-import { LETS_ENCRYPT_LIMITS } from 'webacme/cloudflare'
 import type { AcmeAccount } from './account-object.ts'
+import { type LimitVars, limitsFor } from './limits.ts'
 
 /** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
 export const DEAD_LETTER_QUEUE = 'webacme-jobs-dlq'
@@ -18,7 +18,7 @@ export type JobMessage =
   | { kind: 'renew'; name: string; asOf: number }
 
 /** Everything the Worker is bound to. */
-export interface Env {
+export interface Env extends LimitVars {
   /** One Durable Object per ACME account (per CA directory): account, budget, jobs. */
   ACCOUNTS: DurableObjectNamespace<AcmeAccount>
   /** Issuance and renewal runs. */
@@ -115,26 +115,7 @@ export function readConfig(env: Env): Config {
       .split(',')
       .map((c) => c.trim())
       .filter(Boolean),
-    limits: {
-      pendingAuthorizations: count(
-        env.LIMIT_PENDING_AUTHORIZATIONS,
-        LETS_ENCRYPT_LIMITS.pendingAuthorizations,
-        'LIMIT_PENDING_AUTHORIZATIONS',
-      ),
-      newOrders: {
-        limit: count(env.LIMIT_NEW_ORDERS, LETS_ENCRYPT_LIMITS.newOrders.limit, 'LIMIT_NEW_ORDERS'),
-        windowSeconds: count(
-          env.LIMIT_NEW_ORDERS_WINDOW_SECONDS,
-          LETS_ENCRYPT_LIMITS.newOrders.windowSeconds,
-          'LIMIT_NEW_ORDERS_WINDOW_SECONDS',
-        ),
-      },
-      requestsPerSecond: count(
-        env.LIMIT_REQUESTS_PER_SECOND,
-        LETS_ENCRYPT_LIMITS.requestsPerSecond,
-        'LIMIT_REQUESTS_PER_SECOND',
-      ),
-    },
+    limits: limitsFor(env, env.ACME_DIRECTORY),
     concurrency: Math.max(1, count(env.CONSUMER_CONCURRENCY, 25, 'CONSUMER_CONCURRENCY')),
     lookaheadMs: count(env.RENEWAL_LOOKAHEAD_SECONDS, 300, 'RENEWAL_LOOKAHEAD_SECONDS') * 1000,
     http01PropagationMs: count(env.HTTP01_PROPAGATION_MS, 0, 'HTTP01_PROPAGATION_MS'),

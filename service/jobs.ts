@@ -7,7 +7,6 @@ import {
   AcmeClient,
   FirstReadPacer,
   isAcmeError,
-  isRateLimited,
   lifetimeRenewalTime,
   type NoncePool,
   readRenewalState,
@@ -18,6 +17,7 @@ import {
 import {
   ACCOUNT_KEY_LABEL,
   consumeBatch,
+  identifierSetKey,
   type JobRecord,
   type KeyRing,
   type MessageOutcome,
@@ -27,7 +27,9 @@ import {
   runIssueJob,
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
+import { caGate } from './ca-gate.ts'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { readRefusal } from './limits.ts'
 import { storageName } from './names.ts'
 import { solversFor } from './solvers.ts'
 import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
@@ -40,6 +42,8 @@ interface Session {
   client: AcmeClient
   ring: KeyRing
   storage: Storage
+  /** The runs of this batch by the key of their identifier set: who a refused new order belonged to. */
+  runs: Map<string, string>
 }
 
 const ACK: MessageOutcome = { action: 'ack' }
@@ -80,25 +84,41 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     },
   }
   let newOrderUrl: string | undefined
+  const runs = new Map<string, string>()
+  // The refusals reported to the account object: the next invocation's gate starts from the pause they set.
+  const reports: Promise<void>[] = []
   const client = new AcmeClient({
     directoryUrl: stored.directoryUrl,
     accountUrl: stored.accountUrl,
     accountKey: await openPrivateKey(ring, stored.privateKey, ACCOUNT_KEY_LABEL),
     nonces: pool,
     pacer: new FirstReadPacer(started.pacer),
-    fetch: requestPacer(config.limits.requestsPerSecond),
+    // Every endpoint's Retry-After kept, new orders one at a time (ca-gate.ts); a 429 on newOrder holds back every
+    // job of the account from the moment it arrives, and the budget learns from what it names.
+    fetch: caGate(requestPacer(config.limits.requestsPerSecond), {
+      newOrderUrl: () => newOrderUrl,
+      pausedUntil: started.pausedUntil,
+      onNewOrderRefused: ({ retryAfter, detail, identifiers }) => {
+        const name = runs.get(identifierSetKey(identifiers)) ?? ''
+        reports.push(account.rateLimited(name, readRefusal(detail, identifiers, retryAfter)).catch(() => {}))
+      },
+    }),
     retry: { maxWait: MAX_INLINE_WAIT },
-    // A 429 on newOrder holds back every job of the account until its Retry-After, from the moment it arrives (the
-    // run that got it may wait it out in-process, or hand it to the queue).
-    onHttp: ({ url, error }) => {
-      if (url === newOrderUrl && isRateLimited(error)) {
-        account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000).catch(() => {})
-      }
-    },
   })
   newOrderUrl = (await client.directory()).newOrder
-  const session: Session = { env, config, account, client, ring, storage: await certificateStorage(env) }
-  const close = () => account.endSession({ nonces, pacer: client.pacer.toJSON() })
+  const session: Session = {
+    env,
+    config,
+    account,
+    client,
+    ring,
+    storage: await certificateStorage(env),
+    runs,
+  }
+  const close = async () => {
+    await Promise.all(reports)
+    await account.endSession({ nonces, pacer: client.pacer.toJSON() })
+  }
   return { session, close }
 }
 
@@ -123,8 +143,12 @@ async function withinRunTimeout<T>(run: Promise<T>): Promise<T> {
   }
 }
 
-function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
-  return body.kind === 'renew' ? renew(session, body) : issue(session, body)
+async function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
+  try {
+    return await (body.kind === 'renew' ? renew(session, body) : issue(session, body))
+  } finally {
+    for (const [key, name] of session.runs) if (name === body.name) session.runs.delete(key)
+  }
 }
 
 async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
@@ -138,6 +162,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
   // Done, failed, deleted, taken by a live run, or waiting in line (the account object wakes it): nothing to do.
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  session.runs.set(identifierSetKey(job.identifiers), job.name)
   // A re-issue whose certificate already comes from this CA (another run did it): nothing to do.
   if (reissue && job.certificate?.directoryUrl === client.transport.directoryUrl) {
     await account.finish(job.name, epoch, { status: 'unchanged' })
@@ -179,10 +204,8 @@ async function failed(
   // Superseded (deleted, or taken over after the lease ran out): the job is someone else's now.
   if (isAcmeError(error, 'ERR_STORAGE_CONFLICT') && error.key === `jobs/${job.name}`) return ACK
   const note = errorNote(error)
-  if (isRateLimited(error)) {
-    // Honour the CA: no new order from this account before its Retry-After, whichever job asks.
-    await account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000)
-  }
+  // A 429 on newOrder reached the account object through the gate already (jobs paused, the limit learned); the
+  // queue retries this run no earlier than its Retry-After.
   const outcome = messageOutcome(error, job.attempts + 1)
   await account.finish(job.name, epoch, {
     status: outcome.action === 'retry' ? 'retry' : 'failed',
@@ -199,6 +222,7 @@ async function renew(
   const begun = await account.begin(body.name, { kind: 'renew', wakeMessage: body })
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  session.runs.set(identifierSetKey(job.identifiers), job.name)
   try {
     const result = await withinRunTimeout(
       renewDue({

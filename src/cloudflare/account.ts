@@ -18,7 +18,13 @@ import type { PresentedChallenge } from '../challenges/presented.ts'
 import { keyedQueue } from '../dns/queue.ts'
 import type { FirstReadPacerState } from '../protocol/poll.ts'
 import type { ErrorNote } from '../renewal/records.ts'
-import { type BudgetGrant, type BudgetState, RateBudget, type RateLimits } from './budget.ts'
+import {
+  type BudgetGrant,
+  type BudgetState,
+  RateBudget,
+  type RateBudgetOptions,
+  type RateLimits,
+} from './budget.ts'
 import type { SealedValue } from './keyring.ts'
 import type { DurableObjectStorageLike } from './types.ts'
 
@@ -84,6 +90,11 @@ export interface JobRecord {
   renewals: number
   createdAt: string
   updatedAt: string
+  /**
+   * Why the job's last run was held back and until when it waits at least (when the limit frees by itself): a
+   * limit of the CA ({@link LimitName}), `paused` (the CA's Retry-After), `probing` or `queued`.
+   */
+  waitingFor?: { limit: string; until?: string }
 }
 
 /** What a run records, each before the request that depends on it. */
@@ -123,6 +134,8 @@ export interface AcmeAccountCoreOptions {
   leaseMs?: number
   /** The clock (ms; default `Date.now`). */
   now?: () => number
+  /** The registered domain of a hostname, for the per-domain limit (see {@link RateBudgetOptions}). */
+  registeredDomain?: RateBudgetOptions['registeredDomain']
 }
 
 const NONCE_POOL = 64
@@ -156,7 +169,9 @@ export class AcmeAccountCore {
     this.#storage = storage
     this.#options = options
     this.#account = loaded.account
-    this.#budget = new RateBudget(options.limits, loaded.budget)
+    this.#budget = new RateBudget(options.limits, loaded.budget, {
+      ...(options.registeredDomain && { registeredDomain: options.registeredDomain }),
+    })
     this.#pacer = loaded.pacer ?? {}
   }
 
@@ -360,19 +375,30 @@ export class AcmeAccountCore {
         {
           authorizations: request.authorizations ?? job.identifiers.length,
           newOrder: request.newOrder ?? job.orderUrl === undefined,
+          identifiers: job.identifiers,
+          // A renewal of a certificate whose CA gives renewal information carries ARI's `replaces`: exempt.
+          exempt: request.kind === 'renew' && job.certificate?.checkAt !== undefined,
         },
         now,
       )
       if (!grant.granted) {
         this.#wakeMessages.set(name, request.wakeMessage)
+        const waitingFor = {
+          limit: grant.reason,
+          ...(grant.retryAt !== undefined && { until: new Date(grant.retryAt).toISOString() }),
+        }
+        if (job.waitingFor?.limit !== waitingFor.limit || job.waitingFor.until !== waitingFor.until) {
+          await this.#put({ ...job, waitingFor })
+        }
         await this.#budgetChanged()
         return { wait: grant }
       }
       this.#wakeMessages.delete(name)
       const epoch = job.epoch + 1
       this.#leases.set(name, { epoch, until: now + this.#leaseMs() })
+      const { waitingFor: _w, ...unheld } = job
       const started: JobRecord = {
-        ...job,
+        ...unheld,
         epoch,
         kind: request.kind,
         status: request.kind === 'issue' && !job.certificate ? 'processing' : job.status,
@@ -399,6 +425,8 @@ export class AcmeAccountCore {
         next.presented = [...job.presented.filter((p) => !samePresented(p, change.present)), change.present]
       if ('cleaned' in change) next.presented = job.presented.filter((p) => !samePresented(p, change.cleaned))
       await this.#put(next)
+      // The first new order placed after a pause (the probe): the others may follow.
+      if ('orderUrl' in change && this.#budget.orderPlaced(name)) await this.#budgetChanged()
       return true
     })
   }
@@ -463,7 +491,11 @@ export class AcmeAccountCore {
         }
       }
       await this.#put(next)
-      if (this.#budget.release(name)) await this.#budgetChanged()
+      if ((result.status === 'failed' || result.status === 'retry') && validationFailed(result.error)) {
+        this.#budget.authorizationsFailed(failedIdentifiers(result.error, job.identifiers), now)
+      }
+      this.#budget.release(name, result.status === 'valid', now)
+      await this.#budgetChanged()
       return true
     })
   }
@@ -494,6 +526,15 @@ export class AcmeAccountCore {
   /** The CA asked for no new orders before `until` (ms): every job waits (`429 rateLimited` on newOrder). */
   async pauseNewOrders(until: number): Promise<void> {
     this.#budget.pause(until)
+    await this.#budgetChanged()
+  }
+
+  /**
+   * The CA refused a new order of job `name` with `429 rateLimited`: the budget learns from it (see
+   * {@link RateBudget.rateLimited}: the named limit lowered to what was in flight, a pause, then a probe).
+   */
+  async rateLimited(name: string, refusal: Parameters<RateBudget['rateLimited']>[1]): Promise<void> {
+    this.#budget.rateLimited(name, refusal, this.#now())
     await this.#budgetChanged()
   }
 
@@ -661,6 +702,28 @@ export class AcmeAccountCore {
       if (current === null || current > next || current <= now) await this.#storage.setAlarm(next)
     }
   }
+}
+
+/** Problem codes of a validation that failed (what the failed-authorization limit counts). */
+const VALIDATION_FAILURES = new Set([
+  'ERR_AUTHORIZATION_INVALID',
+  'ERR_CHALLENGE_INVALID',
+  'ERR_ACME_UNAUTHORIZED',
+  'ERR_ACME_CONNECTION',
+  'ERR_ACME_DNS',
+  'ERR_ACME_INCORRECT_RESPONSE',
+  'ERR_ACME_TLS',
+  'ERR_ACME_CAA',
+])
+
+function validationFailed(error: ErrorNote): boolean {
+  return error.code !== undefined && VALIDATION_FAILURES.has(error.code)
+}
+
+/** The identifiers whose authorization failed: the one the message names, else all of the job's. */
+function failedIdentifiers(error: ErrorNote, identifiers: string[]): string[] {
+  const named = /authorization for (\S+) is invalid/.exec(error.message)?.[1]
+  return named && identifiers.includes(named) ? [named] : identifiers
 }
 
 function samePresented(a: PresentedChallenge, b: PresentedChallenge): boolean {
