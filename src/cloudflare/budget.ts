@@ -277,7 +277,7 @@ export class RateBudget {
    * ended with a certificate, which stays counted by the per-domain and duplicate limits (from now); otherwise the
    * certificate counted when it was granted is dropped.
    */
-  release(name: string, issued = false, now = Date.now()): boolean {
+  release(name: string, issued: boolean = false, now: number = Date.now()): boolean {
     this.#forget(name)
     if (this.#probe === name) this.#probe = undefined
     const counted = this.#state.certificates
