@@ -55,14 +55,15 @@ export class AcmeAccount extends DurableObject<Env> {
     })
   }
 
-  /**
-   * Before the service object answers anything: the state of an earlier version (an object named by the directory
-   * URL) is copied in, once (service/state.ts), and the core reloaded from it.
-   */
+  /** Whether this is the service object (not a legacy one named by a directory URL). */
   #isServiceObject(): boolean {
     return this.ctx.id.equals(this.env.ACCOUNTS.idFromName(SERVICE_OBJECT))
   }
 
+  /**
+   * Before the service object answers anything: the state of an earlier version (an object named by the directory
+   * URL) is copied in, once (service/state.ts), and the core reloaded from it.
+   */
   #migrated(): Promise<void> {
     // Only the service object takes state in; a legacy object only gives it (exportEntries).
     if (!this.#isServiceObject()) return Promise.resolve()
@@ -71,9 +72,11 @@ export class AcmeAccount extends DurableObject<Env> {
         const from = this.env.MIGRATE_FROM_DIRECTORY?.trim() || this.#config.directoryUrl
         const legacy = this.env.ACCOUNTS.getByName(from) as unknown as LegacyObject
         const moved = await migrateFromLegacy(this.ctx.storage, legacy, from)
-        if (moved > 0) {
-          console.log(`webacme: moved ${moved} jobs from the object of ${from} into ${SERVICE_OBJECT}`)
+        if (moved !== undefined) {
+          // What was copied (an account without jobs, too) is what the core works from now.
           await this.#load()
+          if (moved > 0)
+            console.log(`webacme: moved ${moved} jobs from the object of ${from} into ${SERVICE_OBJECT}`)
         }
       })
       .catch((error: unknown) => {

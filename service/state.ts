@@ -55,14 +55,15 @@ const BATCH = 128
 /**
  * Copies a legacy object into the service object once: its account, budget, pacer and every job (each certificate
  * marked as issued by `legacyDirectoryUrl`, the CA the legacy object was named after), and builds the hostname
- * index. Idempotent until the schema is written last: a crash half-way copies again. Returns how many jobs moved.
+ * index. Idempotent until the schema is written last: a crash half-way copies again. Returns how many jobs moved,
+ * or `undefined` when the service object had been set up before (nothing was read).
  */
 export async function migrateFromLegacy(
   storage: MigrationStorage,
   legacy: LegacyObject,
   legacyDirectoryUrl: string,
-): Promise<number> {
-  if ((await storage.get(SCHEMA_KEY)) !== undefined) return 0
+): Promise<number | undefined> {
+  if ((await storage.get(SCHEMA_KEY)) !== undefined) return undefined
   let jobs = 0
   let after: string | undefined
   let account: { directoryUrl?: string } | undefined
