@@ -1,7 +1,8 @@
 /**
- * The Durable Object per ACME account (one per CA directory): a thin shell around `AcmeAccountCore` from
- * `webacme/cloudflare`, plus what only the service knows: how to create the account (from the vars and secrets)
- * and where woken jobs go (the jobs queue).
+ * The service's Durable Object (one, named {@link SERVICE_OBJECT}: service/state.ts): a thin shell around
+ * `AcmeAccountCore` from `webacme/cloudflare`, plus what only the service knows: how to create the account at the
+ * configured CA (from the vars and secrets), where woken jobs go (the jobs queue), the hostname index (one hostname,
+ * one job), and the move of an earlier version's state (an object per CA directory) into it.
  */
 import { DurableObject } from 'cloudflare:workers'
 import { AcmeClient, generateKeyPair } from 'webacme'
@@ -16,102 +17,240 @@ import {
   sealPrivateKey,
 } from 'webacme/cloudflare'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { type Refusal, registeredDomain } from './limits.ts'
 import type { PassReport } from './renewal.ts'
+import {
+  hostKey,
+  type LegacyObject,
+  type LegacyPage,
+  MOVED_KEY,
+  migrateFromLegacy,
+  SERVICE_OBJECT,
+} from './state.ts'
 import { keyRingOf } from './storage.ts'
 
 export class AcmeAccount extends DurableObject<Env> {
   #core!: AcmeAccountCore
   readonly #config: Config
+  #ready: Promise<void> | undefined
+  #hostLock: Promise<unknown> = Promise.resolve()
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.#config = readConfig(env)
-    void ctx.blockConcurrencyWhile(async () => {
-      this.#core = await AcmeAccountCore.load(ctx.storage, {
-        limits: this.#config.limits,
-        wake: async (messages) => {
-          // sendBatch takes at most 100 messages.
-          for (let i = 0; i < messages.length; i += 100) {
-            await env.JOBS.sendBatch((messages.slice(i, i + 100) as JobMessage[]).map((body) => ({ body })))
-          }
-        },
-      })
+    void ctx.blockConcurrencyWhile(() => this.#load())
+  }
+
+  async #load(): Promise<void> {
+    const { env, ctx } = this
+    this.#core = await AcmeAccountCore.load(ctx.storage, {
+      limits: this.#config.limits,
+      registeredDomain,
+      wake: async (messages) => {
+        // sendBatch takes at most 100 messages.
+        for (let i = 0; i < messages.length; i += 100) {
+          await env.JOBS.sendBatch((messages.slice(i, i + 100) as JobMessage[]).map((body) => ({ body })))
+        }
+      },
     })
+  }
+
+  /** Whether this is the service object (not a legacy one named by a directory URL). */
+  #isServiceObject(): boolean {
+    return this.ctx.id.equals(this.env.ACCOUNTS.idFromName(SERVICE_OBJECT))
+  }
+
+  /**
+   * Before the service object answers anything: the state of an earlier version (an object named by the directory
+   * URL) is copied in, once (service/state.ts), and the core reloaded from it.
+   */
+  #migrated(): Promise<void> {
+    // Only the service object takes state in; a legacy object only gives it (exportEntries).
+    if (!this.#isServiceObject()) return Promise.resolve()
+    this.#ready ??= this.ctx
+      .blockConcurrencyWhile(async () => {
+        const from = this.env.MIGRATE_FROM_DIRECTORY?.trim() || this.#config.directoryUrl
+        const legacy = this.env.ACCOUNTS.getByName(from) as unknown as LegacyObject
+        const moved = await migrateFromLegacy(this.ctx.storage, legacy, from)
+        if (moved !== undefined) {
+          // What was copied (an account without jobs, too) is what the core works from now.
+          await this.#load()
+          if (moved > 0)
+            console.log(`webacme: moved ${moved} jobs from the object of ${from} into ${SERVICE_OBJECT}`)
+        }
+      })
+      .catch((error: unknown) => {
+        this.#ready = undefined
+        throw error
+      })
+    return this.#ready
+  }
+
+  /** A page of this object's storage, for the move into the service object (called on a legacy object only). */
+  async exportEntries(after: string | undefined): Promise<LegacyPage> {
+    const page = await this.ctx.storage.list({
+      limit: 256,
+      ...(after !== undefined && { startAfter: after }),
+    })
+    const entries = [...page.entries()]
+    return { entries, ...(entries.length === 256 && { next: entries.at(-1)![0] }) }
+  }
+
+  /** The move is done: this legacy object stops waking anyone. */
+  async exportDone(to: string): Promise<void> {
+    await this.ctx.storage.put(MOVED_KEY, to)
+    await this.ctx.storage.deleteAlarm()
   }
 
   /** The ACME account, created at the CA the first time (needs ACME_TERMS_OF_SERVICE_AGREED=true). */
-  account(): Promise<StoredAccount> {
-    return this.#core.ensureAccount(async () => {
-      const { directoryUrl, termsOfServiceAgreed, contact } = this.#config
-      if (!termsOfServiceAgreed) {
-        throw new Error(
-          'ERR_TERMS_NOT_AGREED: read the CA terms of service, then set ACME_TERMS_OF_SERVICE_AGREED = "true"',
-        )
-      }
-      const accountKey = await generateKeyPair('ES256')
-      const client = new AcmeClient({ directoryUrl, accountKey })
-      const eab =
-        this.env.ACME_EAB_KID && this.env.ACME_EAB_HMAC_KEY
-          ? { kid: this.env.ACME_EAB_KID, hmacKey: this.env.ACME_EAB_HMAC_KEY }
-          : undefined
-      await client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(contact.length > 0 && { contact }),
-        ...(eab && { externalAccountBinding: eab }),
-      })
-      const ring = await keyRingOf(this.env)
-      return {
-        directoryUrl,
-        accountUrl: client.accountUrl!,
-        privateKey: await sealPrivateKey(ring, accountKey.privateKey, ACCOUNT_KEY_LABEL),
-      }
-    })
+  async account(): Promise<StoredAccount> {
+    await this.#migrated()
+    return this.#core.ensureAccount(
+      async () => {
+        const { directoryUrl, termsOfServiceAgreed, contact } = this.#config
+        if (!termsOfServiceAgreed) {
+          throw new Error(
+            'ERR_TERMS_NOT_AGREED: read the CA terms of service, then set ACME_TERMS_OF_SERVICE_AGREED = "true"',
+          )
+        }
+        const accountKey = await generateKeyPair('ES256')
+        const client = new AcmeClient({ directoryUrl, accountKey })
+        const eab =
+          this.env.ACME_EAB_KID && this.env.ACME_EAB_HMAC_KEY
+            ? { kid: this.env.ACME_EAB_KID, hmacKey: this.env.ACME_EAB_HMAC_KEY }
+            : undefined
+        await client.createAccount({
+          termsOfServiceAgreed: true,
+          ...(contact.length > 0 && { contact }),
+          ...(eab && { externalAccountBinding: eab }),
+        })
+        const ring = await keyRingOf(this.env)
+        return {
+          directoryUrl,
+          accountUrl: client.accountUrl!,
+          privateKey: await sealPrivateKey(ring, accountKey.privateKey, ACCOUNT_KEY_LABEL),
+        }
+      },
+      { directoryUrl: this.#config.directoryUrl },
+    )
   }
 
-  session(): ReturnType<AcmeAccountCore['session']> {
-    return this.#core.session()
+  async session(): Promise<ReturnType<AcmeAccountCore['session']> & { pausedUntil?: number }> {
+    await this.#migrated()
+    const started = this.#core.session()
+    // An account at another CA (ACME_DIRECTORY changed): the consumer asks for the account, which creates it.
+    if (started.account && started.account.directoryUrl !== this.#config.directoryUrl) {
+      return { account: undefined, nonces: [], pacer: {} }
+    }
+    // The CA's pause, for the consumer's gate: no new order before it, whichever invocation asks.
+    const pausedUntil = this.#core.budget.state.pausedUntil
+    return { ...started, ...(pausedUntil !== undefined && { pausedUntil }) }
   }
-  endSession(back: Parameters<AcmeAccountCore['endSession']>[0]): Promise<void> {
+  /** A `429 rateLimited` on a new order of job `name` (or of no known job): the budget learns from it. */
+  async rateLimited(name: string, refusal: Refusal): Promise<void> {
+    await this.#migrated()
+    return this.#core.rateLimited(name, refusal)
+  }
+  async endSession(back: Parameters<AcmeAccountCore['endSession']>[0]): Promise<void> {
+    await this.#migrated()
     return this.#core.endSession(back)
   }
-  createJob(input: { name: string; identifiers: string[]; challenge: string }) {
-    return this.#core.createJob(input)
+  /**
+   * Creates a job (AcmeAccountCore.createJob), refusing a hostname that another job manages: one hostname, one
+   * job, so that two certificates of the service never compete for the same name's challenges and limits.
+   */
+  async createJob(input: {
+    name: string
+    identifiers: string[]
+    challenge: string
+  }): Promise<
+    Awaited<ReturnType<AcmeAccountCore['createJob']>> | { hostnameTaken: { hostname: string; name: string } }
+  > {
+    await this.#migrated()
+    const run = this.#hostLock.then(async () => {
+      for (const hostname of input.identifiers) {
+        const owner = await this.ctx.storage.get<string>(hostKey(hostname))
+        if (owner === undefined || owner === input.name) continue
+        if (await this.#core.getJob(owner)) return { hostnameTaken: { hostname, name: owner } }
+      }
+      const result = await this.#core.createJob(input)
+      if ('job' in result && result.created) {
+        await this.ctx.storage.put(
+          Object.fromEntries(input.identifiers.map((hostname) => [hostKey(hostname), input.name])),
+        )
+      }
+      return result
+    })
+    this.#hostLock = run.catch(() => {})
+    return run
   }
-  getJob(name: string): Promise<JobRecord | undefined> {
+  async getJob(name: string): Promise<JobRecord | undefined> {
+    await this.#migrated()
     return this.#core.getJob(name)
   }
-  listJobs(options: { cursor?: string; limit?: number }): Promise<{ jobs: JobRecord[]; cursor?: string }> {
+  async listJobs(options: {
+    cursor?: string
+    limit?: number
+  }): Promise<{ jobs: JobRecord[]; cursor?: string }> {
+    await this.#migrated()
     return this.#core.listJobs(options)
   }
-  deleteJob(name: string): Promise<JobRecord | undefined> {
-    return this.#core.deleteJob(name)
+  async deleteJob(name: string): Promise<JobRecord | undefined> {
+    await this.#migrated()
+    const run = this.#hostLock.then(async () => {
+      const job = await this.#core.deleteJob(name)
+      if (job) {
+        const owned = await this.ctx.storage.get<string>(job.identifiers.map(hostKey))
+        const mine = [...owned].filter(([, owner]) => owner === name).map(([key]) => key)
+        if (mine.length > 0) await this.ctx.storage.delete(mine)
+      }
+      return job
+    })
+    this.#hostLock = run.catch(() => {})
+    return run
   }
-  begin(name: string, request: { kind: JobMessage['kind']; wakeMessage: JobMessage }): Promise<BeginResult> {
+  async begin(
+    name: string,
+    request: { kind: 'issue' | 'renew'; wakeMessage: JobMessage; reissue?: boolean },
+  ): Promise<BeginResult> {
+    await this.#migrated()
     return this.#core.begin(name, request)
   }
-  record(name: string, epoch: number, change: JobChange): Promise<boolean> {
+  async record(name: string, epoch: number, change: JobChange): Promise<boolean> {
+    await this.#migrated()
     return this.#core.record(name, epoch, change)
   }
-  finish(name: string, epoch: number, result: JobResult): Promise<boolean> {
+  async finish(name: string, epoch: number, result: JobResult): Promise<boolean> {
+    await this.#migrated()
     return this.#core.finish(name, epoch, result)
   }
-  markFailed(
+  async markFailed(
     name: string,
     error: Parameters<AcmeAccountCore['markFailed']>[1],
   ): Promise<JobRecord | undefined> {
+    await this.#migrated()
     return this.#core.markFailed(name, error)
   }
-  pauseNewOrders(until: number): Promise<void> {
+  async pauseNewOrders(until: number): Promise<void> {
+    await this.#migrated()
     return this.#core.pauseNewOrders(until)
   }
-  unfinished(): Promise<string[]> {
+  async unfinished(): Promise<string[]> {
+    await this.#migrated()
     return this.#core.unfinished()
   }
-  dueForRenewal(asOf: number): Promise<string[]> {
+  async dueForRenewal(asOf: number): Promise<string[]> {
+    await this.#migrated()
     return this.#core.dueForRenewal(asOf)
+  }
+  /** Jobs whose certificate came from another CA than the configured one: each is re-issued from it. */
+  async issuedElsewhere(): Promise<string[]> {
+    await this.#migrated()
+    return this.#core.issuedElsewhere(this.#config.directoryUrl)
   }
   /** Jobs per status, challenges left presented, the budget, the last cron pass: for `GET /api/status`. */
   async status() {
+    await this.#migrated()
     const [summary, lastPass] = await Promise.all([
       this.#core.summary(),
       this.ctx.storage.get<PassReport>('last-pass'),
@@ -124,6 +263,9 @@ export class AcmeAccount extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // A legacy object (named by a directory URL) wakes nobody: its jobs live in the service object.
+    if (!this.#isServiceObject()) return
+    await this.#migrated()
     await this.#core.alarm()
   }
 }
@@ -141,8 +283,10 @@ type Called =
   | 'finish'
   | 'markFailed'
   | 'pauseNewOrders'
+  | 'rateLimited'
   | 'unfinished'
   | 'dueForRenewal'
+  | 'issuedElsewhere'
   | 'status'
   | 'recordPass'
 
@@ -154,7 +298,10 @@ export type AccountApi = {
   [K in Called]: (...args: Parameters<AcmeAccount[K]>) => Promise<Awaited<ReturnType<AcmeAccount[K]>>>
 }
 
-/** The account object of the configured CA. */
-export function accountOf(env: Env, config: Config): AccountApi {
-  return env.ACCOUNTS.getByName(config.directoryUrl) as unknown as AccountApi
+/**
+ * The service's object. Found by a fixed name, not by the CA's directory URL (service/state.ts): a change of CA
+ * keeps every job. `config` is kept for callers (the object reads the same configuration).
+ */
+export function accountOf(env: Env, _config?: Config): AccountApi {
+  return env.ACCOUNTS.getByName(SERVICE_OBJECT) as unknown as AccountApi
 }

@@ -25,6 +25,9 @@ import { claimCsrJob, forgetCsr, readCsrInput } from './delivery/csr.ts'
 import { handleDelivery } from './delivery/routes.ts'
 import { notify } from './delivery/webhooks.ts'
 import { type Config, type Env, readConfig } from './env.ts'
+import { hostnameRefusal, readHostnamePolicy } from './hostname-policy.ts'
+import { type InputProblem, pathSegments, readJsonBody } from './input.ts'
+import { nameProblem, storageName } from './names.ts'
 import { CHALLENGES, type ChallengeType, dnsUnavailable } from './solvers.ts'
 import { certificateStorage, keyRingOf } from './storage.ts'
 
@@ -39,6 +42,14 @@ export interface CertificateView {
   error?: { code: string; message: string }
   renewals: number
   updatedAt: string
+  /** The directory URL of the CA that issued the certificate served now. */
+  ca?: string
+  /**
+   * Why the job waits, when a limit of the CA holds it back (`new-orders`, `pending-authorizations`,
+   * `certificates-per-domain`, `duplicate-certificates`, `failed-authorizations`, `paused`, `probing`, `queued`),
+   * and until when at least, when the limit frees by itself.
+   */
+  waitingFor?: { limit: string; until?: string }
 }
 
 function view(job: JobRecord): CertificateView {
@@ -51,11 +62,18 @@ function view(job: JobRecord): CertificateView {
     ...(job.error && { error: { code: job.error.code ?? 'ERR_UNKNOWN', message: job.error.message } }),
     renewals: job.renewals,
     updatedAt: job.updatedAt,
+    ...(job.certificate?.directoryUrl !== undefined && { ca: job.certificate.directoryUrl }),
+    ...(job.waitingFor &&
+      (job.status === 'pending' || job.status === 'processing') && { waitingFor: job.waitingFor }),
   }
 }
 
 function problem(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status })
+}
+
+function refuse(input: InputProblem): Response {
+  return problem(input.status, input.code, input.message)
 }
 
 const MAX_IDENTIFIERS = 100
@@ -69,7 +87,8 @@ export async function handleApi(request: Request, env: Env): Promise<Response | 
   if (delivered) return delivered
   if (!(await authorized(request, env))) return unauthorized()
   const config = readConfig(env)
-  const parts = url.pathname.split('/').slice(2).map(decodeURIComponent)
+  const parts = pathSegments(url.pathname)
+  if (!Array.isArray(parts)) return refuse(parts)
   const method = request.method
   if (parts[0] === 'status' && parts.length === 1 && method === 'GET') return status(env, config)
   if (parts[0] !== 'certificates') return problem(404, 'ERR_NOT_FOUND', `no route ${url.pathname}`)
@@ -89,12 +108,9 @@ export async function handleApi(request: Request, env: Env): Promise<Response | 
 }
 
 async function create(request: Request, env: Env, config: Config): Promise<Response> {
-  let body: unknown
-  try {
-    body = await request.json()
-  } catch {
-    return problem(400, 'ERR_INVALID_JSON', 'the body must be JSON')
-  }
+  const read = await readJsonBody(request)
+  if (!('json' in read)) return refuse(read)
+  const body = read.json
   const input = body as { identifiers?: unknown; challenge?: unknown; name?: unknown; csr?: unknown }
   // Bring your own CSR: the identifiers come from the request.
   const fromCsr = input?.csr !== undefined ? readCsrInput(input.csr) : undefined
@@ -134,12 +150,20 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
     const why = dnsUnavailable(env, config)
     if (why) return problem(400, 'ERR_NO_SOLVER', why)
   }
-  const name = input.name ?? identifiers[0]!.replace(/^\*\./, '_wildcard.')
+  let policy: ReturnType<typeof readHostnamePolicy>
   try {
-    if (typeof name !== 'string') throw new Error('name must be a string')
-    storageKeys.certificate(name)
+    policy = readHostnamePolicy(env)
   } catch (error) {
-    return problem(400, 'ERR_INVALID_NAME', (error as Error).message)
+    return problem(500, 'ERR_CONFIGURATION', (error as Error).message)
+  }
+  for (const identifier of identifiers) {
+    const why = hostnameRefusal(identifier, policy)
+    if (why) return problem(400, 'ERR_HOSTNAME_POLICY', why)
+  }
+  const name = input.name ?? identifiers[0]!.replace(/^\*\./, '_wildcard.')
+  const badName = nameProblem(name)
+  if (badName !== undefined || typeof name !== 'string') {
+    return problem(400, 'ERR_INVALID_NAME', badName ?? 'name must be a string')
   }
   if (!config.termsOfServiceAgreed) {
     return problem(
@@ -154,6 +178,19 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
     if (refused) return refused
   }
   const result = await account.createJob({ name, identifiers, challenge: challenge as string })
+  if ('hostnameTaken' in result) {
+    const { hostname, name: other } = result.hostnameTaken
+    return Response.json(
+      {
+        error: {
+          code: 'ERR_HOSTNAME_TAKEN',
+          message: `${hostname} is already managed by the certificate ${other}`,
+          name: other,
+        },
+      },
+      { status: 409 },
+    )
+  }
   if ('conflict' in result) {
     return problem(
       409,
@@ -199,9 +236,10 @@ async function chain(name: string, env: Env, config: Config): Promise<Response> 
 async function remove(name: string, url: URL, env: Env, config: Config): Promise<Response> {
   const account = accountOf(env, config)
   const storage = await certificateStorage(env)
+  const stored = nameProblem(name) === undefined ? await storageName(name) : undefined
   let revoked = false
-  if (url.searchParams.get('revoke') === 'true') {
-    const record = await readCertificateRecord(storage, name)
+  if (url.searchParams.get('revoke') === 'true' && stored !== undefined) {
+    const record = await readCertificateRecord(storage, stored)
     if (record) {
       const stored = await account.account()
       const client = new AcmeClient({
@@ -219,14 +257,14 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
     if (before) await notify(env, 'certificate.revoked', before)
   }
   const job = await account.deleteJob(name)
-  await Promise.all([
-    ...[storageKeys.certificate(name), storageKeys.order(name), storageKeys.renewal(name)].map((k) =>
-      storage.delete(k),
-    ),
-    forgetCsr(env, name),
-    forgetDeliveries(env, name),
-    forgetEdge(env, name),
-  ])
+  if (stored !== undefined) {
+    await Promise.all(
+      [storageKeys.certificate(stored), storageKeys.order(stored), storageKeys.renewal(stored)].map((k) =>
+        storage.delete(k),
+      ),
+    )
+  }
+  await Promise.all([forgetCsr(env, name), forgetDeliveries(env, name), forgetEdge(env, name)])
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })
 }

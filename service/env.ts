@@ -3,18 +3,23 @@
  * `wrangler secret put NAME` (locally: `npm run service` passes them); vars live in /wrangler.toml.
  */
 import type { DeadLetter, RateLimits } from 'webacme/cloudflare'
-import { LETS_ENCRYPT_LIMITS } from 'webacme/cloudflare'
 import type { AcmeAccount } from './account-object.ts'
 import type { WebhookMessage } from './delivery/webhooks.ts'
+import { type LimitVars, limitsFor } from './limits.ts'
 
 /** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
 export const DEAD_LETTER_QUEUE = 'webacme-jobs-dlq'
 
-/** A message of the jobs queue: run job `name` (an issuance, or a renewal check as of `asOf`, ms). */
-export type JobMessage = { kind: 'issue'; name: string } | { kind: 'renew'; name: string; asOf: number }
+/**
+ * A message of the jobs queue: run job `name` (an issuance, or a renewal check as of `asOf`, ms). `reissue`: an
+ * issuance for a job whose certificate came from another CA (the configured one changed).
+ */
+export type JobMessage =
+  | { kind: 'issue'; name: string; reissue?: true }
+  | { kind: 'renew'; name: string; asOf: number }
 
 /** Everything the Worker is bound to. */
-export interface Env {
+export interface Env extends LimitVars {
   /** One Durable Object per ACME account (per CA directory): account, budget, jobs. */
   ACCOUNTS: DurableObjectNamespace<AcmeAccount>
   /** Issuance and renewal runs. */
@@ -103,6 +108,15 @@ export interface Env {
   WEBHOOK_RETRY_BASE_SECONDS?: string
   /** How long a webhook delivery is retried, hours (default 26). */
   WEBHOOK_RETRY_HOURS?: string
+  /**
+   * The directory URL whose object (an earlier version kept one per CA) is moved into the service object on first
+   * use (default: ACME_DIRECTORY). Set it when the CA changes together with the upgrade.
+   */
+  MIGRATE_FROM_DIRECTORY?: string
+  /** `public` (default): only names a public CA issues; `local`: a private or test CA (service/hostname-policy.ts). */
+  HOSTNAME_POLICY?: string
+  /** Comma-separated domains: when set, only these and the names under them are taken on. */
+  ALLOWED_SUFFIXES?: string
 }
 
 /** The service's settings, checked. */
@@ -135,26 +149,7 @@ export function readConfig(env: Env): Config {
       .split(',')
       .map((c) => c.trim())
       .filter(Boolean),
-    limits: {
-      pendingAuthorizations: count(
-        env.LIMIT_PENDING_AUTHORIZATIONS,
-        LETS_ENCRYPT_LIMITS.pendingAuthorizations,
-        'LIMIT_PENDING_AUTHORIZATIONS',
-      ),
-      newOrders: {
-        limit: count(env.LIMIT_NEW_ORDERS, LETS_ENCRYPT_LIMITS.newOrders.limit, 'LIMIT_NEW_ORDERS'),
-        windowSeconds: count(
-          env.LIMIT_NEW_ORDERS_WINDOW_SECONDS,
-          LETS_ENCRYPT_LIMITS.newOrders.windowSeconds,
-          'LIMIT_NEW_ORDERS_WINDOW_SECONDS',
-        ),
-      },
-      requestsPerSecond: count(
-        env.LIMIT_REQUESTS_PER_SECOND,
-        LETS_ENCRYPT_LIMITS.requestsPerSecond,
-        'LIMIT_REQUESTS_PER_SECOND',
-      ),
-    },
+    limits: limitsFor(env, env.ACME_DIRECTORY),
     concurrency: Math.max(1, count(env.CONSUMER_CONCURRENCY, 25, 'CONSUMER_CONCURRENCY')),
     lookaheadMs: count(env.RENEWAL_LOOKAHEAD_SECONDS, 300, 'RENEWAL_LOOKAHEAD_SECONDS') * 1000,
     http01PropagationMs: count(env.HTTP01_PROPAGATION_MS, 0, 'HTTP01_PROPAGATION_MS'),

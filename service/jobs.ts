@@ -7,7 +7,6 @@ import {
   AcmeClient,
   FirstReadPacer,
   isAcmeError,
-  isRateLimited,
   lifetimeRenewalTime,
   type NoncePool,
   readRenewalState,
@@ -18,6 +17,7 @@ import {
 import {
   ACCOUNT_KEY_LABEL,
   consumeBatch,
+  identifierSetKey,
   type JobRecord,
   type KeyRing,
   type MessageOutcome,
@@ -27,11 +27,14 @@ import {
   runIssueJob,
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
+import { caGate } from './ca-gate.ts'
 import { deliverToEdge } from './delivery/cloudflare.ts'
 import { jobCsr } from './delivery/csr.ts'
 import { issueCsrJob, renewCsrJob } from './delivery/csr-runs.ts'
 import { notify } from './delivery/webhooks.ts'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
+import { readRefusal } from './limits.ts'
+import { storageName } from './names.ts'
 import { solversFor } from './solvers.ts'
 import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
 
@@ -43,6 +46,8 @@ interface Session {
   client: AcmeClient
   ring: KeyRing
   storage: Storage
+  /** The runs of this batch by the key of their identifier set: who a refused new order belonged to. */
+  runs: Map<string, string>
 }
 
 const ACK: MessageOutcome = { action: 'ack' }
@@ -83,25 +88,41 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     },
   }
   let newOrderUrl: string | undefined
+  const runs = new Map<string, string>()
+  // The refusals reported to the account object: the next invocation's gate starts from the pause they set.
+  const reports: Promise<void>[] = []
   const client = new AcmeClient({
     directoryUrl: stored.directoryUrl,
     accountUrl: stored.accountUrl,
     accountKey: await openPrivateKey(ring, stored.privateKey, ACCOUNT_KEY_LABEL),
     nonces: pool,
     pacer: new FirstReadPacer(started.pacer),
-    fetch: requestPacer(config.limits.requestsPerSecond),
+    // Every endpoint's Retry-After kept, new orders one at a time (ca-gate.ts); a 429 on newOrder holds back every
+    // job of the account from the moment it arrives, and the budget learns from what it names.
+    fetch: caGate(requestPacer(config.limits.requestsPerSecond), {
+      newOrderUrl: () => newOrderUrl,
+      pausedUntil: started.pausedUntil,
+      onNewOrderRefused: ({ retryAfter, detail, identifiers }) => {
+        const name = runs.get(identifierSetKey(identifiers)) ?? ''
+        reports.push(account.rateLimited(name, readRefusal(detail, identifiers, retryAfter)).catch(() => {}))
+      },
+    }),
     retry: { maxWait: MAX_INLINE_WAIT },
-    // A 429 on newOrder holds back every job of the account until its Retry-After, from the moment it arrives (the
-    // run that got it may wait it out in-process, or hand it to the queue).
-    onHttp: ({ url, error }) => {
-      if (url === newOrderUrl && isRateLimited(error)) {
-        account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000).catch(() => {})
-      }
-    },
   })
   newOrderUrl = (await client.directory()).newOrder
-  const session: Session = { env, config, account, client, ring, storage: await certificateStorage(env) }
-  const close = () => account.endSession({ nonces, pacer: client.pacer.toJSON() })
+  const session: Session = {
+    env,
+    config,
+    account,
+    client,
+    ring,
+    storage: await certificateStorage(env),
+    runs,
+  }
+  const close = async () => {
+    await Promise.all(reports)
+    await account.endSession({ nonces, pacer: client.pacer.toJSON() })
+  }
   return { session, close }
 }
 
@@ -126,16 +147,31 @@ async function withinRunTimeout<T>(run: Promise<T>): Promise<T> {
   }
 }
 
-function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
-  return body.kind === 'renew' ? renew(session, body) : issue(session, body)
+async function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
+  try {
+    return await (body.kind === 'renew' ? renew(session, body) : issue(session, body))
+  } finally {
+    for (const [key, name] of session.runs) if (name === body.name) session.runs.delete(key)
+  }
 }
 
 async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
   const { env, config, account, client, ring, storage } = session
-  const begun = await account.begin(body.name, { kind: 'issue', wakeMessage: body })
+  const reissue = body.kind === 'issue' && body.reissue === true
+  const begun = await account.begin(body.name, {
+    kind: 'issue',
+    wakeMessage: body,
+    ...(reissue && { reissue: true }),
+  })
   // Done, failed, deleted, taken by a live run, or waiting in line (the account object wakes it): nothing to do.
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  session.runs.set(identifierSetKey(job.identifiers), job.name)
+  // A re-issue whose certificate already comes from this CA (another run did it): nothing to do.
+  if (reissue && job.certificate?.directoryUrl === client.transport.directoryUrl) {
+    await account.finish(job.name, epoch, { status: 'unchanged' })
+    return ACK
+  }
   try {
     const solvers = await solversFor(env, config, job.challenge)
     // Bring your own CSR (delivery/csr.ts): finalized with the customer's request, no key kept.
@@ -144,7 +180,9 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
       return await withinRunTimeout(issueCsrJob(session, job, epoch, solvers, csr))
     }
     const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
-    const record = await saveCertificate(storage, job.name, issued, { account: ACCOUNT_ID })
+    const record = await saveCertificate(storage, await storageName(job.name), issued, {
+      account: ACCOUNT_ID,
+    })
     // Before the job is marked valid, so that a crash repeats the event rather than losing it.
     await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
     await deliverToEdge(env, job, record)
@@ -158,6 +196,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
         renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
         // RFC 9773 §4.3: ask the CA's renewal information right away.
         ...(directory.renewalInfo && { checkAt: new Date().toISOString() }),
+        directoryUrl: client.transport.directoryUrl,
       },
     })
     return ACK
@@ -177,10 +216,8 @@ async function failed(
   // Superseded (deleted, or taken over after the lease ran out): the job is someone else's now.
   if (isAcmeError(error, 'ERR_STORAGE_CONFLICT') && error.key === `jobs/${job.name}`) return ACK
   const note = errorNote(error)
-  if (isRateLimited(error)) {
-    // Honour the CA: no new order from this account before its Retry-After, whichever job asks.
-    await account.pauseNewOrders(error.retryAfter?.getTime() ?? Date.now() + 60_000)
-  }
+  // A 429 on newOrder reached the account object through the gate already (jobs paused, the limit learned); the
+  // queue retries this run no earlier than its Retry-After.
   const outcome = messageOutcome(error, job.attempts + 1)
   if (outcome.action !== 'retry') await notify(session.env, 'certificate.failed', job, undefined, error)
   await account.finish(job.name, epoch, {
@@ -198,6 +235,7 @@ async function renew(
   const begun = await account.begin(body.name, { kind: 'renew', wakeMessage: body })
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  session.runs.set(identifierSetKey(job.identifiers), job.name)
   const csr = await jobCsr(env, job)
   if (csr !== undefined) {
     const solvers = await solversFor(env, config, job.challenge)
@@ -207,7 +245,7 @@ async function renew(
     const result = await withinRunTimeout(
       renewDue({
         storage,
-        names: [job.name],
+        names: [await storageName(job.name)],
         client,
         solvers: await solversFor(env, config, job.challenge),
         // The cron pass's time: a test (or an operator) can ask "what is due as of then".
@@ -215,7 +253,7 @@ async function renew(
         lookahead: config.lookaheadMs,
       }),
     )
-    const state = await readRenewalState(storage, job.name)
+    const state = await readRenewalState(storage, await storageName(job.name))
     const checkAt = state?.nextCheckAt
     const renewed = result.renewed[0]
     if (renewed) {
@@ -230,6 +268,7 @@ async function renew(
           notAfter: certificate.notAfter,
           renewAt: renewed.renewAt.toISOString(),
           ...(checkAt !== undefined && { checkAt }),
+          directoryUrl: client.transport.directoryUrl,
         },
       })
       return ACK

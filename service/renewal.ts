@@ -15,6 +15,8 @@ export interface PassReport {
   resumed: number
   /** Renewal runs enqueued. */
   renewals: number
+  /** Re-issues enqueued: certificates from another CA than the configured one. */
+  reissues?: number
 }
 
 /** One cron pass, as of the controller's scheduled time. */
@@ -22,22 +24,35 @@ export async function runScheduled(controller: { scheduledTime: number }, env: E
   const config = readConfig(env)
   const account = accountOf(env, config)
   const asOf = controller.scheduledTime
-  const [unfinished, due] = await Promise.all([
+  const [unfinished, dueOrElsewhere, elsewhere] = await Promise.all([
     account.unfinished(),
     account.dueForRenewal(asOf + config.lookaheadMs),
+    account.issuedElsewhere(),
   ])
+  // A certificate of another CA is re-issued from the configured one, not renewed at the CA that issued it.
+  const reissue = new Set(elsewhere)
+  const due = dueOrElsewhere.filter((name) => !reissue.has(name))
   const messages: JobMessage[] = [
     ...unfinished.map((name): JobMessage => ({ kind: 'issue', name })),
     ...due.map((name): JobMessage => ({ kind: 'renew', name, asOf })),
+    ...elsewhere.map((name): JobMessage => ({ kind: 'issue', name, reissue: true })),
   ]
   // sendBatch takes at most 100 messages.
   for (let i = 0; i < messages.length; i += 100) {
     await env.JOBS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })))
   }
-  const report = { at: Date.now(), asOf, resumed: unfinished.length, renewals: due.length }
+  const report = {
+    at: Date.now(),
+    asOf,
+    resumed: unfinished.length,
+    renewals: due.length,
+    reissues: elsewhere.length,
+  }
   await account.recordPass(report)
   if (messages.length > 0) {
-    console.log(`cron pass: ${unfinished.length} unfinished jobs re-enqueued, ${due.length} renewal runs`)
+    console.log(
+      `cron pass: ${unfinished.length} unfinished jobs re-enqueued, ${due.length} renewal runs, ${elsewhere.length} re-issues from the new CA`,
+    )
   }
   return report
 }

@@ -13,6 +13,8 @@ import {
 } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import type { Env } from '../env.ts'
+import { storageName } from '../names.ts'
+import { servable } from '../serve.ts'
 import { certificateStorage } from '../storage.ts'
 import { serviceStorage } from './store.ts'
 
@@ -39,10 +41,15 @@ export function coversIdentifiers(chain: string, identifiers: string[]): boolean
 /** The job's stored certificate, when it covers exactly the job's identifiers. */
 export async function currentCertificate(
   env: Env,
-  job: Pick<JobRecord, 'name' | 'identifiers'>,
+  job: Pick<JobRecord, 'name' | 'identifiers' | 'certificate'>,
 ): Promise<CertificateRecord | undefined> {
-  const record = await readCertificateRecord(await certificateStorage(env), job.name)
-  return record && coversIdentifiers(record.certificate, job.identifiers) ? record : undefined
+  if (!job.certificate) return undefined
+  const record = await readCertificateRecord(await certificateStorage(env), await storageName(job.name))
+  // The job's own certificate (service/serve.ts), naming exactly the job's identifiers: never one left by an earlier job
+  // of the same name with other identifiers, nor one of a run that never finished.
+  return record && servable(job, record.certificate) && coversIdentifiers(record.certificate, job.identifiers)
+    ? record
+    : undefined
 }
 
 /** The bundle of a job's certificate, counted as one delivery; `undefined` before its first certificate. */

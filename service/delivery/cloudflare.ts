@@ -14,6 +14,7 @@ import { type CertificateRecord, readCertificateRecord } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import { accountOf } from '../account-object.ts'
 import { type Env, readConfig } from '../env.ts'
+import { storageName } from '../names.ts'
 import { certificateStorage } from '../storage.ts'
 import { serviceStorage } from './store.ts'
 
@@ -155,7 +156,10 @@ export async function retryEdgeDeliveries(env: Env): Promise<number> {
     const current = (await storage.get(key)) as EdgeDelivery | undefined
     if (!current || current.status === 'active') continue
     const name = key.slice('cloudflare/'.length)
-    const [job, record] = await Promise.all([account.getJob(name), readCertificateRecord(certificates, name)])
+    const [job, record] = await Promise.all([
+      account.getJob(name),
+      readCertificateRecord(certificates, await storageName(name)),
+    ])
     if (!job || !record) {
       await storage.delete(key)
       continue

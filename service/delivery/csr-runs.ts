@@ -7,6 +7,7 @@ import { type AcmeClient, type ChallengeSolver, lifetimeRenewalTime, type Storag
 import { type JobRecord, type KeyRing, type MessageOutcome, runIssueJob } from 'webacme/cloudflare'
 import type { AccountApi } from '../account-object.ts'
 import type { Env } from '../env.ts'
+import { storageName } from '../names.ts'
 import { ACCOUNT_ID } from '../storage.ts'
 import { csrRenewal, saveCsrCertificate } from './csr.ts'
 import { notify } from './webhooks.ts'
@@ -45,7 +46,7 @@ export async function issueCsrJob(
     csr,
     ...(replaces !== undefined && { issue: { replaces } }),
   })
-  const record = await saveCsrCertificate(storage, job.name, issued, ACCOUNT_ID)
+  const record = await saveCsrCertificate(storage, await storageName(job.name), issued, ACCOUNT_ID)
   // Before the job is marked valid: a crash in between re-runs the job, and the event is written again under the
   // same message id (at least once, never lost).
   await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
@@ -56,6 +57,8 @@ export async function issueCsrJob(
       notBefore: record.notBefore,
       notAfter: record.notAfter,
       renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
+      // Which CA issued it: after a change of CA the cron pass re-issues it from the new one (service/renewal.ts).
+      directoryUrl: client.transport.directoryUrl,
     },
   })
   return ACK

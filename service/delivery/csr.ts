@@ -21,6 +21,7 @@ import {
 } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import type { Env } from '../env.ts'
+import { storageName } from '../names.ts'
 import { problem, serviceStorage } from './store.ts'
 
 /** `csr/<name>`: the request a job's orders are finalized with. */
@@ -179,7 +180,7 @@ export async function csrRenewal(
   job: JobRecord,
   asOf: number,
 ): Promise<{ due: false; renewAt: string } | { due: true; replaces?: string }> {
-  const record = await readCertificateRecord(storage, job.name)
+  const record = await readCertificateRecord(storage, await storageName(job.name))
   const renewAt =
     job.certificate?.renewAt ??
     (record

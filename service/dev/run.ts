@@ -7,10 +7,13 @@
  * scripts, and `WEBACME_CRON {json}` after each pass.
  *
  *   npm run service -- [--port N] [--persist DIR] [--token T] [--directory URL] [--cron-interval S]
- *                      [--var NAME=VALUE ...] [--inspector-port N]
+ *                      [--var NAME=VALUE ...] [--inspector-port N] [--verbose]
+ *
+ * Without `--persist` the state lives in a temporary folder (it holds the API token and the storage key): it is
+ * removed on a normal exit, on Ctrl-C (SIGINT), SIGTERM and SIGHUP, whatever stage the start had reached.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,6 +34,7 @@ const USAGE = `usage: npm run service -- [options]
   --cron-interval S   trigger the scheduled handler every S seconds (default 10; also once at start)
   --var NAME=VALUE    override a var of wrangler.toml or set a secret (repeatable)
   --inspector-port N  open workerd's V8 inspector there (CPU profiles)
+  --verbose           show the local Pebble's log (its requests, validations, issued certificates)
 `
 
 interface Options {
@@ -41,6 +45,7 @@ interface Options {
   cronInterval: number
   vars: Record<string, string>
   inspectorPort: number | undefined
+  verbose: boolean
 }
 
 function parse(argv: string[]): Options {
@@ -54,6 +59,7 @@ function parse(argv: string[]): Options {
       'cron-interval': { type: 'string' },
       var: { type: 'string', multiple: true },
       'inspector-port': { type: 'string' },
+      verbose: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -85,6 +91,7 @@ function parse(argv: string[]): Options {
       values['inspector-port'] === undefined
         ? undefined
         : number(values['inspector-port'], 0, '--inspector-port'),
+    verbose: values.verbose === true,
   }
 }
 
@@ -123,7 +130,21 @@ async function main(): Promise<void> {
   const state = options.persist ?? (await mkdtemp(join(tmpdir(), 'webacme-service-')))
   await mkdir(state, { recursive: true })
   const cleanups: Array<() => Promise<unknown>> = []
-  if (!options.persist) cleanups.push(() => rm(state, { recursive: true, force: true }))
+  if (!options.persist) {
+    cleanups.push(() => rm(state, { recursive: true, force: true }))
+    // The last resort, whatever ends the process (an uncaught error, process.exit anywhere): synchronous.
+    process.on('exit', () => rmSync(state, { recursive: true, force: true }))
+  }
+  // A signal at any stage, the start included: stop what was started, each step bounded (workerd may already be
+  // gone when Ctrl-C reached the whole process group), then remove the temporary state.
+  let stopping = false
+  const stop = async (code: number) => {
+    if (stopping) return
+    stopping = true
+    for (const cleanup of cleanups) await bounded(cleanup(), 10_000).catch(() => {})
+    process.exit(code)
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
 
   // The service's bindings as /wrangler.toml declares them. [assets] needs its folder to exist.
   await mkdir(join(root, 'playground/dist'), { recursive: true })
@@ -139,7 +160,11 @@ async function main(): Promise<void> {
     trusted = extraCas()
   } else {
     const { startPebble } = await import('../../test/harness/pebble.ts')
-    const pebble = await startPebble({ http01: 'self', httpPort: options.port })
+    const pebble = await startPebble({
+      http01: 'self',
+      httpPort: options.port,
+      ...(options.verbose && { onOutput: (text: string) => process.stderr.write(text) }),
+    })
     cleanups.push(() => pebble.stop())
     directoryUrl = pebble.directoryUrl
     trusted = [pebble.caPem]
@@ -166,8 +191,9 @@ async function main(): Promise<void> {
     bindings: {
       ...workerOptions.bindings,
       ACME_DIRECTORY: directoryUrl,
-      // A local Pebble has no terms to read; with --directory, agreeing stays the operator's decision.
-      ...(!options.directory && { ACME_TERMS_OF_SERVICE_AGREED: 'true' }),
+      // A local Pebble has no terms to read; with --directory, agreeing stays the operator's decision. It issues for
+      // any name (the test CA's reserved names, loopback addresses): the hostname policy of a private CA.
+      ...(!options.directory && { ACME_TERMS_OF_SERVICE_AGREED: 'true', HOSTNAME_POLICY: 'local' }),
       // Locally KV is one location: no propagation to wait for. The cron interval is the renewal lookahead.
       HTTP01_PROPAGATION_MS: '0',
       // A local webhook receiver (http:, loopback) is fine here; deployed, webhook URLs must be https: and public.
@@ -187,15 +213,6 @@ async function main(): Promise<void> {
   })
   cleanups.unshift(() => mf.dispose())
   const url = (await mf.ready).href.replace(/\/$/, '')
-
-  let stopping = false
-  const stop = async (code: number) => {
-    if (stopping) return
-    stopping = true
-    for (const cleanup of cleanups) await cleanup().catch(() => {})
-    process.exit(code)
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
 
   // The scheduled handler, called on the Worker itself (Miniflare's /cdn-cgi/handler/scheduled would reach the
   // assets router in front of it instead).
@@ -233,6 +250,15 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   )
+}
+
+/** `work`, or a rejection after `ms`. */
+function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms)
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }
 
 await main()

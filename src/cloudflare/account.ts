@@ -18,7 +18,13 @@ import type { PresentedChallenge } from '../challenges/presented.ts'
 import { keyedQueue } from '../dns/queue.ts'
 import type { FirstReadPacerState } from '../protocol/poll.ts'
 import type { ErrorNote } from '../renewal/records.ts'
-import { type BudgetGrant, type BudgetState, RateBudget, type RateLimits } from './budget.ts'
+import {
+  type BudgetGrant,
+  type BudgetState,
+  RateBudget,
+  type RateBudgetOptions,
+  type RateLimits,
+} from './budget.ts'
 import type { SealedValue } from './keyring.ts'
 import type { DurableObjectStorageLike } from './types.ts'
 
@@ -53,6 +59,11 @@ export interface JobCertificate {
   renewAt: string
   /** When to ask the CA's renewal information (RFC 9773) again, where the CA offers it. */
   checkAt?: string
+  /**
+   * The directory URL of the CA that issued it. When the account's CA changes, {@link AcmeAccountCore.issuedElsewhere}
+   * lists the jobs whose certificate came from another CA, to be re-issued (`begin` with `reissue`).
+   */
+  directoryUrl?: string
 }
 
 /** A job's durable state. */
@@ -79,6 +90,11 @@ export interface JobRecord {
   renewals: number
   createdAt: string
   updatedAt: string
+  /**
+   * Why the job's last run was held back and until when it waits at least (when the limit frees by itself): a
+   * limit of the CA ({@link LimitName}), `paused` (the CA's Retry-After), `probing` or `queued`.
+   */
+  waitingFor?: { limit: string; until?: string }
 }
 
 /** What a run records, each before the request that depends on it. */
@@ -118,6 +134,8 @@ export interface AcmeAccountCoreOptions {
   leaseMs?: number
   /** The clock (ms; default `Date.now`). */
   now?: () => number
+  /** The registered domain of a hostname, for the per-domain limit (see {@link RateBudgetOptions}). */
+  registeredDomain?: RateBudgetOptions['registeredDomain']
 }
 
 const NONCE_POOL = 64
@@ -151,7 +169,9 @@ export class AcmeAccountCore {
     this.#storage = storage
     this.#options = options
     this.#account = loaded.account
-    this.#budget = new RateBudget(options.limits, loaded.budget)
+    this.#budget = new RateBudget(options.limits, loaded.budget, {
+      ...(options.registeredDomain && { registeredDomain: options.registeredDomain }),
+    })
     this.#pacer = loaded.pacer ?? {}
   }
 
@@ -178,11 +198,29 @@ export class AcmeAccountCore {
 
   // --- The account, nonces, pacer ----------------------------------------------------------------------
 
-  /** The account, creating it with `create` the first time (once, however many callers ask at once). */
-  async ensureAccount(create: () => Promise<StoredAccount>): Promise<StoredAccount> {
-    if (this.#account) return this.#account
+  /**
+   * The account, creating it with `create` the first time (once, however many callers ask at once). With
+   * `directoryUrl`, an account at another CA does not count: a new one is created at that CA, the previous one is
+   * kept under `account@<its directory URL>`, and what belonged to the previous CA (nonces, the pacer, its new-order
+   * window and pause) is forgotten.
+   */
+  async ensureAccount(
+    create: () => Promise<StoredAccount>,
+    options: { directoryUrl?: string } = {},
+  ): Promise<StoredAccount> {
+    const wanted = options.directoryUrl
+    if (this.#account && (wanted === undefined || this.#account.directoryUrl === wanted)) return this.#account
     this.#creating ??= (async () => {
       const account = await create()
+      const previous = this.#account
+      if (previous && previous.directoryUrl !== account.directoryUrl) {
+        await this.#storage.put(`account@${previous.directoryUrl}`, previous)
+        this.#nonces = []
+        this.#pacer = {}
+        await this.#storage.delete('pacer')
+        this.#budget.forgetCa()
+        await this.#storage.put('budget', this.#budget.state)
+      }
       await this.#storage.put('account', account)
       this.#account = account
       return account
@@ -315,6 +353,11 @@ export class AcmeAccountCore {
       authorizations?: number
       /** Whether the run places a new order (default: unless the job has one to resume). */
       newOrder?: boolean
+      /**
+       * An issuance run for a job that has a certificate (from another CA): allowed although the job is `valid`,
+       * which it stays while the run works (its certificate is still the one served).
+       */
+      reissue?: boolean
     },
   ): Promise<BeginResult> {
     return this.#serial(name, async () => {
@@ -323,7 +366,8 @@ export class AcmeAccountCore {
       const now = this.#now()
       const lease = this.#leases.get(name)
       if (lease && lease.until > now) return { skip: 'busy' }
-      if (request.kind === 'issue' && job.status === 'valid') return { skip: 'done' }
+      if (request.kind === 'issue' && job.status === 'valid' && !(request.reissue && job.certificate))
+        return { skip: 'done' }
       if (request.kind === 'issue' && job.status === 'failed') return { skip: 'failed' }
       if (request.kind === 'renew' && !job.certificate) return { skip: 'not-issued' }
       const grant = this.#budget.acquire(
@@ -331,22 +375,33 @@ export class AcmeAccountCore {
         {
           authorizations: request.authorizations ?? job.identifiers.length,
           newOrder: request.newOrder ?? job.orderUrl === undefined,
+          identifiers: job.identifiers,
+          // A renewal of a certificate whose CA gives renewal information carries ARI's `replaces`: exempt.
+          exempt: request.kind === 'renew' && job.certificate?.checkAt !== undefined,
         },
         now,
       )
       if (!grant.granted) {
         this.#wakeMessages.set(name, request.wakeMessage)
+        const waitingFor = {
+          limit: grant.reason,
+          ...(grant.retryAt !== undefined && { until: new Date(grant.retryAt).toISOString() }),
+        }
+        if (job.waitingFor?.limit !== waitingFor.limit || job.waitingFor.until !== waitingFor.until) {
+          await this.#put({ ...job, waitingFor })
+        }
         await this.#budgetChanged()
         return { wait: grant }
       }
       this.#wakeMessages.delete(name)
       const epoch = job.epoch + 1
       this.#leases.set(name, { epoch, until: now + this.#leaseMs() })
+      const { waitingFor: _w, ...unheld } = job
       const started: JobRecord = {
-        ...job,
+        ...unheld,
         epoch,
         kind: request.kind,
-        status: request.kind === 'issue' ? 'processing' : job.status,
+        status: request.kind === 'issue' && !job.certificate ? 'processing' : job.status,
         updatedAt: new Date(now).toISOString(),
       }
       await this.#put(started)
@@ -370,6 +425,8 @@ export class AcmeAccountCore {
         next.presented = [...job.presented.filter((p) => !samePresented(p, change.present)), change.present]
       if ('cleaned' in change) next.presented = job.presented.filter((p) => !samePresented(p, change.cleaned))
       await this.#put(next)
+      // The first new order placed after a pause (the probe): the others may follow.
+      if ('orderUrl' in change && this.#budget.orderPlaced(name)) await this.#budgetChanged()
       return true
     })
   }
@@ -434,7 +491,11 @@ export class AcmeAccountCore {
         }
       }
       await this.#put(next)
-      if (this.#budget.release(name)) await this.#budgetChanged()
+      if ((result.status === 'failed' || result.status === 'retry') && validationFailed(result.error)) {
+        this.#budget.authorizationsFailed(failedIdentifiers(result.error, job.identifiers), now)
+      }
+      this.#budget.release(name, result.status === 'valid', now)
+      await this.#budgetChanged()
       return true
     })
   }
@@ -465,6 +526,15 @@ export class AcmeAccountCore {
   /** The CA asked for no new orders before `until` (ms): every job waits (`429 rateLimited` on newOrder). */
   async pauseNewOrders(until: number): Promise<void> {
     this.#budget.pause(until)
+    await this.#budgetChanged()
+  }
+
+  /**
+   * The CA refused a new order of job `name` with `429 rateLimited`: the budget learns from it (see
+   * {@link RateBudget.rateLimited}: the named limit lowered to what was in flight, a pause, then a probe).
+   */
+  async rateLimited(name: string, refusal: Parameters<RateBudget['rateLimited']>[1]): Promise<void> {
+    this.#budget.rateLimited(name, refusal, this.#now())
     await this.#budgetChanged()
   }
 
@@ -509,6 +579,28 @@ export class AcmeAccountCore {
           Date.parse(certificate.renewAt) <= asOf ||
           (certificate.checkAt !== undefined && Date.parse(certificate.checkAt) <= asOf)
         if (due) names.push(name)
+      }
+      if (page.cursor === undefined) return names
+      cursor = page.cursor
+    }
+  }
+
+  /**
+   * Names of the jobs whose certificate was issued by a CA other than `directoryUrl` (the account's CA changed) and
+   * that no run holds: each is re-issued from the new CA (`begin` with `reissue`) while its certificate stays
+   * served. A certificate that does not record its CA is left alone.
+   */
+  async issuedElsewhere(directoryUrl: string): Promise<string[]> {
+    const now = this.#now()
+    const names: string[] = []
+    let cursor: string | undefined
+    for (;;) {
+      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
+      for (const { name, certificate } of page.jobs) {
+        if (certificate?.directoryUrl === undefined || certificate.directoryUrl === directoryUrl) continue
+        const lease = this.#leases.get(name)
+        if (lease && lease.until > now) continue
+        names.push(name)
       }
       if (page.cursor === undefined) return names
       cursor = page.cursor
@@ -610,6 +702,28 @@ export class AcmeAccountCore {
       if (current === null || current > next || current <= now) await this.#storage.setAlarm(next)
     }
   }
+}
+
+/** Problem codes of a validation that failed (what the failed-authorization limit counts). */
+const VALIDATION_FAILURES = new Set([
+  'ERR_AUTHORIZATION_INVALID',
+  'ERR_CHALLENGE_INVALID',
+  'ERR_ACME_UNAUTHORIZED',
+  'ERR_ACME_CONNECTION',
+  'ERR_ACME_DNS',
+  'ERR_ACME_INCORRECT_RESPONSE',
+  'ERR_ACME_TLS',
+  'ERR_ACME_CAA',
+])
+
+function validationFailed(error: ErrorNote): boolean {
+  return error.code !== undefined && VALIDATION_FAILURES.has(error.code)
+}
+
+/** The identifiers whose authorization failed: the one the message names, else all of the job's. */
+function failedIdentifiers(error: ErrorNote, identifiers: string[]): string[] {
+  const named = /authorization for (\S+) is invalid/.exec(error.message)?.[1]
+  return named && identifiers.includes(named) ? [named] : identifiers
 }
 
 function samePresented(a: PresentedChallenge, b: PresentedChallenge): boolean {

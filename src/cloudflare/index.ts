@@ -29,8 +29,17 @@ export type {
   StoredAccount,
 } from './account.ts'
 export { ACCOUNT_KEY_LABEL, AcmeAccountCore, certificateKeyLabel } from './account.ts'
-export type { BudgetGrant, BudgetRequest, BudgetState, RateLimits } from './budget.ts'
-export { LETS_ENCRYPT_LIMITS, RateBudget, requestPacer } from './budget.ts'
+export type {
+  BudgetGrant,
+  BudgetRequest,
+  BudgetState,
+  CountedCertificate,
+  LearnedLimits,
+  LimitName,
+  RateBudgetOptions,
+  RateLimits,
+} from './budget.ts'
+export { identifierSetKey, LETS_ENCRYPT_LIMITS, RateBudget, requestPacer } from './budget.ts'
 export type { DurableObjectRecordsOptions } from './do-storage.ts'
 export { DurableObjectRecords } from './do-storage.ts'
 export type { KvHttp01Options, KvHttp01SolverOptions } from './http01.ts'

@@ -48,6 +48,8 @@ export interface PebbleOptions {
   env?: Record<string, string>
   /** How long to wait for both servers to answer, per attempt (default 15 s). */
   startTimeoutMs?: number
+  /** Called with each chunk of whole lines Pebble and challtestsrv print (`npm run service -- --verbose`). */
+  onOutput?: (text: string) => void
 }
 
 export interface CertStatus {
@@ -392,6 +394,14 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
 
   for (let i = 1; i <= ATTEMPTS && !attempt; i++) {
     out = new OutputTail(LOG_LIMIT)
+    const { onOutput } = options
+    if (onOutput) {
+      const append = out.append.bind(out)
+      out.append = (chunk: string) => {
+        append(chunk)
+        onOutput(chunk)
+      }
+    }
     let a: Attempt | undefined
     try {
       a = await startAttempt(options, ca, dir, out)

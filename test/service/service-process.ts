@@ -18,6 +18,8 @@ export interface ServiceOptions {
   cronInterval?: number
   vars?: Record<string, string>
   inspectorPort?: number
+  /** Another checkout to run the service of (an earlier version, for a migration test). Default: this one. */
+  root?: string
 }
 
 export interface ServiceProcess {
@@ -69,7 +71,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   const args = [
     '--import',
     'tsx',
-    join(root, 'service/dev/run.ts'),
+    join(options.root ?? root, 'service/dev/run.ts'),
     '--port',
     String(options.port),
     '--persist',
@@ -80,12 +82,16 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
     options.token,
     '--cron-interval',
     String(options.cronInterval ?? 3600),
-    ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
+    // Pebble issues for the tests' reserved names and loopback addresses: the hostname policy of a private CA.
+    ...Object.entries({ HOSTNAME_POLICY: 'local', ...options.vars }).flatMap(([k, v]) => [
+      '--var',
+      `${k}=${v}`,
+    ]),
     ...(options.inspectorPort !== undefined ? ['--inspector-port', String(options.inspectorPort)] : []),
   ]
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: options.caFile, WRANGLER_SEND_METRICS: 'false' }
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd: options.root ?? root,
     env,
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
