@@ -30,6 +30,7 @@ export function mountAccount(store: Store): void {
   const caLoad = byId('ca-load', HTMLButtonElement)
   const caInfo = byId('ca-info', HTMLDivElement)
   const caError = byId('ca-error', HTMLDivElement)
+  const untrusted = byId('ca-untrusted', HTMLParagraphElement)
 
   const keyStatus = byId('key-status', HTMLParagraphElement)
   const keyBackup = byId('key-backup', HTMLInputElement)
@@ -80,7 +81,7 @@ export function mountAccount(store: Store): void {
    * Why a directory could not be loaded, in words for the page's user. The browser hides why a fetch failed; a
    * request that needs no CORS tells a server that answered (a wrong URL, not ACME) from one it cannot reach.
    */
-  const diagnose = async (err: unknown, url: string): Promise<Node | string | undefined> => {
+  const diagnose = async (err: unknown, url: string): Promise<string | undefined> => {
     const { code } = describeError(err)
     const status = (err as { status?: unknown }).status
     if (code === 'ABORTED') return undefined
@@ -97,17 +98,10 @@ export function mountAccount(store: Store): void {
       return `${url} answered, but without the CORS headers a page needs: it is not an ACME directory this page can use (check the URL; a wrong path answers like this).`
     const { caCertUrl, pebbleUrl } = store.get().local
     if (caCertUrl && pebbleUrl && new URL(url).origin === new URL(pebbleUrl).origin) {
-      return h(
-        'span',
-        {},
-        'This browser does not trust the TLS certificate of the local Pebble. Download ',
-        h(
-          'a',
-          { href: caCertUrl, download: 'webacme-playground-ca.pem', id: 'ca-cert-link' },
-          'the CA certificate',
-        ),
-        ', import it as a trusted authority in the browser’s certificate settings, then reload this page. Remove it again when you are done with the playground.',
-      )
+      // The local Pebble: its CA certificate is offered by `npm run playground` (the words are in index.html).
+      byId('ca-cert-link', HTMLAnchorElement).href = caCertUrl
+      untrusted.hidden = false
+      return undefined
     }
     return `This browser could not reach ${url} over a TLS connection it trusts. Check the URL; a CA with a certificate from a private CA must be trusted by the browser first.`
   }
@@ -119,6 +113,7 @@ export function mountAccount(store: Store): void {
   const useCa = async (url: string) => {
     const previous = store.get().directoryUrl
     let failure: unknown
+    untrusted.hidden = true
     await run(caLoad, caError, 'Loading the directory', async () => {
       setStatus(caInfo, `Loading ${url}…`, 'busy')
       const account = await loadAccount(url)
@@ -140,12 +135,10 @@ export function mountAccount(store: Store): void {
         throw err
       }
     })
-    const why = failure === undefined ? undefined : await diagnose(failure, url)
-    const box = caError.querySelector('.error')
-    if (why && box) {
-      box.querySelector('.hint')?.remove()
-      box.append(h('p', { class: 'hint' }, why))
-    }
+    if (failure === undefined) return
+    const why = await diagnose(failure, url)
+    caError.querySelector('.hint')?.remove() // the guess about CORS and TLS: replaced by what was found
+    if (why) caError.querySelector('.error')?.append(h('p', { class: 'hint' }, why))
   }
 
   caForm.addEventListener('submit', (event) => {
