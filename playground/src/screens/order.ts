@@ -307,6 +307,11 @@ export function mountOrder(store: Store): void {
     void (async () => {
       try {
         const { order, tasks } = await placeOrder(account, list, preferred, signal, resume?.orderUrl)
+        // Finalized before the reload with a key made here: that key is gone, its certificate of no use.
+        if (resume && !resume.csrPem && /valid|processing/.test(order.status))
+          throw new TypeError(
+            'this order was finalized before the reload; its key is gone: place a new order',
+          )
         const views = tasks.map((task, i) => renderTask(task, i, tasks))
         const pending: PendingOrderRecord = resume ?? {
           directoryUrl,
