@@ -5,6 +5,9 @@
  *   index.html         the page
  *   assets/app.js      the page's script, webacme included (minified ES module)
  *   assets/app.css     the style sheet
+ *   _headers           security headers for a static host that reads `_headers` (Cloudflare's static assets, as
+ *                      the Workers service serves this folder): the same Content-Security-Policy as server.ts,
+ *                      no framing, no referrer, no MIME sniffing. Not served as a file there.
  *
  * The library comes in by its package name, `webacme`, which esbuild resolves through the package's own
  * `exports` to `dist/`: run `npm run build` first. `tsx playground/build.ts` builds and prints the sizes.
@@ -15,6 +18,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
+import { PAGE_CSP } from './server.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -49,6 +53,21 @@ export async function buildPlayground(outdir: string = PLAYGROUND_DIST): Promise
   await build({ ...common, entryPoints: [join(here, 'style.css')], outfile: join(outdir, 'assets/app.css') })
   await writeFile(js.path, js.contents)
   await copyFile(join(here, 'index.html'), join(outdir, 'index.html'))
+  // The page holds signing keys: wherever it is served, no other site frames it and no script but its own runs.
+  const security = [
+    'X-Content-Type-Options: nosniff',
+    'Referrer-Policy: no-referrer',
+    'X-Frame-Options: DENY',
+  ]
+  // Rules that match one path add up (a header named twice is sent once with both values): CSP for the page's
+  // own files (not for the API reference under docs/), the rest for everything.
+  await writeFile(
+    join(outdir, '_headers'),
+    ['/', '/index.html', '/assets/*']
+      .flatMap((path) => [path, `  Content-Security-Policy: ${PAGE_CSP}`])
+      .concat('/*', ...security.map((line) => `  ${line}`), '')
+      .join('\n'),
+  )
   return { outdir, js: { min: js.contents.length, gzip: gzipSync(js.contents, { level: 9 }).length } }
 }
 

@@ -38,7 +38,8 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 }
 
-const CSP = [
+/** The page's Content-Security-Policy: here, and in the `_headers` file of the build for static hosting. */
+export const PAGE_CSP: string = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -68,7 +69,8 @@ export async function startPlaygroundServer(options: PlaygroundServerOptions): P
         .writeHead(status, {
           'content-type': type,
           'cache-control': 'no-store',
-          'content-security-policy': CSP,
+          'content-security-policy': PAGE_CSP,
+          'referrer-policy': 'no-referrer',
           'x-content-type-options': 'nosniff',
           ...extra,
         })

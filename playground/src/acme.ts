@@ -35,10 +35,10 @@ import {
   type Order,
   type ProblemDocument,
   parseCertificate,
-  REVOCATION_REASONS,
   type RenewalInfo,
   type RevocationReason,
 } from 'webacme'
+import type { CsrNames } from './csr-read.ts'
 import type { AccountRecord } from './keystore.ts'
 
 // --- Requests --------------------------------------------------------------------------------------------
@@ -229,8 +229,18 @@ export async function newAccountKey(
 /** Imports a private key (PEM: PKCS#8, PKCS#1, SEC1; or a private JWK) as a non-extractable account key. */
 export async function importAccountKey(text: string): Promise<CryptoKeyPair> {
   const trimmed = text.trim()
-  if (trimmed.startsWith('{')) return importJwkPair(JSON.parse(trimmed) as JsonWebKey, { extractable: false })
-  return importPrivateKeyPem(trimmed, { extractable: false })
+  const keys = trimmed.startsWith('{')
+    ? await importJwkPair(JSON.parse(trimmed) as JsonWebKey, { extractable: false })
+    : await importPrivateKeyPem(trimmed, { extractable: false })
+  return strongEnough(keys)
+}
+
+/** Refuses RSA keys under 2048 bits (CAs refuse them too: Let's Encrypt, CA/B Forum BR §6.1.5). */
+export function strongEnough(keys: CryptoKeyPair): CryptoKeyPair {
+  const bits = (keys.publicKey.algorithm as { modulusLength?: number }).modulusLength
+  if (bits !== undefined && bits < 2048)
+    throw new TypeError(`this is an RSA key of ${bits} bits: use one of 2048 bits or more`)
+  return keys
 }
 
 /** What the page shows about a key pair. */
@@ -321,15 +331,22 @@ export interface ChallengeTask {
   http?: { url: string; path: string; content: string }
 }
 
-/** Places an order and works out, for each authorization, the record or file the CA will look for. */
+/**
+ * Places an order (or, with `resume`, reads the order at that URL again, after a reload) and works out, for each
+ * authorization, the record or file the CA will look for.
+ */
 export async function placeOrder(
   record: AccountRecord,
   names: string[],
   preferred: ChallengeType,
   signal: AbortSignal,
+  resume?: string,
 ): Promise<{ order: Order; tasks: ChallengeTask[] }> {
   const client = accountClient(record)
-  const order = await client.createOrder({ identifiers: names }, { signal })
+  const order = resume
+    ? await client.getOrder(resume, { signal })
+    : await client.createOrder({ identifiers: names }, { signal })
+  if (order.status === 'invalid') throw new TypeError('the CA holds this order as invalid: place a new one')
   const authorizations = await Promise.all(
     order.authorizations.map((url) => client.getAuthorization(url, { signal })),
   )
@@ -381,38 +398,55 @@ export async function validate(
   return client.waitForAuthorization(task.authorization.url, { signal })
 }
 
-/** A certificate the order screen fetched, with the key made for it. */
+/** A certificate the order screen fetched, with the key made for it (none with the user's own CSR). */
 export interface IssuedChain {
   chainPem: string
-  keyPem: string
+  keyPem?: string
   keyAlgorithm: string
   keyMatches: boolean
 }
 
-/** Waits for the order to be ready, finalizes it with a CSR for a new key made here, and downloads the chain. */
+/**
+ * Waits for the order to be ready, finalizes it with a CSR for a new key made here (`keyType`) or with the
+ * user's own CSR (`csr`: the key never exists in the page), and downloads the chain.
+ */
 export async function finishOrder(
   record: AccountRecord,
   order: Order,
-  keyType: string,
+  key: { keyType: string } | { csr: CsrNames & { pem: string } },
   signal: AbortSignal,
   progress: (step: string) => void,
 ): Promise<IssuedChain> {
   const client = accountClient(record)
   progress('waiting for the order to be ready')
   const ready = await client.waitForOrder(order, { signal })
-  progress('making a key and a CSR')
-  const keys = await generateCertificateKey(keyType)
-  const csr = await createCsr({ keys, identifiers: ready.identifiers })
+  let keys: CryptoKeyPair | undefined
+  let csr: Uint8Array | string
+  if ('csr' in key) csr = key.csr.pem
+  else {
+    progress('making a key and a CSR')
+    keys = await generateCertificateKey(key.keyType)
+    csr = await createCsr({ keys, identifiers: ready.identifiers })
+  }
   progress('finalizing')
   const finalized = ready.status === 'valid' ? ready : await client.finalizeOrder(ready, csr, { signal })
   const valid = await client.waitForOrder(finalized, { signal })
   progress('downloading the certificate')
   const { pem } = await client.getCertificate(valid, { signal })
+  const leaf = parseCertificate(pem)
+  if (!keys) {
+    const spki = key as { csr: CsrNames }
+    return {
+      chainPem: pem,
+      keyAlgorithm: await spkiAlgorithm(leaf.subjectPublicKeyInfo),
+      keyMatches: leaf.subjectPublicKeyInfo.join() === spki.csr.subjectPublicKeyInfo.join(),
+    }
+  }
   return {
     chainPem: pem,
     keyPem: await exportPrivateKeyPem(keys.privateKey),
     keyAlgorithm: keyAlgorithm(keys.publicKey),
-    keyMatches: await certificateMatchesKey(parseCertificate(pem), keys),
+    keyMatches: await certificateMatchesKey(leaf, keys),
   }
 }
 
@@ -430,10 +464,16 @@ export async function renewalInfo(
 
 // --- Revocation ------------------------------------------------------------------------------------------
 
-/** RFC 5280 reason names, in code order. */
-export const REVOCATION_REASON_NAMES = Object.keys(REVOCATION_REASONS) as Array<
-  keyof typeof REVOCATION_REASONS
->
+/**
+ * The RFC 5280 reasons offered: those Let's Encrypt accepts (unspecified 0, keyCompromise 1, superseded 4,
+ * cessationOfOperation 5); it refuses the others with `badRevocationReason`, and other CAs accept these too.
+ */
+export const REVOCATION_REASON_NAMES = [
+  'unspecified',
+  'keyCompromise',
+  'superseded',
+  'cessationOfOperation',
+] as const satisfies readonly RevocationReason[]
 
 /** Revokes with the account key (`record`) or with the certificate's own key (`certificateKeyPem`). */
 export async function revoke(
@@ -480,10 +520,21 @@ export function describeError(err: unknown): ErrorView {
   if (!isAcmeError(err)) {
     return { code: 'ERR_PAGE', message: err instanceof Error ? err.message : String(err) }
   }
-  const view: ErrorView = { code: err.code, message: err.message }
+  // Advice for a program (`pass allowInsecure: true`, `list it in allowedOrigins`) means nothing on the page.
+  const view: ErrorView = { code: err.code, message: err.message.replace(/;\s*(pass|list it in) .*/, '') }
   const problem =
     err instanceof AcmeProblemError ? err.problem : err instanceof AcmeStateError ? err.problem : undefined
   if (problem) {
+    // The problem is shown under the message: the message does not repeat the CA's detail.
+    const cut = problem.detail ? view.message.indexOf(problem.detail) : -1
+    let message =
+      err instanceof AcmeProblemError
+        ? `The CA refused the request (HTTP ${err.status}).`
+        : cut > 0
+          ? view.message.slice(0, cut).replace(/[\s:]+$/, '')
+          : view.message
+    if (message.split('(').length > message.split(')').length) message += ')'
+    view.message = message
     view.problem = {
       type: problem.type,
       ...(problem.detail !== undefined && { detail: problem.detail }),

@@ -14,7 +14,7 @@ import {
   splitPemChain,
   toIdentifier,
 } from 'webacme'
-import { describeError, generateCertificateKey, keyAlgorithm, spkiAlgorithm } from './acme.ts'
+import { describeError, generateCertificateKey, keyAlgorithm, spkiAlgorithm, strongEnough } from './acme.ts'
 
 /** Names from free text: one per line, or separated by spaces or commas; duplicates dropped. */
 export function parseNames(text: string): string[] {
@@ -37,7 +37,7 @@ export interface CsrResult {
 export async function makeCsr(names: string[], key: { type: string } | { pem: string }): Promise<CsrResult> {
   const identifiers = names.map((n) => toIdentifier(n)) // checks every name before any key is made
   if ('pem' in key) {
-    const keys = await importPrivateKeyPem(key.pem, { extractable: false })
+    const keys = strongEnough(await importPrivateKeyPem(key.pem, { extractable: false }))
     const csr = await createCsr({ keys, identifiers })
     return { csrPem: csrToPem(csr), keyAlgorithm: keyAlgorithm(keys.publicKey), identifiers: names }
   }

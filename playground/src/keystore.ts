@@ -18,15 +18,37 @@ export interface AccountRecord {
   contact?: string[]
 }
 
+/**
+ * The order in progress at one CA, kept so that a reload does not lose it. It holds no key: the certificate key
+ * is made when the order is finalized (a non-extractable key kept here could not be downloaded after a reload),
+ * and with the user's own CSR there is none in the page at all.
+ */
+export interface PendingOrderRecord {
+  directoryUrl: string
+  /** The account that placed it. */
+  accountUrl: string
+  orderUrl: string
+  names: string[]
+  challenge: 'dns-01' | 'http-01'
+  /** The key type to make at finalization, or the user's CSR (PEM). */
+  keyType: string
+  csrPem?: string
+}
+
 const DB_NAME = 'webacme-playground'
 const STORE = 'accounts'
+const ORDERS = 'orders'
 
 let database: Promise<IDBDatabase> | undefined
 
 function open(): Promise<IDBDatabase> {
   database ??= new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1)
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'directoryUrl' })
+    const request = indexedDB.open(DB_NAME, 2)
+    request.onupgradeneeded = () => {
+      const db = request.result
+      for (const name of [STORE, ORDERS])
+        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: 'directoryUrl' })
+    }
     request.onsuccess = () => resolve(request.result)
     request.onerror = () => reject(request.error)
   })
@@ -36,11 +58,12 @@ function open(): Promise<IDBDatabase> {
 async function transact<T>(
   mode: IDBTransactionMode,
   work: (store: IDBObjectStore) => IDBRequest<T>,
+  store = STORE,
 ): Promise<T> {
   const db = await open()
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode)
-    const request = work(tx.objectStore(STORE))
+    const tx = db.transaction(store, mode)
+    const request = work(tx.objectStore(store))
     tx.oncomplete = () => resolve(request.result)
     tx.onerror = () => reject(tx.error ?? request.error)
     tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
@@ -60,4 +83,15 @@ export async function saveAccount(record: AccountRecord): Promise<void> {
 /** Forgets the record of a directory (the key is gone for good). */
 export async function deleteAccount(directoryUrl: string): Promise<void> {
   await transact('readwrite', (s) => s.delete(directoryUrl))
+}
+
+/** The order in progress at a CA, if one was kept. */
+export async function loadPendingOrder(directoryUrl: string): Promise<PendingOrderRecord | undefined> {
+  return (await transact<PendingOrderRecord>('readonly', (s) => s.get(directoryUrl), ORDERS)) ?? undefined
+}
+
+/** Keeps the order in progress (one per CA), or forgets it (`directoryUrl` alone). */
+export async function savePendingOrder(record: PendingOrderRecord | string): Promise<void> {
+  if (typeof record === 'string') await transact('readwrite', (s) => s.delete(record), ORDERS)
+  else await transact('readwrite', (s) => s.put(record), ORDERS)
 }

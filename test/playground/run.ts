@@ -107,6 +107,7 @@ async function main(): Promise<number> {
       http01,
       ari,
       server,
+      ca,
       work,
       data: {},
       consoleErrors: [],

@@ -6,6 +6,7 @@ import {
   caPresets,
   createAccount,
   deactivate,
+  describeError,
   describeKey,
   findAccount,
   importAccountKey,
@@ -29,6 +30,7 @@ export function mountAccount(store: Store): void {
   const caLoad = byId('ca-load', HTMLButtonElement)
   const caInfo = byId('ca-info', HTMLDivElement)
   const caError = byId('ca-error', HTMLDivElement)
+  const untrusted = byId('ca-untrusted', HTMLParagraphElement)
 
   const keyStatus = byId('key-status', HTMLParagraphElement)
   const keyBackup = byId('key-backup', HTMLInputElement)
@@ -75,31 +77,79 @@ export function mountAccount(store: Store): void {
     )
   }
 
-  /** Switches to a CA: its directory from the network, its account record from IndexedDB. */
-  const useCa = (url: string) =>
-    run(caLoad, caError, 'Loading the directory', async () => {
-      agree.checked = false // an agreement is to one CA's terms
-      setStatus(notice, '')
-      fill(acctError)
-      const account = await loadAccount(url)
-      store.set({ directoryUrl: url, directory: undefined, account })
+  /**
+   * Why a directory could not be loaded, in words for the page's user. The browser hides why a fetch failed; a
+   * request that needs no CORS tells a server that answered (a wrong URL, not ACME) from one it cannot reach.
+   */
+  const diagnose = async (err: unknown, url: string): Promise<string | undefined> => {
+    const { code } = describeError(err)
+    const status = (err as { status?: unknown }).status
+    if (code === 'ABORTED') return undefined
+    if (code !== 'ERR_NETWORK') {
+      return typeof status === 'number' && status >= 400
+        ? `${url} answers HTTP ${status}: there is no ACME directory at this URL.`
+        : `${url} answered, but not with an ACME directory.`
+    }
+    const answered = await fetch(url, { mode: 'no-cors', cache: 'no-store' }).then(
+      () => true,
+      () => false,
+    )
+    if (answered)
+      return `${url} answered, but without the CORS headers a page needs: it is not an ACME directory this page can use (check the URL; a wrong path answers like this).`
+    const { caCertUrl, pebbleUrl } = store.get().local
+    if (caCertUrl && pebbleUrl && new URL(url).origin === new URL(pebbleUrl).origin) {
+      // The local Pebble: its CA certificate is offered by `npm run playground` (the words are in index.html).
+      byId('ca-cert-link', HTMLAnchorElement).href = caCertUrl
+      untrusted.hidden = false
+      return undefined
+    }
+    return `This browser could not reach ${url} over a TLS connection it trusts. Check the URL; a CA with a certificate from a private CA must be trusted by the browser first.`
+  }
+
+  /**
+   * Switches to a CA: its directory from the network, its account record from IndexedDB. A CA that cannot be
+   * loaded leaves the page on the previous one.
+   */
+  const useCa = async (url: string) => {
+    const previous = store.get().directoryUrl
+    let failure: unknown
+    untrusted.hidden = true
+    await run(caLoad, caError, 'Loading the directory', async () => {
       setStatus(caInfo, `Loading ${url}…`, 'busy')
+      const account = await loadAccount(url)
       try {
-        store.set({ directory: await loadDirectory(url, account) })
+        const directory = await loadDirectory(url, account)
+        if (url !== previous) agree.checked = false // an agreement is to one CA's terms
+        setStatus(notice, '')
+        fill(acctError)
+        store.set({ directoryUrl: url, directory, account })
       } catch (err) {
+        failure = err
         delete caInfo.dataset.kind
         fill(caInfo)
+        if (url === previous) store.set({ account }) // the first CA: its key is still shown
+        directoryInput.value = previous
+        presetSelect.value = presetOf(previous).id
+        showPreset(presetSelect.value)
+        render(store.get())
         throw err
       }
     })
+    if (failure === undefined) return
+    const why = await diagnose(failure, url)
+    caError.querySelector('.hint')?.remove() // the guess about CORS and TLS: replaced by what was found
+    if (why) caError.querySelector('.error')?.append(h('p', { class: 'hint' }, why))
+  }
 
   caForm.addEventListener('submit', (event) => {
     event.preventDefault()
     const url = directoryInput.value.trim()
+    let https = false
     try {
-      new URL(url)
-    } catch {
-      fill(caError, h('p', { class: 'error' }, 'Enter the CA’s directory URL (https://…).'))
+      https = new URL(url).protocol === 'https:' // ACME runs over HTTPS only (RFC 8555 §6.1)
+    } catch {}
+    if (!https) {
+      fill(caError, h('p', { class: 'error' }, 'Enter the CA’s directory URL: ACME runs over https:// only.'))
       directoryInput.focus()
       return
     }
@@ -173,7 +223,11 @@ export function mountAccount(store: Store): void {
     showBackup(undefined)
   })
 
-  const contact = () => (contactInput.value.trim() ? [contactInput.value.trim()] : [])
+  const contact = () =>
+    contactInput.value
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean)
   const record = () => store.get().account!
 
   const afterAccount = async (account: { url: string; status: string; contact?: string[] | undefined }) => {
@@ -215,7 +269,16 @@ export function mountAccount(store: Store): void {
   })
 
   action(update, acctError, 'Updating the contact', async () => {
-    await afterAccount(await updateContact(record(), contact()))
+    const next = contact().map((c) => (c.includes(':') ? c : `mailto:${c}`))
+    if (next.length === 0 || next.join() === record().contact?.join()) {
+      fill(
+        acctError,
+        h('p', { class: 'error', 'data-code': 'NOTHING_TO_UPDATE' }, 'Enter a new contact address first.'),
+      )
+      contactInput.focus()
+      return
+    }
+    await afterAccount(await updateContact(record(), next))
     tell('Contact updated.')
   })
 
@@ -236,8 +299,14 @@ export function mountAccount(store: Store): void {
   })
 
   let rendered: CryptoKeyPair | undefined
+  let shown: AccountRecord | undefined
   const render = (state: State) => {
     const { directory, account } = state
+    if (account !== shown) {
+      // The account's contact as the CA last gave it (also after a reload).
+      shown = account
+      contactInput.value = (account?.contact ?? []).map((c) => c.replace(/^mailto:/, '')).join(', ')
+    }
     const tos = directory?.meta?.termsOfService
     fill(
       tosValue,

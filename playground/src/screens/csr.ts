@@ -1,6 +1,17 @@
 /** The CSR tool: names and a key (new, or the user's) to a PKCS#10 request, offline. */
 import { makeCsr, parseNames } from '../certs.ts'
-import { byId, definitionList, fill, keyTypeOptions, outputBlock, releaseDownloads, run } from '../ui.ts'
+import { byId, definitionList, fill, h, keyTypeOptions, outputBlock, releaseDownloads, run } from '../ui.ts'
+
+/** A button that takes the CSR to the order screen, which finalizes with it (the key stays where it is). */
+function orderWith(csrPem: string): HTMLButtonElement {
+  const button = h('button', { type: 'button', id: 'csr-order' }, 'Order with this CSR')
+  button.addEventListener('click', () => {
+    byId('order-csr', HTMLTextAreaElement).value = csrPem
+    byId('order-csr-box', HTMLDetailsElement).open = true
+    location.hash = '#order'
+  })
+  return button
+}
 
 export function mountCsr(): void {
   const form = byId('csr-form', HTMLFormElement)
@@ -44,6 +55,7 @@ export function mountCsr(): void {
           filename: 'request.csr',
           label: 'Download request.csr',
         }),
+        orderWith(result.csrPem),
         result.keyPem &&
           outputBlock('csr-key-out', 'Private key', result.keyPem, {
             filename: 'private-key.pem',

@@ -13,6 +13,8 @@ import {
   validate,
 } from '../acme.ts'
 import { inspectChain, parseNames } from '../certs.ts'
+import { readCsr } from '../csr-read.ts'
+import { loadPendingOrder, type PendingOrderRecord, savePendingOrder } from '../keystore.ts'
 import type { Store } from '../state.ts'
 import {
   byId,
@@ -78,6 +80,21 @@ export function mountOrder(store: Store): void {
   const validateCard = byId('order-validate-card', HTMLDivElement)
   const validateButton = byId('order-validate', HTMLButtonElement)
   const result = byId('order-result', HTMLDivElement)
+  const csrText = byId('order-csr', HTMLTextAreaElement)
+  const dohBox = byId('order-doh-box', HTMLDetailsElement)
+  const dnsRadio = byId('order-dns', HTMLInputElement)
+  const resumeCard = byId('order-resume', HTMLDivElement)
+  const resumeText = byId('order-resume-text', HTMLParagraphElement)
+  const resumeGo = byId('order-resume-go', HTMLButtonElement)
+  const resumeDrop = byId('order-resume-drop', HTMLButtonElement)
+  const challenge = () =>
+    (form.querySelector('input[name="order-challenge"]:checked') as HTMLInputElement).value as ChallengeType
+  // The DNS check is for dns-01 only.
+  const syncChallenge = () => {
+    dohBox.hidden = challenge() !== 'dns-01'
+  }
+  form.addEventListener('change', syncChallenge)
+  syncChallenge()
 
   keyTypeOptions(keyType)
   const { doh } = store.get()
@@ -93,7 +110,25 @@ export function mountOrder(store: Store): void {
 
   let controller: AbortController | undefined
   let dnsController: AbortController | undefined
-  let current: { order: Awaited<ReturnType<typeof placeOrder>>['order']; views: TaskView[] } | undefined
+  let current:
+    | {
+        order: Awaited<ReturnType<typeof placeOrder>>['order']
+        views: TaskView[]
+        pending: PendingOrderRecord
+      }
+    | undefined
+  /** The order kept for this CA after a reload, offered for resumption. */
+  let kept: PendingOrderRecord | undefined
+  const forget = (directoryUrl: string) => void savePendingOrder(directoryUrl).catch(() => {})
+  const drop = () => {
+    if (current) forget(current.pending.directoryUrl)
+    current = undefined
+    validateCard.hidden = true
+  }
+  // Leaving the page while an order is open asks first (the order itself is kept, and offered after a reload).
+  addEventListener('beforeunload', (event) => {
+    if (current || controller) event.preventDefault()
+  })
 
   const begin = () => {
     controller = new AbortController()
@@ -103,10 +138,12 @@ export function mountOrder(store: Store): void {
     return controller.signal
   }
   const end = () => {
+    const cancelled = controller?.signal.aborted
     controller = undefined
     place.disabled = false
     cancel.disabled = true
     validateButton.disabled = !current
+    if (cancelled) place.focus() // back to the form after Cancel
   }
   const failed = (err: unknown, context: string) => {
     dnsController?.abort()
@@ -116,8 +153,7 @@ export function mountOrder(store: Store): void {
         'Cancelled: nothing more is sent. An order already placed stays pending at the CA until it expires.',
         'warn',
       )
-      current = undefined
-      validateCard.hidden = true
+      drop()
     } else {
       setStatus(status, `${context} failed.`, 'warn')
       showError(errors, err, context)
@@ -127,7 +163,6 @@ export function mountOrder(store: Store): void {
   cancel.addEventListener('click', () => {
     controller?.abort()
     dnsController?.abort()
-    place.focus()
   })
 
   const setHeading = (text: string) => {
@@ -254,35 +289,41 @@ export function mountOrder(store: Store): void {
     })()
   }
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault()
-    const { account } = store.get()
-    if (!account?.accountUrl || account.status !== 'valid') {
-      fill(errors, h('p', { class: 'error' }, 'Create or find an account on the Account screen first.'))
-      return
-    }
-    const list = parseNames(names.value)
-    if (list.length === 0) {
-      fill(errors, h('p', { class: 'error' }, 'Enter at least one name.'))
-      names.focus()
-      return
-    }
-    const preferred = (form.querySelector('input[name="order-challenge"]:checked') as HTMLInputElement | null)
-      ?.value as ChallengeType
+  /** Places an order for `list` (or reads the kept one again) and shows what to publish for each name. */
+  const start = (list: string[], preferred: ChallengeType, note: string, resume?: PendingOrderRecord) => {
+    const { account, directoryUrl } = store.get()
+    if (!account?.accountUrl) return
+    const csrPem = resume ? resume.csrPem : csrText.value.trim() || undefined
     const signal = begin()
     dnsController?.abort()
     current = undefined
+    resumeCard.hidden = true
     releaseDownloads(tasksBox)
     releaseDownloads(result)
     fill(tasksBox)
     fill(result)
     validateCard.hidden = true
-    setStatus(status, 'Placing the order…', 'busy')
+    setStatus(status, resume ? 'Reading the order again…' : 'Placing the order…', 'busy')
     void (async () => {
       try {
-        const { order, tasks } = await placeOrder(account, list, preferred, signal)
+        const { order, tasks } = await placeOrder(account, list, preferred, signal, resume?.orderUrl)
+        // Finalized before the reload with a key made here: that key is gone, its certificate of no use.
+        if (resume && !resume.csrPem && /valid|processing/.test(order.status))
+          throw new TypeError(
+            'this order was finalized before the reload; its key is gone: place a new order',
+          )
         const views = tasks.map((task, i) => renderTask(task, i, tasks))
-        current = { order, views }
+        const pending: PendingOrderRecord = resume ?? {
+          directoryUrl,
+          accountUrl: account.accountUrl!,
+          orderUrl: order.url,
+          names: list,
+          challenge: preferred,
+          keyType: keyType.value,
+          ...(csrPem && { csrPem }),
+        }
+        await savePendingOrder(pending)
+        current = { order, views, pending }
         const heading = h(
           'h3',
           { id: 'order-tasks-title', tabindex: '-1' },
@@ -295,16 +336,66 @@ export function mountOrder(store: Store): void {
         validateCard.hidden = false
         setStatus(
           status,
-          'Order placed. Publish what each name below asks for, then ask the CA to validate.',
+          `${note}Order ${resume ? 'resumed' : 'placed'}. Publish what each name below asks for, then ask the CA to validate.`,
           'info',
         )
         heading.focus()
       } catch (err) {
-        failed(err, 'Placing the order')
+        if (resume) forget(resume.directoryUrl) // gone, expired or invalid: nothing to resume
+        failed(err, resume ? 'Resuming the order' : 'Placing the order')
       } finally {
         end()
       }
     })()
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const { account } = store.get()
+    if (!account?.accountUrl || account.status !== 'valid') {
+      fill(errors, h('p', { class: 'error' }, 'Create or find an account on the Account screen first.'))
+      return
+    }
+    let list: string[]
+    try {
+      // With the user's own CSR, the order is for exactly its names (RFC 8555 §7.4).
+      list = csrText.value.trim() ? readCsr(csrText.value).names : parseNames(names.value)
+    } catch (err) {
+      showError(errors, err, 'Reading the CSR')
+      csrText.focus()
+      return
+    }
+    names.value = list.join('\n')
+    if (list.length === 0) {
+      fill(errors, h('p', { class: 'error' }, 'Enter at least one name.'))
+      names.focus()
+      return
+    }
+    let note = ''
+    // A wildcard can only be proved with dns-01 (RFC 8555 §7.1.3; CAs offer nothing else for it).
+    if (challenge() === 'http-01' && list.some((n) => n.startsWith('*.'))) {
+      dnsRadio.checked = true
+      syncChallenge()
+      note = 'A wildcard can only be proved with dns-01: switched to dns-01. '
+    }
+    if (
+      current &&
+      !confirm(
+        `The order for ${current.pending.names.join(', ')} is still open. Leave it and place a new one?`,
+      )
+    )
+      return
+    start(list, challenge(), note)
+  })
+
+  resumeGo.addEventListener('click', () => {
+    if (kept) start(kept.names, kept.challenge, '', kept)
+  })
+  resumeDrop.addEventListener('click', () => {
+    if (kept) forget(kept.directoryUrl)
+    kept = undefined
+    resumeCard.hidden = true
+    names.focus()
   })
 
   validateButton.addEventListener('click', () => {
@@ -346,25 +437,28 @@ export function mountOrder(store: Store): void {
             'The CA could not validate every name: see the cards above. Fix it, then place a new order.',
             'warn',
           )
-          current = undefined
-          validateCard.hidden = true
+          drop()
           return
         }
         if (rejected) throw rejected.reason
-        const issued = await finishOrder(account, order, keyType.value, signal, (step) =>
-          setStatus(status, `All names valid: ${step}…`, 'busy'),
+        const { csrPem, keyType: type } = current.pending
+        const issued = await finishOrder(
+          account,
+          order,
+          csrPem ? { csr: { ...readCsr(csrPem), pem: csrPem } } : { keyType: type },
+          signal,
+          (step) => setStatus(status, `All names valid: ${step}…`, 'busy'),
         )
         const report = await inspectChain(issued.chainPem)
         const leaf = report.certificates[0]!.parsed
         store.set({
           issued: {
             chainPem: issued.chainPem,
-            keyPem: issued.keyPem,
+            keyPem: issued.keyPem ?? '',
             names: order.identifiers.map((i) => i.value),
           },
         })
-        current = undefined
-        validateCard.hidden = true
+        drop()
         setHeading(`Order valid: ${views.length} name${views.length > 1 ? 's' : ''} proved`)
         fill(
           result,
@@ -386,7 +480,7 @@ export function mountOrder(store: Store): void {
                   h(
                     'span',
                     { id: 'order-key-check' },
-                    `${issued.keyAlgorithm}, made in this page: ${issued.keyMatches ? 'matches the certificate' : 'DOES NOT match the certificate'}`,
+                    `${issued.keyAlgorithm}, ${issued.keyPem ? 'made in this page' : 'your CSR’s (not in this page)'}: ${issued.keyMatches ? 'matches the certificate' : 'DOES NOT match the certificate'}`,
                   ),
                 ],
               ],
@@ -396,14 +490,14 @@ export function mountOrder(store: Store): void {
               'div',
               { class: 'buttons' },
               downloadLink('Download fullchain.pem', 'fullchain.pem', issued.chainPem, true),
-              downloadLink('Download privkey.pem', 'privkey.pem', issued.keyPem, true),
+              issued.keyPem && downloadLink('Download privkey.pem', 'privkey.pem', issued.keyPem, true),
             ),
             h(
               'details',
               {},
               h('summary', {}, 'Show the PEM text'),
               outputBlock('order-chain-pem', 'Chain', issued.chainPem),
-              outputBlock('order-key-pem', 'Key', issued.keyPem),
+              issued.keyPem && outputBlock('order-key-pem', 'Key', issued.keyPem),
             ),
             h(
               'p',
@@ -419,8 +513,7 @@ export function mountOrder(store: Store): void {
         setStatus(status, 'Done: the certificate is below.', 'ok')
         byId('order-issued-title', HTMLHeadingElement).focus()
       } catch (err) {
-        current = undefined // an order with an invalid authorization is invalid: place a new one
-        validateCard.hidden = true
+        drop() // an order with an invalid authorization is invalid: place a new one
         failed(err, 'Validation and issuance')
       } finally {
         end()
@@ -428,12 +521,26 @@ export function mountOrder(store: Store): void {
     })()
   })
 
+  let lookedUp: string | undefined
   const render = () => {
-    const { account } = store.get()
-    accountLine.textContent =
-      account?.accountUrl && account.status === 'valid'
-        ? `Ordering as ${account.accountUrl}`
-        : 'No usable account yet: create or find one on the Account screen first.'
+    const { account, directoryUrl } = store.get()
+    const usable = account?.accountUrl && account.status === 'valid'
+    accountLine.textContent = usable
+      ? `Ordering as ${account.accountUrl}`
+      : 'No usable account yet: create or find one on the Account screen first.'
+    // An order kept from before a reload, by this account at this CA: offer it.
+    const key = usable ? `${directoryUrl} ${account.accountUrl}` : undefined
+    if (key === lookedUp) return
+    lookedUp = key
+    kept = undefined
+    resumeCard.hidden = true
+    if (!usable) return
+    void loadPendingOrder(directoryUrl).then((record) => {
+      if (!record || record.accountUrl !== account.accountUrl || current || controller) return
+      kept = record
+      resumeText.textContent = `An order from before the page was reloaded is still open: ${record.names.join(', ')} (${record.challenge}${record.csrPem ? ', your CSR' : ''}).`
+      resumeCard.hidden = false
+    })
   }
   store.subscribe(render)
   render()

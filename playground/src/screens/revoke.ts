@@ -45,6 +45,8 @@ export function mountRevoke(store: Store): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     const state = store.get()
+    // Revocation cannot be undone (RFC 5280 §3.3): ask first.
+    if (!confirm(`Revoke this certificate (reason ${reason.value})? This cannot be undone.`)) return
     void run(button, errors, 'Revocation', async () => {
       setStatus(status, '')
       // Read it first: a paste error shows before anything is sent.
