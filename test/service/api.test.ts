@@ -13,8 +13,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCertificate } from '../../src/pkix/certificate.ts'
+import { startLetsEncryptShapedPebble } from '../fixtures/lets-encrypt-ca.ts'
 import { getTestCa } from '../harness/ca.ts'
-import { type Pebble, startPebble } from '../harness/pebble.ts'
+import type { Pebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
 import { root } from '../runtimes/paths.ts'
 import { allValid, type CertificateView, type ServiceProcess, startService } from './service-process.ts'
@@ -42,7 +43,8 @@ beforeAll(async () => {
     await promisify(execFile)(process.execPath, ['scripts/docs.mjs', '--out', docs], { cwd: root })
     placedDocs = true
   }
-  pebble = await startPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
+  // The service's CA looks like Let's Encrypt (Boulder's directory, headers, nonces, Retry-After, ARI).
+  pebble = await startLetsEncryptShapedPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
   service = await startService({
     port,
     persist,
@@ -51,7 +53,7 @@ beforeAll(async () => {
     caFile: ca.caCertPath,
     vars: { ACME_TERMS_OF_SERVICE_AGREED: 'true', LIMIT_REQUESTS_PER_SECOND: '1000' },
   })
-}, 120_000)
+}, 300_000) // a hang guard: building the docs takes a minute on a loaded machine
 
 afterAll(async () => {
   await service?.stop()
