@@ -93,8 +93,14 @@ export interface Env extends LimitVars {
   HTTP01_PROPAGATION_MS?: string
   /**
    * dns-01 provider: cloudflare, powerdns, route53, digitalocean, hetzner, desec, porkbun, ovh, google, acme-dns,
-   * azure, gandi, linode, namecheap (empty: no dns-01).
+   * azure, gandi, linode, namecheap, rfc2136 (empty: no dns-01).
    */
+  /** DNS_PROVIDER=rfc2136: the server (`host[:port]`) taking dynamic updates, and the TSIG key (lego's names). */
+  RFC2136_NAMESERVER?: string
+  RFC2136_TSIG_KEY?: string
+  RFC2136_TSIG_SECRET?: string
+  RFC2136_TSIG_ALGORITHM?: string
+  RFC2136_ZONE?: string
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string

@@ -36,6 +36,7 @@ const SECRETS: Record<string, Array<keyof Env>> = {
   gandi: ['GANDIV5_PERSONAL_ACCESS_TOKEN'],
   linode: ['LINODE_TOKEN'],
   namecheap: ['NAMECHEAP_API_USER', 'NAMECHEAP_API_KEY', 'NAMECHEAP_CLIENT_IP'],
+  rfc2136: ['RFC2136_NAMESERVER', 'RFC2136_TSIG_KEY', 'RFC2136_TSIG_SECRET'],
 }
 
 function requireSecrets(env: Env, provider: string): void {
@@ -115,6 +116,23 @@ async function dnsAdapter(env: Env, provider: string): Promise<DnsAdapter> {
       const { linodeAdapter } = await import('webacme/dns/linode')
       return linodeAdapter({ token: env.LINODE_TOKEN! })
     }
+    case 'rfc2136': {
+      // RFC 2136 over TCP through the Workers socket API: the library takes the socket, the Worker opens it.
+      const [{ rfc2136Adapter, streamTransport }, { connect }] = await Promise.all([
+        import('webacme/dns/rfc2136'),
+        import('cloudflare:sockets'),
+      ])
+      const { hostname, port } = nameserver(env.RFC2136_NAMESERVER!)
+      return rfc2136Adapter({
+        transport: streamTransport(() => connect({ hostname, port }), { server: `${hostname}:${port}` }),
+        tsig: {
+          name: env.RFC2136_TSIG_KEY!,
+          secret: env.RFC2136_TSIG_SECRET!,
+          ...(env.RFC2136_TSIG_ALGORITHM && { algorithm: env.RFC2136_TSIG_ALGORITHM }),
+        },
+        ...(env.RFC2136_ZONE && { zone: env.RFC2136_ZONE }),
+      })
+    }
     case 'namecheap': {
       const { namecheapAdapter } = await import('webacme/dns/namecheap')
       return namecheapAdapter({
@@ -138,4 +156,14 @@ export async function solversFor(env: Env, config: Config, challenge: string): P
     return [dns01Solver({ adapter, ...(resolver && { resolver }) })]
   }
   return [kvHttp01Solver(env.CHALLENGES, { propagationDelay: config.http01PropagationMs })]
+}
+
+/** `RFC2136_NAMESERVER`: `host`, `host:port` or `[v6]:port`; the port defaults to 53. */
+function nameserver(text: string): { hostname: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text)
+  const port = m?.[2] === undefined ? 53 : Number(m[2])
+  if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`RFC2136_NAMESERVER must be host, host:port or [IPv6]:port, got ${text}`)
+  }
+  return { hostname: m[1], port }
 }
