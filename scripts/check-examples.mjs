@@ -67,6 +67,7 @@ writeFileSync(
         'webacme/storage/redis': ['../../src/storage/redis.ts'],
         'webacme/cloudflare': ['../../src/cloudflare/index.ts'],
         'webacme/dns/exec': ['../../src/dns/providers/exec-node.ts'],
+        'webacme/dns/rfc2136/node': ['../../src/dns/rfc2136/node-transport.ts'],
         'webacme/tls': ['../../src/tls/index.ts'],
         'webacme/dns/*': ['../../src/dns/providers/*.ts'],
       },
