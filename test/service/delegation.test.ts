@@ -72,8 +72,8 @@ interface JobView {
   renewAt?: string
   notAfter?: string
   verification?: { type: string; name: string; target: string }
-  verifications?: Array<{ name: string; target: string; status: string }>
-  waitingFor?: { reason?: string; name?: string; target?: string }
+  verifications?: Array<{ name: string; target: string; status: string; found?: string }>
+  waitingFor?: { reason?: string; name?: string; target?: string; found?: string }
 }
 
 async function job(name: string): Promise<JobView> {
@@ -162,6 +162,13 @@ describe('delegated dns-01 through the service', () => {
     // A cron pass with the CNAME still missing: still waiting, still nothing written.
     await service.cron()
     expect((await job(name)).waitingFor?.reason).toBe('cname')
+    expect(writes).toEqual([])
+
+    // A CNAME to somewhere else is named in the view, and still waited on.
+    await pdns.setRecords(CUSTOMER_ZONE, record.name, 'CNAME', [`elsewhere.${DELEGATION}.`])
+    await service.cron()
+    await until(name, (v) => v.verifications?.[0]?.found === `elsewhere.${DELEGATION}`, 'wrong CNAME seen')
+    expect((await job(name)).waitingFor).toMatchObject({ reason: 'cname', found: `elsewhere.${DELEGATION}` })
     expect(writes).toEqual([])
 
     // The customer creates the CNAME once; the next pass issues.
