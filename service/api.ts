@@ -19,6 +19,7 @@ import type { JobRecord } from 'webacme/cloudflare'
 import { ACCOUNT_KEY_LABEL, openPrivateKey } from 'webacme/cloudflare'
 import { accountOf } from './account-object.ts'
 import { authorized, unauthorized } from './auth.ts'
+import { delegationView, forgetDelegation } from './delegation.ts'
 import { currentCertificate, deliveryView, forgetDeliveries } from './delivery/bundle.ts'
 import { edgeView, forgetEdge } from './delivery/cloudflare.ts'
 import { claimCsrJob, forgetCsr, readCsrInput } from './delivery/csr.ts'
@@ -218,7 +219,12 @@ async function list(url: URL, env: Env, config: Config): Promise<Response> {
 async function show(name: string, env: Env, config: Config): Promise<Response> {
   const job = await accountOf(env, config).getJob(name)
   return job
-    ? Response.json({ ...view(job), ...(await deliveryView(env, name)), ...(await edgeView(env, name)) })
+    ? Response.json({
+        ...view(job),
+        ...(await deliveryView(env, name)),
+        ...(await edgeView(env, name)),
+        ...(await delegationView(env, job)),
+      })
     : problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
 }
 
@@ -264,7 +270,12 @@ async function remove(name: string, url: URL, env: Env, config: Config): Promise
       ),
     )
   }
-  await Promise.all([forgetCsr(env, name), forgetDeliveries(env, name), forgetEdge(env, name)])
+  await Promise.all([
+    forgetCsr(env, name),
+    forgetDeliveries(env, name),
+    forgetEdge(env, name),
+    forgetDelegation(env, name),
+  ])
   if (!job && !revoked) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
   return Response.json({ name, deleted: true, revoked })
 }

@@ -104,6 +104,11 @@ export interface Env extends LimitVars {
   DNS_PROVIDER?: string
   /** DNS-over-HTTPS resolver for the dns-01 propagation check (empty: the provider's own wait only). */
   DNS_RESOLVER_URL?: string
+  /**
+   * Delegated dns-01 (delegation.ts): a zone DNS_PROVIDER controls; customers CNAME `_acme-challenge.<hostname>` to
+   * a name in it once, and every dns-01 TXT record is written there (empty: TXT records in the customer's zone).
+   */
+  DNS_DELEGATION_ZONE?: string
   /** Cloudflare zone whose custom hostnames get each certificate (with CLOUDFLARE_API_TOKEN; delivery/cloudflare.ts). */
   DELIVER_CLOUDFLARE_ZONE_ID?: string
   /** The Cloudflare API's base URL (default https://api.cloudflare.com/client/v4; a test points it at a fixture). */

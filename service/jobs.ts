@@ -28,6 +28,7 @@ import {
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf } from './account-object.ts'
 import { caGate } from './ca-gate.ts'
+import { awaitingDelegation } from './delegation.ts'
 import { deliverToEdge } from './delivery/cloudflare.ts'
 import { jobCsr } from './delivery/csr.ts'
 import { issueCsrJob, renewCsrJob } from './delivery/csr-runs.ts'
@@ -158,6 +159,8 @@ async function runMessage(session: Session, body: JobMessage): Promise<MessageOu
 async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
   const { env, config, account, client, ring, storage } = session
   const reissue = body.kind === 'issue' && body.reissue === true
+  // Delegated dns-01: no order before the customer's CNAME is in place; the next cron pass checks again.
+  if (!reissue && (await awaitingDelegation(env, account, body.name))) return ACK
   const begun = await account.begin(body.name, {
     kind: 'issue',
     wakeMessage: body,

@@ -4,6 +4,7 @@
  */
 import { type ChallengeSolver, type DnsAdapter, dns01Solver, dohResolver } from 'webacme'
 import { kvHttp01Solver } from 'webacme/cloudflare'
+import { delegatedDns01Solver, delegationUnavailable, delegationZone } from './delegation.ts'
 import type { Config, Env } from './env.ts'
 
 /** The challenge types a job may ask for. */
@@ -15,7 +16,7 @@ export function dnsUnavailable(env: Env, config: Config): string | undefined {
   if (!config.dnsProvider) return 'dns-01 needs a DNS provider: set DNS_PROVIDER and its credentials'
   try {
     requireSecrets(env, config.dnsProvider)
-    return undefined
+    return delegationUnavailable(env)
   } catch (error) {
     return error instanceof Error ? error.message : String(error)
   }
@@ -153,6 +154,9 @@ export async function solversFor(env: Env, config: Config, challenge: string): P
   if (challenge === 'dns-01') {
     const adapter = await dnsAdapter(env, config.dnsProvider ?? '')
     const resolver = env.DNS_RESOLVER_URL ? dohResolver({ url: env.DNS_RESOLVER_URL }) : undefined
+    // Delegated dns-01: the TXT records go to the delegation zone, never the customer's (delegation.ts).
+    const zone = delegationZone(env)
+    if (zone !== undefined) return [delegatedDns01Solver(adapter, zone, resolver)]
     return [dns01Solver({ adapter, ...(resolver && { resolver }) })]
   }
   return [kvHttp01Solver(env.CHALLENGES, { propagationDelay: config.http01PropagationMs })]
