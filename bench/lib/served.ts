@@ -30,6 +30,8 @@ export interface ServedResult {
   perHostname: { medianMs: number; p95Ms: number; maxMs: number }
   /** ms from the first POST until the last hostname was served. */
   totalMs: number
+  /** Per hostname, ms from its POST until the API listed it valid (polled every 250 ms): the issuance part. */
+  issued: { medianMs: number; p95Ms: number; allMs: number }
   /** How often each hostname was probed before it was served, at most (the resolution of the figures). */
   probeRounds: number
   /** nginx reloads run by `webacme sync` (one after each pass that wrote files). */
@@ -42,7 +44,7 @@ export interface ServedResult {
     maxPerEvent: number
     duplicatedEvents: number
     signaturesVerified: boolean
-    /** ms from the first POST until the last expected event was delivered. */
+    /** ms from the first POST until the first delivery of the last expected event. */
     allDeliveredMs: number
   }
 }
@@ -52,6 +54,7 @@ interface Delivery {
   type: string
   name: string
   verified: boolean
+  at: number
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -125,6 +128,7 @@ export async function postToServed(
           type: event.type,
           name: event.data.name,
           verified: verify(secret, req.headers, body),
+          at: Date.now(),
         })
         res.writeHead(204).end()
       } catch {
@@ -216,6 +220,21 @@ export async function postToServed(
       if (res.status !== 202) throw new Error(`POST ${name}: ${res.status} ${await res.text()}`)
     })
 
+    // When the API first lists each name valid (issuance alone, without sync and nginx).
+    const issuedAt = new Map<string, number>()
+    const issuance = (async () => {
+      while (issuedAt.size < names.length && Date.now() - started < deadlineMs) {
+        const res = await service.api('/api/certificates?limit=1000')
+        const now = Date.now()
+        const { certificates } = (await res.json()) as {
+          certificates: Array<{ name: string; status: string }>
+        }
+        for (const c of certificates)
+          if (c.status === 'valid' && postedAt.has(c.name) && !issuedAt.has(c.name)) issuedAt.set(c.name, now)
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    })()
+
     // Probe every name not yet served, round after round: a handshake; once it verifies, the job's serial.
     let rounds = 0
     while (servedAt.size < names.length) {
@@ -238,8 +257,10 @@ export async function postToServed(
         if (serial === jobSerial.get(name)) servedAt.set(name, at)
       })
       if (rounds % 10 === 0) log(`phase 4: ${servedAt.size} of ${names.length} served after ${rounds} rounds`)
-      await new Promise((r) => setTimeout(r, 100))
+      await new Promise((r) => setTimeout(r, 250))
     }
+    await issuance
+    const issuedLatencies = names.map((n) => issuedAt.get(n)! - postedAt.get(n)!).sort((a, b) => a - b)
     const lastServed = Math.max(...servedAt.values())
     const latencies = names.map((n) => servedAt.get(n)! - postedAt.get(n)!).sort((a, b) => a - b)
 
@@ -254,7 +275,11 @@ export async function postToServed(
         throw new Error(`webhooks: ${issuedDelivered().size} of ${names.length} issued events delivered`)
       await new Promise((r) => setTimeout(r, 200))
     }
-    const allDelivered = Date.now()
+    const firstDelivery = new Map<string, number>()
+    for (const d of deliveries)
+      if (d.type === 'certificate.issued' && expected.has(d.name) && !firstDelivery.has(d.name))
+        firstDelivery.set(d.name, d.at)
+    const allDelivered = Math.max(...firstDelivery.values())
     // A little longer, for duplicates still on their way.
     await new Promise((r) => setTimeout(r, 5000))
     const perEvent = new Map<string, number>()
@@ -271,6 +296,11 @@ export async function postToServed(
         maxMs: latencies.at(-1)!,
       },
       totalMs: lastServed - started,
+      issued: {
+        medianMs: quantile(issuedLatencies, 0.5),
+        p95Ms: quantile(issuedLatencies, 0.95),
+        allMs: Math.max(...issuedAt.values()) - started,
+      },
       probeRounds: rounds,
       reloads: (agentOutput.match(/reload: exit 0/g) ?? []).length,
       webhooks: {
