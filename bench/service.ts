@@ -7,9 +7,14 @@
  * 2. CPU inside workerd: a V8 CPU profile of the Worker's isolate over its inspector during phase 1 (the queue
  *    consumer, the account Durable Object and the API all run there): CPU ms per certificate, and where it goes;
  * 3. recovery: N more certificates, the whole runtime SIGKILLed by process group once a third of them are
- *    finalized, started again on its state: time to ready, to the first certificate after the restart, to all.
+ *    finalized, started again on its state: time to ready, to the first certificate after the restart, to all;
+ * 4. POST to served (bench/lib/served.ts): N more hostnames POSTed while `webacme sync --interval 1` feeds a real
+ *    nginx; per hostname the time until nginx serves its certificate (TLS handshake by SNI, chain verified, the
+ *    job's serial), the time until all are served, and webhook deliveries per event at a local receiver.
  *
- *   npm run bench:service -- [--n 300] [--json] [--out DIR]
+ *   npm run bench:service -- [--n 300] [--served-n 300] [--json] [--out DIR]
+ *
+ * `--served-n` (or $BENCH_SERVED_N) sets the hostnames of phase 4 alone (default: N); the results say which it was.
  *
  * The default run writes bench/results/service-latest.{json,md}; others go to bench/.tmp/results/.
  */
@@ -29,11 +34,18 @@ import { freePort } from '../test/harness/ports.ts'
 import { root } from '../test/runtimes/paths.ts'
 import { type ServiceProcess, startService } from '../test/service/service-process.ts'
 import { type CpuProfile, type CpuSummary, inspectorSession, summariseProfile } from './lib/cpu-profile.ts'
+import { postToServed, type ServedResult } from './lib/served.ts'
 
 const { values } = parseArgs({
-  options: { n: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } },
+  options: {
+    n: { type: 'string' },
+    'served-n': { type: 'string' },
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+  },
 })
 const N = Number(values.n ?? 300)
+const SERVED_N = Number(values['served-n'] ?? process.env.BENCH_SERVED_N ?? N)
 const defaultRun = values.n === undefined && values.out === undefined
 const outDir = values.out ?? join(root, defaultRun ? 'bench/results' : 'bench/.tmp/results')
 const log = (line: string) => process.stderr.write(`[bench:service] ${line}\n`)
@@ -229,6 +241,15 @@ async function main() {
       `phase 3: ready ${recovery.readyMs} ms, first certificate ${recovery.firstCertificateMs} ms, all ${recovery.allMs} ms after the kill`,
     )
 
+    // 4: POST to served, through `webacme sync` and nginx; webhook deliveries per event.
+    const served = await postToServed(
+      service,
+      options.token,
+      await pebble.roots(0),
+      Array.from({ length: SERVED_N }, (_, i) => `s${i}-${RUN}.bench.test`),
+      log,
+    )
+
     const result = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.versions.node },
@@ -251,6 +272,7 @@ async function main() {
           (share(cpu, 'queue consumer') * Math.min(cpu.cpuMs, workerd.mainThread)) / N,
       },
       recovery,
+      served,
     }
     await mkdir(outDir, { recursive: true })
     await writeFile(join(outDir, 'service-latest.json'), `${JSON.stringify(result, null, 2)}\n`)
@@ -277,6 +299,7 @@ function markdown(
       consumerEstimatePerCertificateMs: number
     }
     recovery: { readyMs: number; firstCertificateMs: number; allMs: number }
+    served: ServedResult
     machine: { cpus: number; node: string }
   },
   cpu: CpuSummary,
@@ -298,6 +321,9 @@ ${r.date}; ${r.machine.cpus} cores, Node ${r.machine.node}; workerd through Mini
 | CPU of workerd's main thread per certificate | ${r.cpu.workerdMainThreadPerCertificateMs.toFixed(2)} ms (/proc: every isolate's JavaScript, Miniflare's simulators of KV, R2, queues and Durable Objects included) |
 | CPU of the workerd process per certificate | ${r.cpu.workerdProcessPerCertificateMs.toFixed(2)} ms (/proc, all threads) |
 | recovery after SIGKILL of the runtime | ready ${(r.recovery.readyMs / 1000).toFixed(1)} s, first certificate ${(r.recovery.firstCertificateMs / 1000).toFixed(1)} s, all ${r.n} ${(r.recovery.allMs / 1000).toFixed(1)} s after the kill |
+| POST to served (${r.served.n} hostnames, \`webacme sync --interval 1\` into nginx) | per hostname median ${(r.served.perHostname.medianMs / 1000).toFixed(1)} s, p95 ${(r.served.perHostname.p95Ms / 1000).toFixed(1)} s, max ${(r.served.perHostname.maxMs / 1000).toFixed(1)} s; all ${r.served.n} served ${(r.served.totalMs / 1000).toFixed(1)} s after the first POST (${r.served.reloads} nginx reloads; each name probed in rounds, ${r.served.probeRounds} rounds) |
+| of which issuance (POST to valid in the API, polled every 250 ms) | per hostname median ${(r.served.issued.medianMs / 1000).toFixed(1)} s, p95 ${(r.served.issued.p95Ms / 1000).toFixed(1)} s; all ${r.served.n} valid ${(r.served.issued.allMs / 1000).toFixed(1)} s after the first POST (the rest is \`webacme sync\`'s passes, one bundle at a time, and the reload) |
+| webhook deliveries per event | ${r.served.webhooks.deliveries} deliveries for ${r.served.webhooks.events} events (${r.served.webhooks.expected} expected): min ${r.served.webhooks.minPerEvent}, max ${r.served.webhooks.maxPerEvent} per event, ${r.served.webhooks.duplicatedEvents} duplicated; signatures ${r.served.webhooks.signaturesVerified ? 'all verified' : 'NOT all verified'}; all delivered ${(r.served.webhooks.allDeliveredMs / 1000).toFixed(1)} s after the first POST |
 
 ## Where the CPU goes
 
