@@ -315,9 +315,25 @@ export class OnDemandCore {
     const key = storageName(name)
     const deadline = Date.now() + this.#limits.waitTimeout
     let waited = false
+    // While it waits for another process, a storage that fails for a moment (Redis restarting) is asked again, up
+    // to the deadline: the holder may well store the certificate. The first attempt's error is thrown at once.
+    let storageError: { error: unknown } | undefined
+    const whileWaiting = <T>(call: Promise<T>): Promise<T | undefined> =>
+      waited
+        ? call.then(
+            (value) => {
+              storageError = undefined
+              return value
+            },
+            (error: unknown) => {
+              storageError = { error }
+              return undefined
+            },
+          )
+        : call
     for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
       if (this.#closing.signal.aborted) throw this.#refuse(name, 'closed', {}, false)
-      const lease = await this.#locker.tryLock(key, this.#limits.lockTtl)
+      const lease = await whileWaiting(this.#locker.tryLock(key, this.#limits.lockTtl))
       if (lease) {
         this.#leases.add(lease)
         try {
@@ -350,9 +366,10 @@ export class OnDemandCore {
         this.#counters.waitedForOtherProcess++
       }
       await sleep(delay, this.#closing.signal)
-      const stored = await this.#fromStorage(name)
+      const stored = await whileWaiting(this.#fromStorage(name))
       if (stored) return stored
       if (Date.now() > deadline) {
+        if (storageError) throw storageError.error
         throw new CertificateManagerError(
           'ERR_LOCK_WAIT_TIMEOUT',
           name,

@@ -82,7 +82,10 @@ export interface LimitOptions {
   maxRemembered?: number
   /** Client addresses tracked for the per-client limit (default 10 000). */
   maxClients?: number
-  /** Milliseconds a handshake waits for an issuance in another process before giving up (default 180 s). */
+  /**
+   * Milliseconds a handshake waits for an issuance in another process before giving up (default 180 s). Storage
+   * errors while it waits (a Redis restarting) are retried until then; the last one is thrown at the deadline.
+   */
   waitTimeout?: number
   /** Lease duration (ms) of the storage lock an issuance holds; renewed at a third of it (default 30 s). */
   lockTtl?: number

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { makeCertificate } from '../../test/fixtures/certificates.ts'
 import { freePort } from '../../test/harness/ports.ts'
 import { AcmeClient } from '../client.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
+import { saveCertificate } from '../renewal/records.ts'
+import type { Lease } from '../storage/lock.ts'
 import { MemoryStorage } from '../storage/memory.ts'
+import { StorageError } from '../storage/storage.ts'
 import { createCertificateManager } from './manager.ts'
 
 // A CA nobody listens on: these tests must never reach it.
@@ -111,6 +115,54 @@ describe('createCertificateManager', () => {
       expect(await storage.list('failures/')).toEqual(['failures/shared.example'])
     } finally {
       await Promise.all(managers.map((m) => m.close()))
+    }
+  })
+
+  it('keeps waiting for the lease another process holds through a storage error, then serves what it stored', async () => {
+    const name = 'waited.example'
+    let waiting = false
+    let failures = 0
+    let failed!: () => void
+    const failedOnce = new Promise<void>((resolve) => (failed = resolve))
+    // Fails one read of the certificate while the manager waits for the lease (Redis restarting under a fleet).
+    class FlakyStorage extends MemoryStorage {
+      override async tryLock(key: string, ttlMs: number): Promise<Lease | undefined> {
+        const lease = await super.tryLock(key, ttlMs)
+        if (key === name && !lease) waiting = true
+        return lease
+      }
+      override async get(key: string): Promise<unknown> {
+        if (waiting && key === `certificates/${name}` && failures === 0) {
+          failures++
+          failed()
+          throw new StorageError('ERR_STORAGE', key, 'the connection to the storage was lost')
+        }
+        return super.get(key)
+      }
+    }
+    const storage = new FlakyStorage()
+    const other = await storage.tryLock(name, 60_000) // the other process, mid-issuance
+    const manager = createCertificateManager({
+      client: await client(),
+      account: { termsOfServiceAgreed: true },
+      storage,
+      allow: [name],
+    })
+    try {
+      const served = manager.getCertificate(name)
+      await failedOnce
+      const { pem, key } = await makeCertificate({
+        names: [name],
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+      })
+      const record = await saveCertificate(storage, name, { certificate: pem, certificateKey: key })
+      await storage.unlock(other!)
+      expect((await served).serialNumber).toBe(record.serialNumber)
+      expect(failures).toBe(1)
+      expect(manager.stats()).toMatchObject({ ordersPlaced: 0, waitedForOtherProcess: 1 })
+    } finally {
+      await manager.close()
     }
   })
 })

@@ -1,145 +1,178 @@
 /**
- * On-demand TLS (`webacme/tls`) over `webacme/storage/redis` against Pebble and a real redis-server:
+ * On-demand TLS (`webacme/tls`) over `webacme/storage/redis` against Pebble and a real redis-server, with three
+ * separate OS processes (./ondemand/child.ts), each with its own Redis connection (node-redis, ioredis, node-redis),
+ * its own ACME client, manager and listener. The lease is RedisStorage's native lock; the process listening where
+ * Pebble's VA dials answers tls-alpn-01 from the storage for the orders of all three.
  *
- * - three managers, each with its own ACME client and its own Redis connection (node-redis, ioredis, node-redis),
- *   asked for the same 10 new names at once, place exactly 10 orders and all 30 handshakes succeed (the lease
- *   is RedisStorage's native lock; whichever manager Pebble reaches answers tls-alpn-01 from the storage);
- * - Redis killed (-9) and restarted in the middle of an issuance (at the newOrder request): the handshake still
- *   gets its certificate, the certificate is in Redis afterwards, another manager serves it with no order, and no
- *   lock is left on the name.
+ * - asked for the same 20 new names at once, the three place exactly 20 orders (counted by Pebble's log and by each
+ *   process's client on the wire) and all 60 handshakes succeed;
+ * - Redis killed (-9) and restarted in the middle of issuance (every newOrder request is held until Redis is back;
+ *   Redis dies once each of the 5 names has a lease holder at its newOrder and the two other processes wait for
+ *   that lease, 5 + 10, counted by the processes): all 15 handshakes still succeed
+ *   with one order per name, every certificate is in Redis afterwards, a manager that never saw the names serves
+ *   them with no order, and no lock is left on any name.
  */
+
 import type { AddressInfo } from 'node:net'
 import { createServer, type Server } from 'node:tls'
 import { Redis as IoRedis } from 'ioredis'
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AcmeClient } from '../../src/client.ts'
 import { generateKeyPair } from '../../src/jose/algorithms.ts'
 import type { HttpEvent } from '../../src/protocol/transport.ts'
-import { type RedisClientLike, RedisStorage } from '../../src/storage/redis.ts'
-import { type CertificateManager, createCertificateManager } from '../../src/tls/index.ts'
+import { RedisStorage } from '../../src/storage/redis.ts'
+import { createCertificateManager } from '../../src/tls/index.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { type RedisServer, startRedis } from '../harness/redis.ts'
-import { handshake, pebbleNewOrders } from './ondemand/helpers.ts'
+import {
+  type Child,
+  childTotals,
+  closeChildren,
+  handshake,
+  handshakeEvery,
+  oneCertificatePerName,
+  pebbleNewOrders,
+  startChild,
+} from './ondemand/helpers.ts'
 
 const RUN = Date.now().toString(36)
 const DOMAIN = `redis-${RUN}.webacme.test`
+const PREFIX = `${RUN}:`
+const CLIENTS = ['node-redis', 'ioredis', 'node-redis'] as const
 
-describe('on-demand TLS over RedisStorage (Node, Pebble, redis-server)', () => {
+describe('on-demand TLS over RedisStorage, three processes (Node, Pebble, redis-server)', () => {
   let pebble: Pebble
   let redis: RedisServer
   let root: string
-  const cleanups: Array<() => Promise<unknown>> = []
+  let reader: IoRedis
 
   beforeAll(async () => {
-    ;[pebble, redis] = await Promise.all([startPebble({ nonceRejectPercent: 0 }), startRedis()])
+    ;[pebble, redis] = await Promise.all([startPebble(), startRedis()])
     root = await pebble.roots(0)
+    reader = new IoRedis({ host: redis.host, port: redis.port })
+    reader.on('error', () => {}) // reconnects are expected while Redis restarts
   })
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+    reader?.disconnect()
     await Promise.all([pebble?.stop(), redis?.stop()])
   })
 
-  async function nodeRedis(): Promise<RedisClientLike> {
-    const client = createClient({ url: redis.url })
-    client.on('error', () => {}) // reconnects are expected while Redis restarts
-    await client.connect()
-    cleanups.push(() => client.close())
-    return client
-  }
-  function ioredis(): RedisClientLike {
-    const client = new IoRedis({ host: redis.host, port: redis.port })
-    client.on('error', () => {})
-    cleanups.push(async () => client.disconnect())
-    return client
-  }
-
-  async function manager(
-    client: RedisClientLike,
-    port: number,
-    onHttp?: (event: HttpEvent) => void,
-  ): Promise<{ manager: CertificateManager; port: number }> {
-    const acme = new AcmeClient({
-      directoryUrl: pebble.directoryUrl,
-      accountKey: await generateKeyPair('ES256'),
-      ...(onHttp && { onHttp }),
-    })
-    const m = createCertificateManager({
-      client: acme,
-      account: { termsOfServiceAgreed: true },
-      storage: new RedisStorage({ client, prefix: `${RUN}:` }),
-      allow: [`*.${DOMAIN}`],
-      challenges: { http01: false },
-      limits: { issuancesPerMinute: 1000, issuancesPerMinutePerClient: 1000 },
-    })
-    const server: Server = createServer({ SNICallback: m.SNICallback }, (socket) => socket.end('ok\n'))
-    server.on('tlsClientError', () => {})
-    const net = m.listener(server)
-    await new Promise<void>((resolve, reject) => {
-      net.once('error', reject)
-      net.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve())
-    })
-    cleanups.push(async () => {
-      await m.close()
-      await new Promise((r) => net.close(r))
-    })
-    return { manager: m, port: (net.address() as AddressInfo).port }
-  }
-
-  it('three managers sharing Redis, the same 10 new names at once: exactly 10 orders, 30 handshakes', async () => {
-    // The first listens where Pebble's VA connects for tls-alpn-01; the others answer from the shared storage.
-    const servers = [
-      await manager(await nodeRedis(), pebble.tlsPort),
-      await manager(ioredis(), 0),
-      await manager(await nodeRedis(), 0),
-    ]
-    const names = Array.from({ length: 10 }, (_, i) => `n${i}.${DOMAIN}`)
-    const before = pebbleNewOrders(pebble)
-    const results = await Promise.allSettled(
-      servers.flatMap((s) => names.map((name) => handshake(s.port, name, root))),
+  /** Three processes over Redis; the first listens where Pebble's VA dials for tls-alpn-01. */
+  async function startThree(
+    hold: boolean,
+  ): Promise<{ children: Child[]; ports: number[]; output: () => string }> {
+    const children = CLIENTS.map((client, i) =>
+      startChild({
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: PREFIX,
+        REDIS_CLIENT: client,
+        DIRECTORY_URL: pebble.directoryUrl,
+        ALLOW: `*.${DOMAIN}`,
+        PORT: String(i === 0 ? pebble.tlsPort : 0),
+        HOLD_ORDERS: hold ? '1' : '0',
+      }),
     )
-    const failed = results.filter((r) => r.status === 'rejected')
-    expect(failed.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([])
-    for (const [i, r] of results.entries()) {
-      const peer = (r as PromiseFulfilledResult<Awaited<ReturnType<typeof handshake>>>).value
-      expect(peer.authorized).toBe(true)
-      expect(peer.subjectAltName).toBe(`DNS:${names[i % names.length]}`)
+    const output = () => children.map((c) => c.output).join('\n---\n')
+    try {
+      const ports = await Promise.all(children.map((c) => c.next('READY').then(Number)))
+      return { children, ports, output }
+    } catch (error) {
+      await closeChildren(children)
+      throw error
     }
-    expect(pebbleNewOrders(pebble) - before).toBe(10)
-    const ordered = servers.reduce((n, s) => n + s.manager.stats().ordersPlaced, 0)
-    expect(ordered).toBe(10)
+  }
+
+  it('3 processes sharing Redis, the same 20 new names at once: exactly 20 orders, 60 handshakes', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `n${i}.${DOMAIN}`)
+    const { children, ports, output } = await startThree(false)
+    try {
+      const before = pebbleNewOrders(pebble)
+      const { failures, ok } = await handshakeEvery(ports, names, root)
+      expect(failures, output()).toEqual([])
+      expect(ok).toHaveLength(60)
+      oneCertificatePerName(ok, names)
+      expect(pebbleNewOrders(pebble) - before).toBe(20)
+      expect(await childTotals(children)).toMatchObject({ ordersPlaced: 20, newOrderPosts: 20, issued: 20 })
+      console.log(`redis, 3 processes: ${ok.length} handshakes, ${pebbleNewOrders(pebble) - before} orders`)
+    } finally {
+      await closeChildren(children)
+    }
   })
 
-  it('Redis killed and restarted mid-issuance: the certificate is issued and kept, no lock blocks the name', async () => {
-    const name = `crash.${DOMAIN}`
-    let restarted: Promise<void> | undefined
-    const crashing = await manager(await nodeRedis(), 0, (event) => {
-      // At the first newOrder, the manager holds the name's lease in Redis and is about to write challenge answers.
-      if (restarted === undefined && event.method === 'POST' && /\/order-plz$/.test(event.url))
-        restarted = redis.restart()
-    })
-    // Pebble's VA dials tlsPort: the first manager of the previous test listens there and answers from Redis.
-    const before = pebbleNewOrders(pebble)
-    const peer = await handshake(crashing.port, name, root)
-    expect(restarted).toBeDefined()
-    await restarted
-    expect(peer.authorized).toBe(true)
-    expect(peer.subjectAltName).toBe(`DNS:${name}`)
-    expect(pebbleNewOrders(pebble) - before).toBe(1)
-    expect(redis.logs()).toMatch(/DB loaded from append only file/)
+  it('Redis killed and restarted mid-issuance under 3 processes: no certificate lost, no lock left', async () => {
+    const names = Array.from({ length: 5 }, (_, i) => `crash${i}.${DOMAIN}`)
+    const { children, ports, output } = await startThree(true)
+    try {
+      const before = pebbleNewOrders(pebble)
+      const asked = handshakeEvery(ports, names, root)
+      // Until every process is past its first look at Redis for every name: either it holds the name's lease and
+      // its newOrder waits (mid-issuance), or it waits for the process that holds it. (Asked again after each
+      // answer, paced by a short pause; the test's timeout is the hang guard.)
+      for (;;) {
+        const totals = await childTotals(children)
+        if (totals.heldOrders === names.length && totals.waitedForOtherProcess === 2 * names.length) break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const pidBefore = redis.pid()
+      await redis.restart()
+      expect(redis.pid()).not.toBe(pidBefore)
+      for (const c of children) c.process.stdin.write('resume\n')
+      const { failures, ok } = await asked
+      expect(failures, output()).toEqual([])
+      expect(ok).toHaveLength(15)
+      const serials = oneCertificatePerName(ok, names)
+      expect(redis.logs()).toMatch(/DB loaded from append only file/)
+      expect(pebbleNewOrders(pebble) - before).toBe(5)
+      expect(await childTotals(children)).toMatchObject({
+        ordersPlaced: 5,
+        newOrderPosts: 5,
+        issued: 5,
+        heldOrders: 0,
+      })
 
-    // After the crash: the certificate is in Redis, no lock is held on the name.
-    const storage = new RedisStorage({ client: ioredis(), prefix: `${RUN}:` })
-    expect(await storage.list('certificates/')).toContain(`certificates/${name}`)
-    const lease = await storage.tryLock(name, 10_000)
-    expect(lease).toBeDefined()
-    await storage.unlock(lease!)
+      // Every certificate is in Redis, and no lock is left (the three are still running, idle): each name's lease
+      // is free to take.
+      const storage = new RedisStorage({ client: reader, prefix: PREFIX })
+      const stored = await storage.list('certificates/')
+      expect(await reader.keys(`${PREFIX}.lock/*`)).toEqual([])
+      for (const name of names) {
+        expect(stored).toContain(`certificates/${name}`)
+        const lease = await storage.tryLock(name, 10_000)
+        expect(lease, name).toBeDefined()
+        await storage.unlock(lease!)
+      }
 
-    // A manager that never saw the name serves it from Redis, with no order.
-    const fresh = await manager(await nodeRedis(), 0)
-    const again = await handshake(fresh.port, name, root)
-    expect(again.serialNumber).toBe(peer.serialNumber)
-    expect(fresh.manager.stats().ordersPlaced).toBe(0)
-    expect(pebbleNewOrders(pebble) - before).toBe(1)
+      // A manager that never saw the names serves them from Redis, with no request to the CA.
+      const http: HttpEvent[] = []
+      const fresh = createCertificateManager({
+        client: new AcmeClient({
+          directoryUrl: pebble.directoryUrl,
+          accountKey: await generateKeyPair('ES256'),
+          onHttp: (e) => http.push(e),
+        }),
+        account: { termsOfServiceAgreed: true },
+        storage,
+        allow: [`*.${DOMAIN}`],
+      })
+      const server: Server = createServer({ SNICallback: fresh.SNICallback }, (socket) => socket.end('ok\n'))
+      server.on('tlsClientError', () => {})
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      try {
+        const port = (server.address() as AddressInfo).port
+        for (const name of names) {
+          expect((await handshake(port, name, root)).serialNumber).toBe(serials.get(name))
+        }
+        expect(http).toEqual([])
+        expect(fresh.stats()).toMatchObject({ ordersPlaced: 0, loadedFromStorage: 5 })
+      } finally {
+        await new Promise((resolve) => server.close(resolve))
+        await fresh.close()
+      }
+      console.log(
+        `redis restart, 3 processes: ${ok.length} handshakes, 5 names, ${pebbleNewOrders(pebble) - before} orders`,
+      )
+    } finally {
+      await closeChildren(children)
+    }
   })
 })

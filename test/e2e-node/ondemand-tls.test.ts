@@ -12,14 +12,12 @@
  * - with the CA stopped, new names fail and the breaker opens after `breakerFailures` consecutive failures
  *   (counted, not timed), while cached names keep being served.
  */
-import { spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
 import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type Server } from 'node:tls'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AcmeClient } from '../../src/client.ts'
 import { generateKeyPair } from '../../src/jose/algorithms.ts'
@@ -28,27 +26,20 @@ import type { HttpEvent } from '../../src/protocol/transport.ts'
 import { FsStorage } from '../../src/storage/fs.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { type CertificateManager, createCertificateManager } from '../../src/tls/index.ts'
-import { childRegistry } from '../harness/children.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
-import { Child, handshake, type Peer, pebbleNewOrders } from './ondemand/helpers.ts'
+import {
+  childTotals,
+  closeChildren,
+  handshake,
+  handshakeEvery,
+  oneCertificatePerName,
+  type Peer,
+  pebbleNewOrders,
+  startChild,
+} from './ondemand/helpers.ts'
 
-const CHILD = fileURLToPath(new URL('./ondemand/child.ts', import.meta.url))
 const RUN = Date.now().toString(36)
 const DOMAIN = `od-${RUN}.webacme.test`
-
-function startChild(storageDir: string, pebble: Pebble, allow: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: {
-      ...process.env,
-      STORAGE_DIR: storageDir,
-      DIRECTORY_URL: pebble.directoryUrl,
-      ALLOW: allow.join(','),
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  childRegistry('ondemand-tls').children.add(child)
-  return new Child(child)
-}
 
 /** A `node:tls` server using the manager, reached through the manager's listener on `port`. */
 async function serve(
@@ -202,51 +193,24 @@ describe('on-demand TLS against Pebble (Node)', () => {
 
   it('3 processes sharing one FsStorage, asked for the same 20 new names at once, place exactly 20 orders', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `multi-${i}.${DOMAIN}`)
-    const children = [0, 1, 2].map(() => startChild(storageDir, pebble, [`*.${DOMAIN}`]))
+    const children = [0, 1, 2].map(() =>
+      startChild({ STORAGE_DIR: storageDir, DIRECTORY_URL: pebble.directoryUrl, ALLOW: `*.${DOMAIN}` }),
+    )
     try {
       const ports = await Promise.all(children.map((c) => c.next('READY').then(Number)))
       const before = pebbleNewOrders(pebble)
-      const results = await Promise.allSettled(
-        ports.flatMap((port) =>
-          names.map((name) => handshake(port, name, root).then((peer) => ({ name, peer }))),
-        ),
-      )
-      const failures = results.filter((r) => r.status === 'rejected')
-      expect(
-        failures.map((f) => String((f as PromiseRejectedResult).reason)),
-        children.map((c) => c.output).join('\n---\n'),
-      ).toEqual([])
-      const ok = results.map((r) => (r as PromiseFulfilledResult<{ name: string; peer: Peer }>).value)
+      const { failures, ok } = await handshakeEvery(ports, names, root)
+      expect(failures, children.map((c) => c.output).join('\n---\n')).toEqual([])
       expect(ok).toHaveLength(60)
-      for (const { name, peer } of ok) {
-        expect(peer.authorized).toBe(true)
-        expect(peer.subjectAltName).toBe(`DNS:${name}`)
-      }
-      // Every process serves the same certificate for a name: one order per name.
-      for (const name of names) {
-        expect(new Set(ok.filter((r) => r.name === name).map((r) => r.peer.serialNumber)).size).toBe(1)
-      }
+      oneCertificatePerName(ok, names)
       expect(pebbleNewOrders(pebble) - before).toBe(20)
-      const stats = await Promise.all(
-        children.map(async (c) => {
-          c.process.stdin.write('stats\n')
-          return JSON.parse(await c.next('STATS')) as {
-            ordersPlaced: number
-            newOrderPosts: number
-            issued: number
-          }
-        }),
-      )
-      expect(stats.reduce((sum, s) => sum + s.newOrderPosts, 0)).toBe(20)
-      expect(stats.reduce((sum, s) => sum + s.ordersPlaced, 0)).toBe(20)
-      expect(stats.reduce((sum, s) => sum + s.issued, 0)).toBe(20)
+      expect(await childTotals(children)).toMatchObject({ ordersPlaced: 20, newOrderPosts: 20, issued: 20 })
       // The CA dialled only the front listener: it answered for the orders the three children placed.
       expect(frontManager.stats().tlsAlpn01Answered).toBeGreaterThanOrEqual(21)
       expect(frontManager.stats().ordersPlaced).toBe(1)
       cachedNames.push(...names)
     } finally {
-      for (const c of children) c.process.stdin.end('close\n')
-      await Promise.all(children.map((c) => new Promise((resolve) => c.process.once('exit', resolve))))
+      await closeChildren(children)
     }
   })
 
