@@ -64,9 +64,14 @@ async function runWithSummaryFile(cmd, args, env = process.env) {
     try {
       summary = { ...summary, ...JSON.parse(readFileSync(file, 'utf8')) }
     } catch {}
-    const { label, ...counts } = summary
+    const { label, failures, ...counts } = summary
     if (code !== 0 && counts.failed === 0) counts.failed = 1
-    return { code, counts, ...(typeof label === 'string' && { label }) }
+    return {
+      code,
+      counts,
+      ...(typeof label === 'string' && { label }),
+      failures: Array.isArray(failures) ? failures : [],
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -228,13 +233,15 @@ async function main(argv) {
   }
 
   const rows = []
+  const failedTests = []
   for (const step of selected) {
     const started = Date.now()
     console.log(`\n[test] ── ${step.name} ──`)
     // The binaries this step's setup installed: test/harness/system.ts refuses any other, so a step that
     // forgot a feature fails here too, not only on a fresh machine.
     process.env.WEBACME_SETUP_BINARIES = step.features.flatMap((f) => FEATURES[f].binaries).join(',')
-    const { code, counts, label } = await step.run(vitestArgs)
+    const { code, counts, label, failures = [] } = await step.run(vitestArgs)
+    for (const f of failures) failedTests.push(`${step.name}: ${f.name}${f.error ? ` — ${f.error}` : ''}`)
     total.passed += counts.passed
     total.failed += counts.failed
     total.skipped += counts.skipped
@@ -249,6 +256,11 @@ async function main(argv) {
     console.log('\n[test] steps:')
     for (const [label, counts, time] of rows)
       console.log(`  ${label.padEnd(width[0])}  ${counts.padEnd(width[1])}  ${time}`)
+  }
+  // Long logs get cut from the top: name what failed right above the total.
+  if (failedTests.length > 0) {
+    console.log('\n[test] failed:')
+    for (const line of failedTests) console.log(`  ✗ ${line}`)
   }
   if (total.failed > 0 && exitCode === 0) exitCode = 1
   // The very last line of the run: the total over every step.

@@ -15,6 +15,47 @@ export interface SummaryCounts {
   skipped: number
 }
 
+/** One failed test (or file, or unhandled error) by name, with the first line of its error. */
+export interface SummaryFailure {
+  name: string
+  error: string
+}
+
+function firstLine(message: string | undefined): string {
+  const line = (message ?? '').split('\n').find((l) => l.trim() !== '') ?? ''
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}
+
+/** Names every failure countResults counts, so the end of a long log says what failed. */
+export function listFailures(
+  testModules: ReadonlyArray<TestModule>,
+  unhandledErrors: ReadonlyArray<SerializedError>,
+): SummaryFailure[] {
+  const failures: SummaryFailure[] = []
+  for (const module of testModules) {
+    let failedHere = 0
+    for (const test of module.children.allTests()) {
+      const result = test.result()
+      if (result.state === 'passed' || result.state === 'skipped') continue
+      failedHere++
+      failures.push({
+        name: `${module.moduleId.split('/test/').pop() ?? module.moduleId} > ${test.fullName}`,
+        error: firstLine(result.errors?.[0]?.message) || result.state,
+      })
+    }
+    if (failedHere > 0) continue
+    const error = module.errors()[0] ?? [...module.children.allSuites()].flatMap((s) => s.errors())[0]
+    if (module.state() === 'failed' || error)
+      failures.push({
+        name: module.moduleId.split('/test/').pop() ?? module.moduleId,
+        error: firstLine(error?.message),
+      })
+  }
+  for (const error of unhandledErrors)
+    failures.push({ name: 'unhandled error', error: firstLine(error.message) })
+  return failures
+}
+
 export function formatSummary(counts: SummaryCounts, label?: string): string {
   const line = `${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}`
   return label ? `${label}: ${line}` : line
@@ -59,8 +100,9 @@ export default class SummaryReporter implements Reporter {
     reason: TestRunEndReason,
   ): void {
     const counts = countResults(testModules, unhandledErrors, reason)
+    const failures = listFailures(testModules, unhandledErrors)
     const file = process.env.WEBACME_SUMMARY_FILE
-    if (file) writeFileSync(file, `${JSON.stringify(counts)}\n`)
+    if (file) writeFileSync(file, `${JSON.stringify({ ...counts, failures })}\n`)
     const line = formatSummary(counts, file ? 'vitest' : undefined)
     if (this.vitest) this.vitest.logger.log(line)
     else console.log(line)

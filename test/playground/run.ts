@@ -39,6 +39,7 @@ const FLOW_LIMIT_MS = 180_000
 async function main(): Promise<number> {
   const started = Date.now()
   const counts = { passed: 0, failed: 0, skipped: 0 }
+  const failures: { name: string; error: string }[] = []
   const chromiumPath = executablePath()
   const version = /([\d.]+)/.exec(execFileSync(chromiumPath, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?'
   const built = await buildPlayground()
@@ -168,6 +169,10 @@ async function main(): Promise<number> {
       } catch (err) {
         outcome.set(flow.name, 'failed')
         counts.failed++
+        failures.push({
+          name: flow.name,
+          error: String(err instanceof Error ? err.message : err).split('\n')[0] ?? '',
+        })
         console.log(
           `  ✗ ${flow.name}\n${String(err instanceof Error ? (err.stack ?? err.message) : err).replace(/^/gm, '      ')}`,
         )
@@ -186,6 +191,10 @@ async function main(): Promise<number> {
     console.log(`  screenshots: ${SHOTS}`)
   } catch (err) {
     counts.failed++
+    failures.push({
+      name: 'playground run',
+      error: String(err instanceof Error ? err.message : err).split('\n')[0] ?? '',
+    })
     console.log(`  ✗ playground run: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
   } finally {
     await browser?.close().catch(() => {})
@@ -203,7 +212,7 @@ async function main(): Promise<number> {
   const line = `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}`
   console.log(`${label}: ${line} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
   const file = process.env.WEBACME_SUMMARY_FILE
-  if (file) writeFileSync(file, `${JSON.stringify({ ...counts, label })}\n`)
+  if (file) writeFileSync(file, `${JSON.stringify({ ...counts, label, failures })}\n`)
   return counts.failed > 0 ? 1 : 0
 }
 

@@ -257,6 +257,7 @@ export async function runRuntime(launcher: RuntimeLauncher): Promise<number> {
   let label = launcher.name
   const grep = process.env.WEBACME_E2E_GREP ? new RegExp(process.env.WEBACME_E2E_GREP, 'i') : undefined
   const selected = (name: string) => !grep || grep.test(name)
+  const failures: { name: string; error: string }[] = []
 
   const pass = (name: string, ms: number) => {
     counts.passed++
@@ -264,6 +265,7 @@ export async function runRuntime(launcher: RuntimeLauncher): Promise<number> {
   }
   const fail = (name: string, ms: number, error: string) => {
     counts.failed++
+    failures.push({ name, error: error.split('\n')[0]?.slice(0, 300) ?? '' })
     console.log(`${tag} ✗ ${name} (${seconds(ms)})\n${indent(error)}`)
   }
 
@@ -333,7 +335,7 @@ export async function runRuntime(launcher: RuntimeLauncher): Promise<number> {
   const line = `${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}`
   console.log(`${label}: ${line} (${seconds(Date.now() - started)})`)
   const file = process.env.WEBACME_SUMMARY_FILE
-  if (file) writeFileSync(file, `${JSON.stringify({ ...counts, label })}\n`)
+  if (file) writeFileSync(file, `${JSON.stringify({ ...counts, label, failures })}\n`)
   return counts.failed > 0 ? 1 : 0
 }
 
