@@ -14,9 +14,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { bundleService, root } from './bundle.ts'
@@ -35,6 +35,9 @@ const USAGE = `usage: npm run service -- [options]
   --var NAME=VALUE    override a var of wrangler.toml or set a secret (repeatable)
   --inspector-port N  open workerd's V8 inspector there (CPU profiles)
   --verbose           show the local Pebble's log (its requests, validations, issued certificates)
+  --worker FILE       run this prebuilt Worker bundle instead of building service/ (with --config: an earlier
+                      version on the same --persist state, as test/service/state.test.ts does)
+  --config FILE       the wrangler.toml whose bindings the Worker gets (default: /wrangler.toml)
 `
 
 interface Options {
@@ -46,6 +49,8 @@ interface Options {
   vars: Record<string, string>
   inspectorPort: number | undefined
   verbose: boolean
+  worker: string | undefined
+  config: string | undefined
 }
 
 function parse(argv: string[]): Options {
@@ -60,6 +65,8 @@ function parse(argv: string[]): Options {
       var: { type: 'string', multiple: true },
       'inspector-port': { type: 'string' },
       verbose: { type: 'boolean' },
+      worker: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -92,6 +99,8 @@ function parse(argv: string[]): Options {
         ? undefined
         : number(values['inspector-port'], 0, '--inspector-port'),
     verbose: values.verbose === true,
+    worker: values.worker === undefined ? undefined : resolve(values.worker),
+    config: values.config === undefined ? undefined : resolve(values.config),
   }
 }
 
@@ -149,7 +158,7 @@ async function main(): Promise<void> {
   // The service's bindings as /wrangler.toml declares them. [assets] needs its folder to exist.
   await mkdir(join(root, 'playground/dist'), { recursive: true })
   const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler')
-  const configPath = join(root, 'wrangler.toml')
+  const configPath = options.config ?? join(root, 'wrangler.toml')
   const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath)
   // Durable Object data is kept under the Worker's name: give it the one wrangler.toml does.
   const name = unstable_readConfig({ config: configPath }).name ?? 'webacme-service'
@@ -171,7 +180,8 @@ async function main(): Promise<void> {
   }
 
   const scriptPath = join(state, 'worker.js')
-  await bundleService(scriptPath)
+  if (options.worker) await copyFile(options.worker, scriptPath)
+  else await bundleService(scriptPath)
   const { API_TOKEN, STORAGE_KEY } = await secrets(options, state)
   const { Log, LogLevel, Miniflare } = await import('miniflare')
   const mf = new Miniflare({

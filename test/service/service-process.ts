@@ -18,8 +18,11 @@ export interface ServiceOptions {
   cronInterval?: number
   vars?: Record<string, string>
   inspectorPort?: number
-  /** Another checkout to run the service of (an earlier version, for a migration test). Default: this one. */
-  root?: string
+  /**
+   * A prebuilt Worker and its wrangler.toml to run instead of this checkout's service (an earlier version, for a
+   * migration test: test/fixtures/service-legacy/). The launcher is this checkout's.
+   */
+  build?: { worker: string; config: string }
 }
 
 export interface ServiceProcess {
@@ -71,7 +74,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   const args = [
     '--import',
     'tsx',
-    join(options.root ?? root, 'service/dev/run.ts'),
+    join(root, 'service/dev/run.ts'),
+    ...(options.build ? ['--worker', options.build.worker, '--config', options.build.config] : []),
     '--port',
     String(options.port),
     '--persist',
@@ -91,7 +95,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   ]
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: options.caFile, WRANGLER_SEND_METRICS: 'false' }
   const child = spawn(process.execPath, args, {
-    cwd: options.root ?? root,
+    cwd: root,
     env,
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],

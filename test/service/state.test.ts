@@ -2,18 +2,17 @@
  * State that survives (issue 16, item 8): the service's jobs live in one Durable Object found by a fixed name, not by
  * the CA's directory URL.
  *
- * 1. The service as it was before (commit LEGACY, an object per directory URL) issues three certificates from
+ * 1. The service as it was before (commit e610c45, an object per directory URL: its build is kept in
+ *    test/fixtures/service-legacy/, as a clone without history cannot check it out) issues three certificates from
  *    Pebble A; this version is started on the same state and moves them into its object (nothing dropped, each
  *    certificate marked as Pebble A's), then takes a fourth job.
  * 2. Restarted against Pebble B (a new port: a new directory URL and a new CA), every job is still there and its
  *    certificate still served; the cron pass re-issues each from Pebble B (a new account there), the old
  *    certificate served until the new one replaces it.
  */
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCertificate } from '../../src/pkix/certificate.ts'
 import { getTestCa } from '../harness/ca.ts'
@@ -22,8 +21,11 @@ import { freePort } from '../harness/ports.ts'
 import { root } from '../runtimes/paths.ts'
 import { allValid, listAll, type ServiceProcess, startService } from './service-process.ts'
 
-/** The last commit whose service kept one Durable Object per directory URL. */
-const LEGACY = 'e610c45'
+/** The last version whose service kept one Durable Object per directory URL, built (its README says how). */
+const LEGACY = {
+  worker: join(root, 'test/fixtures/service-legacy/worker.js'),
+  config: join(root, 'test/fixtures/service-legacy/wrangler.toml'),
+}
 const RUN = Date.now().toString(36)
 const token = `token-${RUN}-state`
 const first = [0, 1, 2].map((i) => `s${i}-${RUN}.webacme.test`)
@@ -34,7 +36,6 @@ let pebbleA: Pebble
 let pebbleB: Pebble | undefined
 let service: ServiceProcess | undefined
 let persist: string
-let legacyRoot: string
 let port: number
 let caFile: string
 
@@ -50,14 +51,14 @@ async function chains(s: ServiceProcess): Promise<Map<string, string>> {
   return out
 }
 
-const start = (directory: string, extra: { root?: string; vars?: Record<string, string> } = {}) =>
+const start = (directory: string, extra: { build?: typeof LEGACY; vars?: Record<string, string> } = {}) =>
   startService({
     port,
     persist,
     directory,
     token,
     caFile,
-    ...(extra.root && { root: extra.root }),
+    ...(extra.build && { build: extra.build }),
     vars: { ACME_TERMS_OF_SERVICE_AGREED: 'true', LIMIT_REQUESTS_PER_SECOND: '1000', ...extra.vars },
   })
 
@@ -66,17 +67,6 @@ beforeAll(async () => {
   caFile = ca.caCertPath
   port = await freePort()
   persist = await mkdtemp(join(tmpdir(), 'webacme-service-state-'))
-  // The earlier version's files, run with this checkout's node_modules.
-  legacyRoot = await mkdtemp(join(tmpdir(), 'webacme-service-legacy-'))
-  await promisify(execFile)(
-    'sh',
-    [
-      '-c',
-      `git -C "${root}" archive ${LEGACY} service src package.json wrangler.toml tsconfig.json | tar -x -C "${legacyRoot}"`,
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  )
-  await symlink(join(root, 'node_modules'), join(legacyRoot, 'node_modules'))
   pebbleA = await startPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
 }, 120_000)
 
@@ -85,14 +75,13 @@ afterAll(async () => {
   await pebbleA?.stop()
   await pebbleB?.stop()
   if (persist) await rm(persist, { recursive: true, force: true })
-  if (legacyRoot) await rm(legacyRoot, { recursive: true, force: true })
 })
 
 describe('state across versions and CAs', () => {
   const before = new Map<string, string>()
 
   it('moves the jobs of the earlier version (an object per directory URL) into the service object', async () => {
-    const legacy = await start(pebbleA.directoryUrl, { root: legacyRoot })
+    const legacy = await start(pebbleA.directoryUrl, { build: LEGACY })
     service = legacy
     for (const name of first) {
       const res = await legacy.api('/api/certificates', {
