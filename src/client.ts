@@ -31,6 +31,7 @@ import { sleep } from './lib/abort.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
 import type { AbortSignalLike, CryptoKey, CryptoKeyPair } from './lib/web-types.ts'
 import { decodePem } from './pkix/pem.ts'
+import type { CircuitBreaker } from './protocol/circuit-breaker.ts'
 import { externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
 import { toIdentifier, toIdentifiers } from './protocol/identifiers.ts'
@@ -111,6 +112,14 @@ export class AcmeClient {
     this.#poll = options.poll ?? {}
     this.maxConcurrentIssuances = Math.max(1, options.maxConcurrentIssuances ?? 50)
     this.pacer = options.pacer ?? new FirstReadPacer()
+  }
+
+  /**
+   * The CA's circuit breaker this client's requests pass (option `breaker`; `undefined` when turned off): after a
+   * run of unanswered attempts they fail at once with `ERR_CA_UNAVAILABLE` until a probe gets an answer.
+   */
+  get breaker(): CircuitBreaker | undefined {
+    return this.transport.breaker
   }
 
   /** The account URL (`kid`), once known. */

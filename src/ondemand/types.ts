@@ -72,10 +72,6 @@ export interface LimitOptions {
   refusalTtl?: number
   /** Milliseconds a name whose issuance failed fails at once before it is tried again (default 5 minutes). */
   failureTtl?: number
-  /** Consecutive failures of a CA that open its circuit breaker (default 3). */
-  breakerFailures?: number
-  /** Milliseconds an open breaker stays open before one trial issuance (default 60 s). */
-  breakerCoolDown?: number
   /** Certificates kept in memory (default 10 000; the least recently used leave memory, not the storage). */
   maxCertificates?: number
   /** Refusals and failures remembered (default 10 000 each; the least recently seen are forgotten). */
@@ -107,7 +103,10 @@ export interface CertificateManagerOptions {
   keyType?: CertificateKeyType
   renewal?: RenewalOptions
   challenges?: ChallengeOptions
-  /** More CAs, tried in order when the ones before cannot issue (their breaker is open or they failed). */
+  /**
+   * More CAs, tried in order when the ones before cannot issue (they failed, or their client's circuit breaker is
+   * open: see `AcmeClientOptions.breaker`, which clients of one CA should share).
+   */
   issuers?: Issuer[]
   limits?: LimitOptions
   /** Every event, as it happens (also available through `manager.on`). */
@@ -161,7 +160,7 @@ export interface CertificateManagerStats {
   http01Answered: number
   /** Waits for an issuance by another process (the storage lease was held elsewhere). */
   waitedForOtherProcess: number
-  /** One per issuer, in order. */
+  /** One per issuer, in order: its client's circuit breaker (`client.breaker`). */
   breakers: Array<{ state: 'closed' | 'open' | 'half-open'; consecutiveFailures: number; openUntil?: Date }>
 }
 
