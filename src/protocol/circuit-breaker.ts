@@ -117,6 +117,14 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Throws {@link CaUnavailableError} while the breaker is open, without taking the probe: for work that would
+   * start with a request (an issuance, a renewal) and should not even prepare for it.
+   */
+  throwIfOpen(url: string): void {
+    if (this.state === 'open') throw this.#refusal(url)
+  }
+
   /** Records how an attempt ended (for attempts made outside {@link CircuitBreaker.admit}, e.g. a shared probe). */
   record(outcome: AttemptOutcome, error?: unknown, probe = false): void {
     if (probe) this.#probing = false
@@ -135,11 +143,18 @@ export class CircuitBreaker {
   }
 
   #refusal(url: string): CaUnavailableError {
-    const retryAfter = this.openUntil ?? new Date(this.#now())
+    const now = this.#now()
+    const retryAfter = this.openUntil ?? new Date(now)
     const last = this.#lastFailure instanceof Error ? `; last: ${this.#lastFailure.message}` : ''
     return new CaUnavailableError(
       `the CA did not answer ${this.#failures} requests in a row${last}; nothing is sent to it before ${retryAfter.toISOString()} (circuit breaker open)`,
-      { url, retryAfter, consecutiveFailures: this.#failures, cause: this.#lastFailure },
+      {
+        url,
+        retryAfter,
+        retryIn: Math.max(0, retryAfter.getTime() - now),
+        consecutiveFailures: this.#failures,
+        cause: this.#lastFailure,
+      },
     )
   }
 }
@@ -166,18 +181,21 @@ export class CaUnavailableError extends AcmeError {
   declare readonly code: 'ERR_CA_UNAVAILABLE'
   /** The request that was not sent. */
   readonly url: string
-  /** When the breaker lets the next probe through. */
+  /** When the breaker lets the next probe through (by the breaker's clock). */
   readonly retryAfter: Date
+  /** Milliseconds from this error to `retryAfter`: the delay to put a queue message back with. */
+  readonly retryIn: number
   /** Unanswered attempts in a row that opened the breaker. */
   readonly consecutiveFailures: number
   constructor(
     message: string,
-    init: { url: string; retryAfter: Date; consecutiveFailures: number; cause?: unknown },
+    init: { url: string; retryAfter: Date; retryIn: number; consecutiveFailures: number; cause?: unknown },
   ) {
     super('ERR_CA_UNAVAILABLE', message, { cause: init.cause })
     this.name = 'CaUnavailableError'
     this.url = init.url
     this.retryAfter = init.retryAfter
+    this.retryIn = init.retryIn
     this.consecutiveFailures = init.consecutiveFailures
   }
 }

@@ -414,7 +414,7 @@ export class Transport {
         // A request already under way when the breaker opened waits for the probe, within its budget; a new one
         // fails at once (the breaker's point).
         const waitsForProbe = retry > 0 && err instanceof CaUnavailableError
-        const retryAfter = waitsForProbe ? err.retryAfter : retryAfterOf(err)
+        const retryAfter = waitsForProbe ? new Date(Date.now() + err.retryIn) : retryAfterOf(err)
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
         const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
         const spent = Date.now() - retryingSince
