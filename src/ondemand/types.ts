@@ -62,7 +62,10 @@ export interface RenewalOptions {
   now?: () => Instant
 }
 
-/** Limits against a flood of names and a CA that is down. */
+/**
+ * Limits against a flood of names and names that fail. A CA that is down is its client's business: the client's
+ * circuit breaker (`AcmeClientOptions.breaker`) stops orders to it, and the manager moves on to the next issuer.
+ */
 export interface LimitOptions {
   /** New issuances started per minute, all clients together (default 60). */
   issuancesPerMinute?: number
