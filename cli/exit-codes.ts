@@ -14,7 +14,10 @@ export const EXIT = {
   usage: 2,
   /** The CA refused or answered something unusable (a problem document, a response that breaks RFC 8555). */
   ca: 3,
-  /** The CA (or a DNS provider) could not be reached: connection refused, name not found, TLS trust, timeout. */
+  /**
+   * The CA (or a DNS provider) could not be reached: connection refused, name not found, TLS trust, timeout; or the
+   * CA stopped answering and its circuit breaker is open (`ERR_CA_UNAVAILABLE`, `retryAfter` in `--json`).
+   */
   network: 4,
   /** The CA could not validate a challenge (an authorization or order became invalid). */
   validation: 5,
@@ -102,6 +105,7 @@ export function exitCodeFor(err: unknown): ExitCode {
         return EXIT.usage
       case 'ERR_NETWORK':
       case 'ERR_TIMEOUT':
+      case 'ERR_CA_UNAVAILABLE':
         return EXIT.network
       case 'ERR_AUTHORIZATION_INVALID':
       case 'ERR_CHALLENGE_INVALID':

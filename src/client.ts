@@ -9,6 +9,15 @@
  */
 
 import { challengeToken, keyAuthorization } from './challenges/key-authorization.ts'
+import { checkKeyPair, checkProfile, checkUrl, normalizeContacts, toTimestamp } from './client/arguments.ts'
+import type {
+  AcmeClientOptions,
+  CallOptions,
+  CertificateChain,
+  NewAccountOptions,
+  NewOrderOptions,
+  WaitOptions,
+} from './client/options.ts'
 import {
   AcmeProblemError,
   AcmeResponseError,
@@ -17,13 +26,13 @@ import {
   isProblem,
   UnsupportedError,
 } from './errors.ts'
-import { checkSigningKey } from './jose/algorithms.ts'
 import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
 import { sleep } from './lib/abort.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
-import type { AbortSignalLike, CryptoKey, CryptoKeyPair, UrlLike } from './lib/web-types.ts'
+import type { AbortSignalLike, CryptoKey, CryptoKeyPair } from './lib/web-types.ts'
 import { decodePem } from './pkix/pem.ts'
-import { type ExternalAccountBinding, externalAccountBinding } from './protocol/external-account-binding.ts'
+import type { CircuitBreaker } from './protocol/circuit-breaker.ts'
+import { externalAccountBinding } from './protocol/external-account-binding.ts'
 import { linksWithRel } from './protocol/headers.ts'
 import { toIdentifier, toIdentifiers } from './protocol/identifiers.ts'
 import { keyChangeInnerJws } from './protocol/key-change.ts'
@@ -44,77 +53,16 @@ import {
   retryAfterOf,
   type Signer,
   Transport,
-  type TransportOptions,
 } from './protocol/transport.ts'
 
-/** Options of {@link AcmeClient}. */
-export interface AcmeClientOptions extends TransportOptions {
-  /** The CA's directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`. */
-  directoryUrl: string | UrlLike
-  /** The account key pair (see `generateKeyPair`, `importPrivateKeyPem`, `importJwkPair`). */
-  accountKey: CryptoKeyPair
-  /** The account URL when already known (skips `createAccount`/`findAccount`). */
-  accountUrl?: string
-  /** Default polling for the `waitFor*` methods. */
-  poll?: Omit<PollOptions, 'signal'>
-  /**
-   * `issueCertificate` calls on this client that run at once (default 50); more wait their turn before placing
-   * their order. Bounds the validations the CA runs against your servers at once, the pending authorizations
-   * counted against your account, and the memory of a process handed a thousand names.
-   */
-  maxConcurrentIssuances?: number
-  /**
-   * What paces the first read of each wait (default: a new {@link FirstReadPacer}). Pass one built from an earlier
-   * client's `pacer.toJSON()` to start from what it learned about the CA instead of from scratch.
-   */
-  pacer?: FirstReadPacer
-}
-
-/** Per-call options. */
-export interface CallOptions {
-  /** Aborts the call, including retries and waits. */
-  signal?: AbortSignalLike
-}
-
-/** Options of {@link AcmeClient.createAccount} (RFC 8555 §7.3). */
-export interface NewAccountOptions extends CallOptions {
-  /**
-   * The caller's explicit agreement to the CA's terms of service (`directory.meta.termsOfService`; show that
-   * link to the user). Required: webacme never agrees on anyone's behalf. A CA without terms ignores it.
-   */
-  termsOfServiceAgreed: true
-  /** Contact URLs; a bare e-mail address gets `mailto:` prepended. */
-  contact?: string[]
-  /** External account binding credentials, for CAs that require them (`meta.externalAccountRequired`). */
-  externalAccountBinding?: ExternalAccountBinding
-}
-
-/** What to order (RFC 8555 §7.4). */
-export interface NewOrderOptions extends CallOptions {
-  /** DNS names (wildcards as `*.example.com`) and IP addresses (RFC 8738), as strings or identifiers. */
-  identifiers: Array<string | Identifier>
-  /** Requested validity start (not all CAs allow it; Let's Encrypt does not). */
-  notBefore?: Date | string
-  /** Requested validity end. */
-  notAfter?: Date | string
-  /** Certificate profile (draft-ietf-acme-profiles); must be listed in `meta.profiles`. */
-  profile?: string
-  /** RFC 9773 CertID of the certificate this order replaces; sent only when the directory has `renewalInfo`. */
-  replaces?: string
-}
-
-/** A certificate chain as downloaded (RFC 8555 §7.4.2). */
-export interface CertificateChain {
-  /** The URL it was downloaded from. */
-  url: string
-  /** PEM: end-entity certificate first, then the issuers. */
-  pem: string
-  /** URLs of alternate chains for the same certificate (`Link: rel="alternate"`). */
-  alternates: string[]
-}
-
-/** Options of the `waitFor*` methods. */
-export type WaitOptions = PollOptions
+export type {
+  AcmeClientOptions,
+  CallOptions,
+  CertificateChain,
+  NewAccountOptions,
+  NewOrderOptions,
+  WaitOptions,
+} from './client/options.ts'
 
 const PEM_CHAIN = 'application/pem-certificate-chain'
 /** Longest wait for an error's `Retry-After` before re-reading the resource it concerns (ms). */
@@ -164,6 +112,14 @@ export class AcmeClient {
     this.#poll = options.poll ?? {}
     this.maxConcurrentIssuances = Math.max(1, options.maxConcurrentIssuances ?? 50)
     this.pacer = options.pacer ?? new FirstReadPacer()
+  }
+
+  /**
+   * The CA's circuit breaker this client's requests pass (option `breaker`; `undefined` when turned off): after a
+   * run of unanswered attempts they fail at once with `ERR_CA_UNAVAILABLE` until a probe gets an answer.
+   */
+  get breaker(): CircuitBreaker | undefined {
+    return this.transport.breaker
   }
 
   /** The account URL (`kid`), once known. */
@@ -657,59 +613,6 @@ export class AcmeClient {
       url,
     }
   }
-}
-
-function checkKeyPair(pair: CryptoKeyPair, name: string): CryptoKeyPair {
-  if (
-    typeof pair !== 'object' ||
-    pair === null ||
-    pair.privateKey?.type !== 'private' ||
-    pair.publicKey?.type !== 'public'
-  ) {
-    throw new InvalidArgumentError(`${name} must be a CryptoKeyPair ({ privateKey, publicKey })`)
-  }
-  checkSigningKey(pair.privateKey, name)
-  return pair
-}
-
-function checkUrl(url: string, what: string): string {
-  try {
-    return new URL(url).href
-  } catch {
-    throw new InvalidArgumentError(`${what} is not a URL: ${JSON.stringify(url)}`)
-  }
-}
-
-function normalizeContacts(contact: string[]): string[] {
-  return contact.map((entry) => {
-    if (typeof entry !== 'string' || entry.trim() === '')
-      throw new InvalidArgumentError('contact entries must be non-empty strings')
-    const value = entry.trim()
-    if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return value
-    if (/^[^@\s]+@[^@\s]+$/.test(value)) return `mailto:${value}`
-    throw new InvalidArgumentError(`contact ${JSON.stringify(entry)} is neither a URL nor an e-mail address`)
-  })
-}
-
-function toTimestamp(value: Date | string, name: string): string {
-  const date = value instanceof Date ? value : new Date(value)
-  if (Number.isNaN(date.getTime()))
-    throw new InvalidArgumentError(`${name} is not a valid date: ${String(value)}`)
-  return date.toISOString().replace(/\.000Z$/, 'Z')
-}
-
-function checkProfile(directory: Directory, profile: string): string {
-  const profiles = directory.meta?.profiles
-  if (!profiles)
-    throw new UnsupportedError(
-      `this CA offers no certificate profiles (asked for ${JSON.stringify(profile)})`,
-    )
-  if (!Object.hasOwn(profiles, profile)) {
-    throw new InvalidArgumentError(
-      `unknown profile ${JSON.stringify(profile)}; this CA offers: ${Object.keys(profiles).join(', ') || '(none)'}`,
-    )
-  }
-  return profile
 }
 
 function problemSuffix(problem: { type: string; detail?: string | undefined } | undefined): string {

@@ -18,6 +18,7 @@
 import type { DnsProviderError } from './dns/errors.ts'
 import type { ResponseLike } from './lib/web-types.ts'
 import type { CertificateManagerError, CertificateManagerErrorCode } from './ondemand/errors.ts'
+import type { CaUnavailableError } from './protocol/circuit-breaker.ts'
 import type { StorageError, StorageErrorCode } from './storage/storage.ts'
 
 /** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
@@ -93,6 +94,8 @@ export type WebAcmeErrorCode =
   | ResponseErrorCode
   | 'ERR_NETWORK'
   | 'ERR_TIMEOUT'
+  /** The CA's circuit breaker is open ({@link CaUnavailableError}): nothing was sent. */
+  | 'ERR_CA_UNAVAILABLE'
   | 'ERR_UNSUPPORTED'
   | StateErrorCode
   | DnsErrorCode
@@ -371,6 +374,7 @@ export type WebAcmeError =
   | AcmeProblemError
   | AcmeResponseError
   | AcmeNetworkError
+  | CaUnavailableError
   | AcmeStateError
   | UnsupportedError
   | InvalidArgumentError

@@ -112,6 +112,13 @@ export {
   importPrivateKeyPem,
   importPublicKeyPem,
 } from './pkix/private-key.ts'
+export type {
+  AttemptDone,
+  AttemptOutcome,
+  CircuitBreakerOptions,
+  CircuitState,
+} from './protocol/circuit-breaker.ts'
+export { attemptOutcome, CaUnavailableError, CircuitBreaker } from './protocol/circuit-breaker.ts'
 export type { ExternalAccountBinding } from './protocol/external-account-binding.ts'
 export type { OrderIdentifier } from './protocol/identifiers.ts'
 export { formatIpAddress, parseIpAddress, toIdentifier } from './protocol/identifiers.ts'

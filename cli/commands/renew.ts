@@ -3,7 +3,15 @@
  * kept there: renews the due ones with their stored account, stores the new ones (and writes them to
  * `--out DIR/<name>/` and runs `--deploy-hook` when asked). The exit status says whether anything failed.
  */
-import { isAcmeError, loadAccount, type RenewalEvent, renewDue } from 'webacme'
+import {
+  type AcmeClient,
+  CircuitBreaker,
+  isAcmeError,
+  loadAccount,
+  type RenewalEvent,
+  readAccountRecord,
+  renewDue,
+} from 'webacme'
 import { clientOptions, openStorage, RETRIES_OPTION, storedCertificateNames } from '../account.ts'
 import { duration, flag, list, type OptionSpecs, parse, required, str, usageText } from '../args.ts'
 import type { Command, CommandResult, Context } from '../context.ts'
@@ -78,12 +86,29 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   const solvers = await buildSolvers(ctx)
   try {
     for (const line of solvers.described) reporter.step(line)
+    // One client per account, and one circuit breaker per CA for all of them: when the CA stops answering, the
+    // run stops sending after the breaker's threshold instead of every certificate paying its own retries.
+    const breakers = new Map<string, CircuitBreaker>()
+    const clients = new Map<string, Promise<AcmeClient>>()
+    const clientOf = (account: string): Promise<AcmeClient> => {
+      let client = clients.get(account)
+      if (!client) {
+        client = readAccountRecord(storage, account).then((record) => {
+          const ca = record?.directoryUrl ?? ''
+          const breaker = breakers.get(ca) ?? new CircuitBreaker()
+          breakers.set(ca, breaker)
+          return loadAccount(storage, account, { ...clientOptions(ctx, true), breaker })
+        })
+        clients.set(account, client)
+      }
+      return client
+    }
     const result = await renewDue({
       storage,
       solvers: solvers.solvers,
       // Each certificate renews with the account it names; --verbose sees its requests. The signal goes to each
       // call, so that after a Ctrl-C the pending authorizations can still be deactivated.
-      client: (record) => loadAccount(storage, record.account ?? 'default', clientOptions(ctx, true)),
+      client: (record) => clientOf(record.account ?? 'default'),
       issue: { deactivateOnAbort: true },
       lookahead,
       ...(names.length && { names }),

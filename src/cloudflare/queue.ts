@@ -1,7 +1,8 @@
 /**
  * Queue consumers for ACME work: what to do with a message once its job has run. A job that succeeded is
- * acknowledged; one that hit something that heals by itself (a rate limit, a 5xx, the network, a timeout) is
- * retried later, no earlier than the CA's `Retry-After`, with bounded, jittered delays; one that will not heal (a
+ * acknowledged; one that hit something that heals by itself (a rate limit, a 5xx, the network, a timeout, a CA
+ * whose circuit breaker is open) is retried later, no earlier than the CA's `Retry-After` (or the breaker's next
+ * probe), with bounded, jittered delays; one that will not heal (a
  * rejected identifier, a failed validation, a caller mistake) goes to the dead-letter queue at once instead of
  * burning its retries.
  */
@@ -14,6 +15,7 @@ import {
   AcmeStateError,
   isAcmeError,
 } from '../errors.ts'
+import { CaUnavailableError } from '../protocol/circuit-breaker.ts'
 import { StorageError } from '../storage/storage.ts'
 import type { MessageBatchLike, QueueMessageLike, QueueProducerLike } from './types.ts'
 
@@ -61,6 +63,8 @@ export function retryHint(error: unknown): { retryAfter: Date | undefined } | un
       : undefined
   }
   if (error instanceof AcmeNetworkError) return { retryAfter: undefined }
+  // The CA stopped answering and the client's breaker is open: back on the queue, not before its next probe.
+  if (error instanceof CaUnavailableError) return { retryAfter: error.retryAfter }
   if (error instanceof AcmeStateError)
     return error.code === 'ERR_WAIT_TIMEOUT' ? { retryAfter: undefined } : undefined
   if (error instanceof DnsProviderError) {

@@ -2,6 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { describe, expect, it, vi } from 'vitest'
 import { DnsProviderError } from '../dns/errors.ts'
 import { AcmeNetworkError, AcmeProblemError, AcmeStateError, InvalidArgumentError } from '../errors.ts'
+import { CaUnavailableError, CircuitBreaker } from '../protocol/circuit-breaker.ts'
 import { StorageError } from '../storage/storage.ts'
 import { consumeBatch, messageOutcome, retryDelay, retryHint, settleMessage } from './queue.ts'
 import type { QueueMessageLike } from './types.ts'
@@ -31,6 +32,20 @@ describe('messageOutcome', () => {
     expect(
       retryDelay(1, new Date(NOW + 1e9 * 1000), { ...noJitter, maxDelaySeconds: 1e9, random: () => 0.99 }),
     ).toBe(43_200)
+  })
+
+  it("retries a job refused by an open circuit breaker (ERR_CA_UNAVAILABLE) no earlier than the breaker's probe", () => {
+    const breaker = new CircuitBreaker({ threshold: 1, coolDown: 120_000, now: () => NOW })
+    breaker.record('unanswered', new Error('connect ECONNREFUSED'))
+    let refused: unknown
+    try {
+      breaker.admit('https://ca.test/new-order')
+    } catch (err) {
+      refused = err
+    }
+    expect(refused).toBeInstanceOf(CaUnavailableError)
+    expect(retryHint(refused)).toEqual({ retryAfter: new Date(NOW + 120_000) })
+    expect(messageOutcome(refused, 1, noJitter)).toMatchObject({ action: 'retry', delaySeconds: 120 })
   })
 
   it('backs off exponentially from the minimum for failures that heal, then gives up', () => {

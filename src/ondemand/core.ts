@@ -10,15 +10,15 @@
 import { dns01Solver } from '../challenges/dns-01.ts'
 import type { ChallengeSolver } from '../challenges/solver.ts'
 import type { DnsAdapter } from '../dns/adapter.ts'
-import { InvalidArgumentError, isAcmeError, isProblem } from '../errors.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import { issueCertificate } from '../issue.ts'
 import { generateKeyPair } from '../jose/algorithms.ts'
 import type { CryptoKeyPair } from '../lib/web-types.ts'
+import { CaUnavailableError } from '../protocol/circuit-breaker.ts'
 import { type CertificateRecord, certificateRecord, readCertificateRecord } from '../renewal/records.ts'
 import { renewDue } from '../renewal/renew.ts'
 import { fencedPut, type Lease, type Locker, lockerFor } from '../storage/lock.ts'
 import { type Storage, storageKeys } from '../storage/storage.ts'
-import { CircuitBreaker } from './breaker.ts'
 import { lookupHttp01, lookupTlsAlpn01, storageHttp01Solver, storageTlsAlpn01Solver } from './challenges.ts'
 import { CertificateManagerError } from './errors.ts'
 import { LruMap } from './lru.ts'
@@ -65,7 +65,6 @@ export class OnDemandCore {
   readonly #locker: Locker
   readonly #allow: (name: string, context: AllowContext) => boolean | Promise<boolean>
   readonly #issuers: Issuer[]
-  readonly #breakers: CircuitBreaker[]
   readonly #solvers: ChallengeSolver[]
   readonly #keyType: CertificateKeyType
   readonly #options: CertificateManagerOptions
@@ -117,17 +116,12 @@ export class OnDemandCore {
       issuancesPerMinutePerClient: l.issuancesPerMinutePerClient ?? 10,
       refusalTtl: l.refusalTtl ?? 10 * MINUTE,
       failureTtl: l.failureTtl ?? 5 * MINUTE,
-      breakerFailures: l.breakerFailures ?? 3,
-      breakerCoolDown: l.breakerCoolDown ?? MINUTE,
       maxCertificates: l.maxCertificates ?? 10_000,
       maxRemembered: l.maxRemembered ?? 10_000,
       maxClients: l.maxClients ?? 10_000,
       waitTimeout: l.waitTimeout ?? 180_000,
       lockTtl: l.lockTtl ?? 30_000,
     }
-    this.#breakers = this.#issuers.map(
-      () => new CircuitBreaker(this.#limits.breakerFailures, this.#limits.breakerCoolDown),
-    )
     this.#held = new LruMap(this.#limits.maxCertificates)
     this.#refusals = new LruMap(this.#limits.maxRemembered)
     this.#failures = new LruMap(this.#limits.maxRemembered)
@@ -254,8 +248,8 @@ export class OnDemandCore {
         },
       )
     }
+    if (!this.#anyIssuerOpen()) throw this.#circuitOpen(name)
     const now = Date.now()
-    if (!this.#anyIssuerOpen(now)) throw this.#circuitOpen(name)
     if (context.remoteAddress !== undefined) {
       let window = this.#perClient.get(context.remoteAddress)
       if (!window) {
@@ -395,10 +389,11 @@ export class OnDemandCore {
     }, ttl / 3)
     unref(heartbeat)
     const errors: unknown[] = []
+    let unavailable: CaUnavailableError | undefined
     try {
       for (const [index, issuer] of this.#issuers.entries()) {
-        const breaker = this.#breakers[index]!
-        if (!breaker.tryPass(Date.now())) continue
+        // The client's breaker (shared by every client of that CA) says whether the CA answers at all.
+        if (issuer.client.breaker?.state === 'open') continue
         const started = Date.now()
         try {
           const certificateKey = await this.#newKey()
@@ -413,7 +408,6 @@ export class OnDemandCore {
               if (event.type === 'order' && !event.resumed) this.#counters.ordersPlaced++
             },
           })
-          breaker.success()
           const record = await certificateRecord(storageName(name), issued)
           const key = storageKeys.certificate(storageName(name))
           if (!(await fencedPut(this.storage, key, record as unknown as Record<string, unknown>, lease))) {
@@ -435,12 +429,12 @@ export class OnDemandCore {
           })
           return held
         } catch (error) {
-          if (abort.signal.aborted && this.#closing.signal.aborted) {
-            breaker.release()
-            throw error
+          if (abort.signal.aborted && this.#closing.signal.aborted) throw error
+          if (error instanceof CaUnavailableError) {
+            // Its breaker opened (now or during this order): the next CA, as if it had been open before.
+            unavailable = error
+            continue
           }
-          if (blamesCa(error)) breaker.failure(Date.now())
-          else breaker.release()
           errors.push(error)
           this.#counters.failed++
           this.#emit({ type: 'failed', name, error, issuer: index, fastFail: false })
@@ -451,7 +445,7 @@ export class OnDemandCore {
       clearInterval(heartbeat)
       this.#closing.signal.removeEventListener('abort', onClose)
     }
-    if (errors.length === 0) throw this.#circuitOpen(name)
+    if (errors.length === 0) throw this.#circuitOpen(name, unavailable)
     const error = new CertificateManagerError(
       'ERR_ISSUANCE_FAILED',
       name,
@@ -480,15 +474,16 @@ export class OnDemandCore {
     }
   }
 
-  #anyIssuerOpen(now: number): boolean {
-    return this.#breakers.some((b) => b.state(now) !== 'open')
+  #anyIssuerOpen(): boolean {
+    return this.#issuers.some((issuer) => issuer.client.breaker?.state !== 'open')
   }
 
-  #circuitOpen(name: string): CertificateManagerError {
+  #circuitOpen(name: string, cause?: CaUnavailableError): CertificateManagerError {
     const error = new CertificateManagerError(
       'ERR_CIRCUIT_OPEN',
       name,
-      `every CA failed ${this.#limits.breakerFailures} times in a row; ${name} is not ordered until the cool-down ends`,
+      `every CA's circuit breaker is open (their requests went unanswered); ${name} is not ordered until one answers a probe`,
+      cause ? { cause } : undefined,
     )
     this.#counters.failed++
     this.#emit({ type: 'failed', name, error, fastFail: true })
@@ -625,17 +620,16 @@ export class OnDemandCore {
   }
 
   stats(): CertificateManagerStats {
-    const now = Date.now()
     return {
       cached: this.#held.size,
       refusalsRemembered: this.#refusals.size,
       failuresRemembered: this.#failures.size,
       inFlight: this.#inFlight.size,
       ...this.#counters,
-      breakers: this.#breakers.map((b) => ({
-        state: b.state(now),
-        consecutiveFailures: b.consecutiveFailures,
-        ...(b.openUntil !== undefined && { openUntil: new Date(b.openUntil) }),
+      breakers: this.#issuers.map(({ client: { breaker } }) => ({
+        state: breaker?.state ?? 'closed',
+        consecutiveFailures: breaker?.consecutiveFailures ?? 0,
+        ...(breaker?.openUntil !== undefined && { openUntil: breaker.openUntil }),
       })),
     }
   }
@@ -650,19 +644,6 @@ export class OnDemandCore {
     await Promise.allSettled([...this.#inFlight.values(), this.#renewing])
     await Promise.allSettled([...this.#leases].map((lease) => this.#locker.unlock(lease)))
   }
-}
-
-/** A failure that says the CA is unwell (or unreachable), not that this one name cannot be validated. */
-function blamesCa(error: unknown): boolean {
-  if (!isAcmeError(error)) return true
-  if (error.code === 'ERR_NETWORK' || error.code === 'ERR_TIMEOUT') return true
-  if (isProblem(error, 'serverInternal') || isProblem(error, 'rateLimited') || isProblem(error, 'badNonce'))
-    return true
-  return (
-    error.code === 'ERR_INVALID_RESPONSE' ||
-    error.code === 'ERR_REDIRECT' ||
-    error.code === 'ERR_UNTRUSTED_URL'
-  )
 }
 
 function missing(what: string): InvalidArgumentError {

@@ -62,7 +62,10 @@ export interface RenewalOptions {
   now?: () => Instant
 }
 
-/** Limits against a flood of names and a CA that is down. */
+/**
+ * Limits against a flood of names and names that fail. A CA that is down is its client's business: the client's
+ * circuit breaker (`AcmeClientOptions.breaker`) stops orders to it, and the manager moves on to the next issuer.
+ */
 export interface LimitOptions {
   /** New issuances started per minute, all clients together (default 60). */
   issuancesPerMinute?: number
@@ -72,10 +75,6 @@ export interface LimitOptions {
   refusalTtl?: number
   /** Milliseconds a name whose issuance failed fails at once before it is tried again (default 5 minutes). */
   failureTtl?: number
-  /** Consecutive failures of a CA that open its circuit breaker (default 3). */
-  breakerFailures?: number
-  /** Milliseconds an open breaker stays open before one trial issuance (default 60 s). */
-  breakerCoolDown?: number
   /** Certificates kept in memory (default 10 000; the least recently used leave memory, not the storage). */
   maxCertificates?: number
   /** Refusals and failures remembered (default 10 000 each; the least recently seen are forgotten). */
@@ -107,7 +106,10 @@ export interface CertificateManagerOptions {
   keyType?: CertificateKeyType
   renewal?: RenewalOptions
   challenges?: ChallengeOptions
-  /** More CAs, tried in order when the ones before cannot issue (their breaker is open or they failed). */
+  /**
+   * More CAs, tried in order when the ones before cannot issue (they failed, or their client's circuit breaker is
+   * open: see `AcmeClientOptions.breaker`, which clients of one CA should share).
+   */
   issuers?: Issuer[]
   limits?: LimitOptions
   /** Every event, as it happens (also available through `manager.on`). */
@@ -161,7 +163,7 @@ export interface CertificateManagerStats {
   http01Answered: number
   /** Waits for an issuance by another process (the storage lease was held elsewhere). */
   waitedForOtherProcess: number
-  /** One per issuer, in order. */
+  /** One per issuer, in order: its client's circuit breaker (`client.breaker`). */
   breakers: Array<{ state: 'closed' | 'open' | 'half-open'; consecutiveFailures: number; openUntil?: Date }>
 }
 

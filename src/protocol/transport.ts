@@ -35,6 +35,7 @@ import type {
   UrlLike,
 } from '../lib/web-types.ts'
 import { VERSION } from '../version.ts'
+import { CaUnavailableError, CircuitBreaker } from './circuit-breaker.ts'
 import { type Link, linksWithRel, parseLinks, parseRetryAfter } from './headers.ts'
 import type { Directory } from './resources.ts'
 import { directorySchema, parseResource, problemSchema } from './schemas.ts'
@@ -114,6 +115,12 @@ export interface TransportOptions extends HttpOptions {
    * nonces instead of asking `newNonce` (RFC 8555 §7.2).
    */
   nonces?: NoncePool
+  /**
+   * The CA's circuit breaker (default: a new {@link CircuitBreaker} for this transport; `false` for none). After a
+   * run of attempts the CA left unanswered, requests fail at once with `ERR_CA_UNAVAILABLE` until a probe gets an
+   * answer. Pass one instance to every client of the same CA so that they stop together.
+   */
+  breaker?: CircuitBreaker | false
 }
 
 /**
@@ -214,6 +221,8 @@ export function retryAfterOf(err: unknown): Date | undefined {
  */
 export class Transport {
   readonly directoryUrl: string
+  /** The CA's circuit breaker every attempt passes (see {@link TransportOptions.breaker}). */
+  readonly breaker: CircuitBreaker | undefined
   readonly #fetch: FetchLike
   readonly #headers: Record<string, string>
   readonly #timeout: number
@@ -257,6 +266,7 @@ export class Transport {
     this.#slots = new Limiter(options.maxConcurrentRequests ?? 16)
     this.#onHttp = options.onHttp
     this.#nonces = options.nonces ?? arrayNoncePool(NONCE_POOL_MAX)
+    this.breaker = options.breaker === false ? undefined : (options.breaker ?? new CircuitBreaker())
     const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
     this.#retry = {
       retries: retry.retries ?? 10,
@@ -401,13 +411,16 @@ export class Transport {
       } catch (err) {
         throwIfAborted(signal)
         retryingSince ??= Date.now()
-        const retryAfter = retryAfterOf(err)
+        // A request already under way when the breaker opened waits for the probe, within its budget; a new one
+        // fails at once (the breaker's point).
+        const waitsForProbe = retry > 0 && err instanceof CaUnavailableError
+        const retryAfter = waitsForProbe ? new Date(Date.now() + err.retryIn) : retryAfterOf(err)
         const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
         const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
         const spent = Date.now() - retryingSince
         serverErrorsInARow = httpStatus(err) === 500 ? serverErrorsInARow + 1 : 0
         if (
-          !isTransient(err) ||
+          !(isTransient(err) || waitsForProbe) ||
           exhausted(err, retry, serverErrorsInARow, this.#retry.retries) ||
           spent + delay > this.#retry.maxWait
         ) {
@@ -500,15 +513,18 @@ export class Transport {
     attempt: number,
     gateKey: string,
   ): Promise<AcmeResponse> {
+    const done = this.breaker?.admit(url) // throws ERR_CA_UNAVAILABLE while the CA is not answering
     const started = Date.now()
     let status: number | undefined
     try {
       const result = await this.#send(method, url, body, options, (s) => {
         status = s
       })
+      done?.(undefined)
       this.#report({ method, url, status, duration: Date.now() - started, attempt, error: undefined })
       return result
     } catch (error) {
+      done?.(error)
       if (error instanceof AcmeError) {
         this.#report({ method, url, status, duration: Date.now() - started, attempt, error })
       }

@@ -31,6 +31,7 @@ import { raceSignal, throwIfAborted } from '../lib/abort.ts'
 import type { AbortSignalLike, CryptoKeyPair } from '../lib/web-types.ts'
 import { type ParsedCertificate, parseCertificate } from '../pkix/certificate.ts'
 import { exportPrivateKeyPem, importPrivateKeyPem } from '../pkix/private-key.ts'
+import { CaUnavailableError } from '../protocol/circuit-breaker.ts'
 import { parseRetryAfter } from '../protocol/headers.ts'
 import { canonicalJson, type Storage, StorageError, storageKeys } from '../storage/storage.ts'
 import { certId as certIdOf } from './cert-id.ts'
@@ -217,8 +218,8 @@ export async function renewDue(input: RenewDueOptions): Promise<RenewDueResult> 
       await renewOne(run, name)
     } catch (error) {
       if (signal?.aborted) throw signal.reason
-      // Reading the records or getting a client failed: nothing was changed, try again later.
-      const retryAt = new Date(clock() + renewalBackoff(1))
+      // Reading the records or getting a client failed, or the CA's breaker is open: nothing was changed.
+      const retryAt = new Date(notBefore(error, clock() + renewalBackoff(1)))
       run.result.failed.push({ name, error, retryAt })
       run.next.push(retryAt.getTime())
       options.onEvent?.({ type: 'failed', name, error, retryAt })
@@ -277,6 +278,9 @@ async function renewOne(run: Run, name: string): Promise<void> {
     return
   }
 
+  // A CA that stopped answering fails the rest of the run at once: no new key, no pending order, no request.
+  const renewing = await getClient()
+  renewing.breaker?.throwIfOpen(renewing.transport.directoryUrl)
   emit({ type: 'renewing', name, resumed: pending?.orderUrl !== undefined })
   let outcome: { issued: IssuedCertificate; replacesDropped: boolean; resumed: boolean }
   try {
@@ -286,7 +290,7 @@ async function renewOne(run: Run, name: string): Promise<void> {
     const failedAt = run.clock()
     const failures = scheduled.failures + 1
     const limitedUntil = isRateLimited(error) ? retryAfterOf(error, failedAt) : undefined
-    const retryAt = new Date(limitedUntil ?? failedAt + renewalBackoff(failures))
+    const retryAt = new Date(limitedUntil ?? notBefore(error, failedAt + renewalBackoff(failures)))
     await storage
       .put(storageKeys.renewal(name), {
         ...scheduled,
@@ -394,6 +398,9 @@ async function schedule(
     }
   } catch (error) {
     if (signal?.aborted) throw signal.reason
+    // The CA is not answering at all: this certificate fails now (retried when the breaker allows), rather than
+    // its renewal information being put off for hours as for an error of the CA's.
+    if (error instanceof CaUnavailableError) throw error
     // A long-term error (the transport already retried the temporary ones): ask again in six hours, and keep
     // the last window received for this certificate, or fall back to the lifetime rule (RFC 9773 §4.2, §4.3.3).
     run.options.onEvent?.({ type: 'renewal-info-error', name, error })
@@ -569,6 +576,11 @@ function tryCertId(parsed: ParsedCertificate): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** `at`, or later when `error` says the CA's breaker lets no request through before then. */
+function notBefore(error: unknown, at: number): number {
+  return error instanceof CaUnavailableError ? Math.max(at, error.retryAfter.getTime()) : at
 }
 
 /** The rate limit's `Retry-After` read against our clock (the error's own date used the wall clock). */

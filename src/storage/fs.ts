@@ -5,8 +5,8 @@
  *
  * Each record is one file, `<directory>/<key>.json`. Writes go to a temporary file in the same directory, are
  * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
- * crash leaves at worst a stray `.*.tmp` file that reads and listings ignore, and that the next FsStorage on the
- * directory removes. A file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the
+ * crash leaves at worst a stray `.*.tmp` file, or the `.*.lock` of a `compareAndSwap`, that reads and listings
+ * ignore, and that the next FsStorage on the directory removes once they are older than `staleLockAge`. A file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the
  * file-system error as its cause. Files are written with mode 0600 and
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
  *
@@ -205,9 +205,11 @@ export class FsStorage implements Storage, Locker {
   }
 
   /**
-   * Once per instance, before the first operation: removes the temporary files a crash left mid-write. Only
-   * files of FsStorage's own naming (`.<record>.json.<16 hex>.tmp`), and only old ones: a fresh one may belong
-   * to another process writing right now.
+   * Once per instance, before the first operation: removes the temporary files and record locks a crash left
+   * (a process killed mid-write, or between its write and the lock's release). Only files of FsStorage's own
+   * naming (`.<record>.json.<16 hex>.tmp`, `.<record>.json.lock`), and only those older than `staleLockAge`: a
+   * fresh one may belong to another process writing right now. Without this, the lock of a record that no later
+   * run swaps (the certificate was written before the kill, so it is not due) would stay forever.
    */
   #open(): Promise<void> {
     this.#opened ??= this.#removeStrayTemps(this.directory).catch(() => {})
@@ -225,7 +227,7 @@ export class FsStorage implements Storage, Locker {
       const path = `${dir}/${entry.name}`
       if (entry.isDirectory()) {
         if (!entry.name.startsWith('.')) await this.#removeStrayTemps(path)
-      } else if (entry.isFile() && TEMP_FILE.test(entry.name)) {
+      } else if (entry.isFile() && (TEMP_FILE.test(entry.name) || LOCK_FILE.test(entry.name))) {
         const info = await this.#fs.stat(path).catch(() => undefined)
         if (info && Date.now() - info.mtimeMs > this.#staleLockAge) await this.#fs.rm(path, { force: true })
       }
@@ -307,6 +309,8 @@ export class FsStorage implements Storage, Locker {
 
 /** The temporary files #write makes: `.<record>.json.<16 hex>.tmp`. */
 const TEMP_FILE = /^\..+\.json\.[0-9a-f]{16}\.tmp$/
+/** The record locks #lock takes: `.<record>.json.lock`. */
+const LOCK_FILE = /^\..+\.json\.lock$/
 
 function failure(key: string, what: string, cause: unknown): StorageError {
   const detail = (cause as { message?: unknown } | null)?.message

@@ -1,8 +1,8 @@
 /**
  * Crash and resume (issue #8): a renewal cron job (crash/renew-child.ts, `renewDue` over FsStorage against a real
  * Pebble) is SIGKILLed at each point where a crash costs the most, then run again. The second run must resume the
- * same order (no second certificate), and leave no temporary file, no pending-order record and no http-01 token
- * behind. Kills are triggered by the child reporting that it reached the point, never by timing.
+ * same order (no second certificate), and leave no temporary file, no lock file, no pending-order record and no
+ * http-01 token behind. Kills are triggered by the child reporting that it reached the point, never by timing.
  */
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs/promises'
@@ -139,7 +139,9 @@ describe('renewDue survives SIGKILL', () => {
       expect(await readPendingOrder(storage, point)).toBeUndefined()
       expect(await fs.readdir(webroot), 'no http-01 token left').toEqual([])
       expect(
-        (await filesUnder(storageDir)).filter((f) => f.endsWith('.tmp') || f.startsWith('orders/')),
+        (await filesUnder(storageDir)).filter(
+          (f) => f.endsWith('.tmp') || f.endsWith('.lock') || f.startsWith('orders/'),
+        ),
       ).toEqual([])
     })
   }
