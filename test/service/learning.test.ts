@@ -96,7 +96,11 @@ describe('limits the service was not told about', () => {
 
   it('sends no newOrder inside the Retry-After of an earlier 429', () => {
     const inside = proxy.newOrders.filter((o) =>
-      proxy.rateLimited.some((r) => r.account === o.account && o.at > r.at && o.at < r.retryAfter),
+      // Sent knowing of the 429: arrived once it was answered (those arriving earlier were already on their way).
+      proxy.rateLimited.some(
+        (r) =>
+          r.account === o.account && o.at > (r.answeredAt ?? Number.POSITIVE_INFINITY) && o.at < r.retryAfter,
+      ),
     )
     const refused = (reason: string) => proxy.rateLimited.filter((r) => r.reason === reason).length
     const created = proxy.newOrders.filter((o) => o.outcome === 'created').length
