@@ -67,7 +67,8 @@ describe('scripts/circles.mjs', () => {
 
     const lazy = tree({
       's/one.ts': "import { two } from './two.ts'\nexport const one = () => two\n",
-      's/two.ts': "export const two = async () => (await import('./one.ts')).one\n// import { one } from './one.ts'\n",
+      's/two.ts':
+        "export const two = async () => (await import('./one.ts')).one\n// import { one } from './one.ts'\n",
     })
     expect((await run(lazy, 's')).code).toBe(0)
   })
