@@ -45,40 +45,36 @@ export function recordPerValueAdapter<Zone, Id>(
 ): DnsAdapter {
   const queue = keyedQueue()
   const alreadyGone = api.alreadyGone ?? notFound
+  /** Runs `task` for the zone of `name` once the writes to `name` queued before it are done. */
+  const write = async (
+    name: string,
+    call: DnsCallOptions,
+    task: (zone: Zone, fqdn: string) => Promise<void>,
+  ) => {
+    const fqdn = canonicalName(name)
+    const zone = await api.findZone(fqdn, call.signal)
+    await queue(fqdn, () => task(zone, fqdn), call.signal)
+  }
   return {
     name: provider,
-    async createTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await api.findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if ((await api.matching(zone, fqdn, value, call.signal)).length > 0) return
-          await api.create(zone, fqdn, value, call.signal)
-          await api.changed?.(zone, call.signal)
-        },
-        call.signal,
-      )
-    },
-    async removeTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await api.findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          const ids = await api.matching(zone, fqdn, value, call.signal)
-          if (ids.length === 0) return
-          for (const id of ids) {
-            try {
-              await api.delete(zone, id, call.signal)
-            } catch (err) {
-              if (!(await alreadyGone(err, zone, fqdn, value, id))) throw err
-            }
+    createTxt: (name: string, value: string, call: DnsCallOptions = {}) =>
+      write(name, call, async (zone, fqdn) => {
+        if ((await api.matching(zone, fqdn, value, call.signal)).length > 0) return
+        await api.create(zone, fqdn, value, call.signal)
+        await api.changed?.(zone, call.signal)
+      }),
+    removeTxt: (name: string, value: string, call: DnsCallOptions = {}) =>
+      write(name, call, async (zone, fqdn) => {
+        const ids = await api.matching(zone, fqdn, value, call.signal)
+        if (ids.length === 0) return
+        for (const id of ids) {
+          try {
+            await api.delete(zone, id, call.signal)
+          } catch (err) {
+            if (!(await alreadyGone(err, zone, fqdn, value, id))) throw err
           }
-          await api.changed?.(zone, call.signal)
-        },
-        call.signal,
-      )
-    },
+        }
+        await api.changed?.(zone, call.signal)
+      }),
   }
 }
