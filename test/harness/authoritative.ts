@@ -13,7 +13,6 @@ import { promisify } from 'node:util'
 import { childRegistry } from './children.ts'
 import { exited, StartError, sleep, spawnDaemon, startWithRetries, terminate } from './daemon.ts'
 import { OutputTail } from './output-tail.ts'
-import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
 import { freePort, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -244,29 +243,5 @@ async function waitReady(
   throw new StartError(`not ready: ${last}`, false)
 }
 
-/**
- * A server holding `zones` and a Pebble whose VA resolves through it, so dns-01 is validated against records the
- * code under test really published (no challtestsrv; Pebble's authorization reuse off). The caller stops both; a
- * Pebble that does not start takes the server down with it.
- */
-export async function startPebbleOn<S extends AuthoritativeServer>(
-  start: () => Promise<S>,
-  pebble: PebbleOptions = {},
-): Promise<{ dns: S; pebble: Pebble }> {
-  const dns = await start()
-  try {
-    return {
-      dns,
-      pebble: await startPebble({
-        dnsServer: dns.dnsServer,
-        http01: 'self',
-        challtestsrv: false,
-        authzReusePercent: 0,
-        ...pebble,
-      }),
-    }
-  } catch (err) {
-    await dns.stop()
-    throw err
-  }
-}
+/** Kept here too: the BIND/Knot suites start their Pebble with it. */
+export { startPebbleOn } from './pebble.ts'

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { childRegistry } from './children.ts'
 import { exited, StartError, sleep, spawnDaemon, startWithRetries, terminate } from './daemon.ts'
-import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
+import { type Pebble, type PebbleOptions, startPebbleOn } from './pebble.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -292,29 +292,22 @@ export async function startPowerDns(options: PowerDnsOptions = {}): Promise<Powe
 }
 
 /**
- * A PowerDNS holding `zones` and a Pebble whose VA resolves through it, so dns-01 is validated against records
- * the code under test really published (no challtestsrv; Pebble's authorization reuse off). `pebble` adds to or
- * overrides those settings. The caller stops both; a Pebble that does not start takes the PowerDNS down with it.
+ * A PowerDNS holding `zones` and a Pebble whose VA resolves through it (see {@link startPebbleOn}). The caller stops
+ * both.
  */
 export async function startPebbleOnPowerDns(
   zones: string[],
   pebble: PebbleOptions = {},
 ): Promise<{ pdns: PowerDns; pebble: Pebble }> {
-  const pdns = await startPowerDns()
-  try {
-    for (const zone of zones) await pdns.createZone(zone)
-    return {
-      pdns,
-      pebble: await startPebble({
-        dnsServer: pdns.dnsServer,
-        http01: 'self',
-        challtestsrv: false,
-        authzReusePercent: 0,
-        ...pebble,
-      }),
+  const started = await startPebbleOn(async () => {
+    const pdns = await startPowerDns()
+    try {
+      for (const zone of zones) await pdns.createZone(zone)
+    } catch (err) {
+      await pdns.stop()
+      throw err
     }
-  } catch (err) {
-    await pdns.stop()
-    throw err
-  }
+    return pdns
+  }, pebble)
+  return { pdns: started.dns, pebble: started.pebble }
 }
