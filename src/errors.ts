@@ -13,133 +13,47 @@
  *
  * An aborted call rejects with the `AbortSignal`'s own reason (a `DOMException` named `AbortError` unless the
  * caller chose another), as `fetch` does.
+ *
+ * The errors of the DNS providers ({@link DnsProviderError}), of storage ({@link StorageError}) and of the
+ * on-demand certificate manager ({@link CertificateManagerError}) live with their modules, on the same base; every
+ * code is declared in `src/error-codes.ts`. This module re-exports them all and none of them imports it back.
  */
 
-import type { DnsProviderError } from './dns/errors.ts'
+import { AcmeError, InvalidArgumentError } from './acme-error.ts'
+import { DnsProviderError } from './dns/errors.ts'
+import {
+  type AcmeProblemCode,
+  type AcmeProblemType,
+  PROBLEM_CODES,
+  type ResponseErrorCode,
+  type StateErrorCode,
+  type WebAcmeErrorCode,
+} from './error-codes.ts'
 import type { ResponseLike } from './lib/web-types.ts'
-import type { CertificateManagerError, CertificateManagerErrorCode } from './ondemand/errors.ts'
-import type { CaUnavailableError } from './protocol/circuit-breaker.ts'
-import type { StorageError, StorageErrorCode } from './storage/storage.ts'
+import { CertificateManagerError } from './ondemand/errors.ts'
+import { StorageError } from './storage/storage.ts'
 
-/** ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to. */
-export const PROBLEM_CODES = {
-  accountDoesNotExist: 'ERR_ACME_ACCOUNT_DOES_NOT_EXIST',
-  alreadyReplaced: 'ERR_ACME_ALREADY_REPLACED',
-  alreadyRevoked: 'ERR_ACME_ALREADY_REVOKED',
-  badCSR: 'ERR_ACME_BAD_CSR',
-  badNonce: 'ERR_ACME_BAD_NONCE',
-  badPublicKey: 'ERR_ACME_BAD_PUBLIC_KEY',
-  badRevocationReason: 'ERR_ACME_BAD_REVOCATION_REASON',
-  badSignatureAlgorithm: 'ERR_ACME_BAD_SIGNATURE_ALGORITHM',
-  caa: 'ERR_ACME_CAA',
-  compound: 'ERR_ACME_COMPOUND',
-  connection: 'ERR_ACME_CONNECTION',
-  dns: 'ERR_ACME_DNS',
-  externalAccountRequired: 'ERR_ACME_EXTERNAL_ACCOUNT_REQUIRED',
-  incorrectResponse: 'ERR_ACME_INCORRECT_RESPONSE',
-  invalidContact: 'ERR_ACME_INVALID_CONTACT',
-  invalidProfile: 'ERR_ACME_INVALID_PROFILE',
-  malformed: 'ERR_ACME_MALFORMED',
-  orderNotReady: 'ERR_ACME_ORDER_NOT_READY',
-  rateLimited: 'ERR_ACME_RATE_LIMITED',
-  rejectedIdentifier: 'ERR_ACME_REJECTED_IDENTIFIER',
-  serverInternal: 'ERR_ACME_SERVER_INTERNAL',
-  tls: 'ERR_ACME_TLS',
-  unauthorized: 'ERR_ACME_UNAUTHORIZED',
-  unsupportedContact: 'ERR_ACME_UNSUPPORTED_CONTACT',
-  unsupportedIdentifier: 'ERR_ACME_UNSUPPORTED_IDENTIFIER',
-  userActionRequired: 'ERR_ACME_USER_ACTION_REQUIRED',
-} as const
-
-/** The short name of an ACME error type: the part after `urn:ietf:params:acme:error:`. */
-export type AcmeProblemType = keyof typeof PROBLEM_CODES
-
-/** Code of an {@link AcmeProblemError}; `ERR_ACME_PROBLEM` for a problem type outside the ACME namespace. */
-export type AcmeProblemCode = (typeof PROBLEM_CODES)[AcmeProblemType] | 'ERR_ACME_PROBLEM'
-
-/** Codes of {@link InvalidArgumentError}: caller mistakes. */
-export type InvalidArgumentCode =
-  /** A bad argument: malformed identifier, wrong key type, bad PEM, unknown option value, ... */
-  | 'ERR_INVALID_ARGUMENT'
-  /** An account would be created without the caller's explicit `termsOfServiceAgreed: true`. */
-  | 'ERR_TERMS_NOT_AGREED'
-  /** An identifier that none of the given solvers can answer for (a wildcard with only http-01). */
-  | 'ERR_NO_SOLVER'
-  /** Resuming an order that is already finalized (`processing`/`valid`) without the key it was finalized with. */
-  | 'ERR_CERTIFICATE_KEY_REQUIRED'
-
-/** Codes of {@link AcmeResponseError}: server data the client cannot use. */
-export type ResponseErrorCode =
-  /** A body, field or header that is not what RFC 8555 says it must be. */
-  | 'ERR_INVALID_RESPONSE'
-  /** A URL the client refuses to send to: another origin than the CA's, or plain `http:`. */
-  | 'ERR_UNTRUSTED_URL'
-  /** A redirect the client does not follow (any redirect of a signed request; https to http). */
-  | 'ERR_REDIRECT'
-  /** A response body larger than `maxResponseBytes`. */
-  | 'ERR_RESPONSE_TOO_LARGE'
-
-/** Codes of {@link AcmeStateError}. */
-export type StateErrorCode =
-  | 'ERR_ORDER_INVALID'
-  | 'ERR_AUTHORIZATION_INVALID'
-  | 'ERR_CHALLENGE_INVALID'
-  | 'ERR_WAIT_TIMEOUT'
-  | 'ERR_KEY_IN_USE'
-
-/** Every `code` an error thrown by webacme can have. */
-export type WebAcmeErrorCode =
-  | AcmeProblemCode
-  | InvalidArgumentCode
-  | ResponseErrorCode
-  | 'ERR_NETWORK'
-  | 'ERR_TIMEOUT'
-  /** The CA's circuit breaker is open ({@link CaUnavailableError}): nothing was sent. */
-  | 'ERR_CA_UNAVAILABLE'
-  | 'ERR_UNSUPPORTED'
-  | StateErrorCode
-  | DnsErrorCode
-  | StorageErrorCode
-  | CertificateManagerErrorCode
-
-/** Codes of `DnsProviderError` (DNS adapters and resolvers). */
-export type DnsErrorCode =
-  /** The credentials were refused (wrong token or key, expired, missing permission). */
-  | 'ERR_DNS_AUTH'
-  /** The provider throttled the request; `retryAfter` says when to try again when the provider said so. */
-  | 'ERR_DNS_RATE_LIMITED'
-  /** The change conflicts with the provider's state (record exists, rrset changed meanwhile, CNAME at the name). */
-  | 'ERR_DNS_CONFLICT'
-  /** No zone for the name (or the zone/record vanished). */
-  | 'ERR_DNS_NOT_FOUND'
-  /** Any other provider failure: a 5xx, a malformed answer, a network failure. */
-  | 'ERR_DNS_PROVIDER'
-  /** A DNS query failed: the DoH server answered an HTTP error, SERVFAIL/REFUSED, or a malformed message. */
-  | 'ERR_DNS_QUERY'
+export type {
+  AcmeProblemCode,
+  AcmeProblemType,
+  CertificateManagerErrorCode,
+  DnsErrorCode,
+  InvalidArgumentCode,
+  ResponseErrorCode,
+  StateErrorCode,
+  StorageErrorCode,
+  WebAcmeErrorCode,
+} from './error-codes.ts'
+export {
+  AcmeError,
+  CertificateManagerError,
+  DnsProviderError,
+  InvalidArgumentError,
+  PROBLEM_CODES,
+  StorageError,
+}
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:'
-
-/** Base class of every error webacme throws. */
-export class AcmeError extends Error {
-  readonly code: WebAcmeErrorCode
-  constructor(code: WebAcmeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'AcmeError'
-    this.code = code
-  }
-}
-
-/**
- * A caller mistake, caught before the request it concerns: a malformed identifier, a key that cannot sign, a bad
- * PEM, an identifier no solver can answer for, an account without agreement to the terms of service, ...
- */
-export class InvalidArgumentError extends AcmeError {
-  declare readonly code: InvalidArgumentCode
-  constructor(message: string, options?: { cause?: unknown; code?: InvalidArgumentCode }) {
-    super(options?.code ?? 'ERR_INVALID_ARGUMENT', message, options)
-    this.name = 'InvalidArgumentError'
-  }
-}
 
 /** The identifier a problem or subproblem is about (RFC 8555 §6.7.1). */
 export interface ProblemIdentifier {
@@ -306,6 +220,34 @@ export class AcmeNetworkError extends AcmeError {
     this.url = init.url
     this.reason = init.reason ?? (code === 'ERR_TIMEOUT' ? 'timeout' : 'unknown')
     this.hint = init.hint
+  }
+}
+
+/**
+ * The CA's circuit breaker is open: it left `consecutiveFailures` requests in a row unanswered, and nothing is
+ * sent to it before `retryAfter` (then one probe goes; an answer closes the breaker). `cause` is the last failure.
+ * Retry the work after `retryAfter`; a queue consumer should put the message back with that delay.
+ */
+export class CaUnavailableError extends AcmeError {
+  declare readonly code: 'ERR_CA_UNAVAILABLE'
+  /** The request that was not sent. */
+  readonly url: string
+  /** When the breaker lets the next probe through (by the breaker's clock). */
+  readonly retryAfter: Date
+  /** Milliseconds from this error to `retryAfter`: the delay to put a queue message back with. */
+  readonly retryIn: number
+  /** Unanswered attempts in a row that opened the breaker. */
+  readonly consecutiveFailures: number
+  constructor(
+    message: string,
+    init: { url: string; retryAfter: Date; retryIn: number; consecutiveFailures: number; cause?: unknown },
+  ) {
+    super('ERR_CA_UNAVAILABLE', message, { cause: init.cause })
+    this.name = 'CaUnavailableError'
+    this.url = init.url
+    this.retryAfter = init.retryAfter
+    this.retryIn = init.retryIn
+    this.consecutiveFailures = init.consecutiveFailures
   }
 }
 

@@ -10,19 +10,19 @@
  * nginx needs a certificate file for every site before it starts: each hostname's directory holds a self-signed
  * placeholder (openssl) until sync replaces it; a handshake that still sees the placeholder fails verification.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect } from 'node:tls'
 import { promisify } from 'node:util'
 import { startNginx } from '../../test/harness/nginx.ts'
 import { systemBinary } from '../../test/harness/system.ts'
-import { root } from '../../test/runtimes/paths.ts'
+import { servedSerial as tlsServedSerial } from '../../test/harness/tls-probe.ts'
 import type { ServiceProcess } from '../../test/service/service-process.ts'
+import { type SyncAgent, startSyncAgent } from '../../test/service/sync-agent.ts'
 
 export interface ServedResult {
   n: number
@@ -80,17 +80,8 @@ function verify(
 }
 
 /** The serial nginx presents for `name` if its chain verifies up to `ca`; undefined otherwise (placeholder, error). */
-function servedSerial(port: number, name: string, ca: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: name, ca }, () => {
-      const serial = socket.authorized ? socket.getPeerCertificate().serialNumber.toUpperCase() : undefined
-      socket.destroy()
-      resolve(serial)
-    })
-    socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')))
-    socket.once('error', () => resolve(undefined))
-  })
-}
+const servedSerial = (port: number, name: string, ca: string): Promise<string | undefined> =>
+  tlsServedSerial(port, name, ca).catch(() => undefined)
 
 async function inParallel<T>(items: T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items]
@@ -137,7 +128,7 @@ export async function postToServed(
     })
   })
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-  let agent: ChildProcess | undefined
+  let agent: SyncAgent | undefined
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined
   try {
     const created = await service.api('/api/webhooks', {
@@ -183,29 +174,7 @@ export async function postToServed(
     nginx = await startNginx(names.map((serverName) => ({ serverName, certDir: join(out, serverName) })))
 
     // The pull agent, already running when the names are POSTed (as an operator's would be).
-    let agentOutput = ''
-    agent = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'cli/main.ts'),
-        'sync',
-        '--service',
-        service.url,
-        '--out',
-        out,
-        '--interval',
-        '1',
-        '--reload',
-        nginx.reloadCommand,
-        ...names.flatMap((n) => ['--name', n]),
-      ],
-      { cwd: root, env: { ...process.env, WEBACME_SYNC_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    agent.stdout!.on('data', (c: Buffer) => (agentOutput += c.toString('utf8')))
-    agent.stderr!.on('data', (c: Buffer) => (agentOutput += c.toString('utf8')))
-
+    agent = startSyncAgent({ serviceUrl: service.url, token, out, reload: nginx.reloadCommand, names })
     const postedAt = new Map<string, number>()
     const servedAt = new Map<string, number>()
     const jobSerial = new Map<string, string>()
@@ -240,7 +209,7 @@ export async function postToServed(
     while (servedAt.size < names.length) {
       if (Date.now() - started > deadlineMs) {
         throw new Error(
-          `${names.length - servedAt.size} of ${names.length} not served by the deadline\n--- sync ---\n${agentOutput.slice(-4000)}\n--- nginx ---\n${nginx.logs().slice(-4000)}`,
+          `${names.length - servedAt.size} of ${names.length} not served by the deadline\n--- sync ---\n${agent.output().slice(-4000)}\n--- nginx ---\n${nginx.logs().slice(-4000)}`,
         )
       }
       rounds++
@@ -286,8 +255,7 @@ export async function postToServed(
     for (const d of deliveries) if (expected.has(d.name)) perEvent.set(d.id, (perEvent.get(d.id) ?? 0) + 1)
     const counts = [...perEvent.values()]
 
-    agent.kill('SIGTERM')
-    await new Promise((r) => agent!.once('exit', r))
+    await agent.stop()
     const result: ServedResult = {
       n: names.length,
       perHostname: {
@@ -302,7 +270,7 @@ export async function postToServed(
         allMs: Math.max(...issuedAt.values()) - started,
       },
       probeRounds: rounds,
-      reloads: (agentOutput.match(/reload: exit 0/g) ?? []).length,
+      reloads: (agent.output().match(/reload: exit 0/g) ?? []).length,
       webhooks: {
         events: perEvent.size,
         expected: names.length,
@@ -319,7 +287,7 @@ export async function postToServed(
     )
     return result
   } finally {
-    if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL')
+    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL')
     await nginx?.stop()
     await new Promise((r) => receiver.close(r))
     await rm(out, { recursive: true, force: true })

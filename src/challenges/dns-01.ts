@@ -3,32 +3,13 @@
  * as a TXT record at `_acme-challenge.<domain>`, following an `_acme-challenge` CNAME delegation when a
  * resolver is given, and waits until the value is visible before the CA is asked to look.
  */
-import type { DnsAdapter } from '../dns/adapter.ts'
-import type { DnsResolver } from '../dns/resolver.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { dns01RecordName, dns01TxtValue } from './key-authorization.ts'
 import type { ChallengeSolver } from './solver.ts'
-import { txtChallengeSolver } from './txt-solver.ts'
+import { type Dns01SolverOptions, txtChallengeSolver } from './txt-solver.ts'
 
-/** Options of {@link dns01Solver}. */
-export interface Dns01SolverOptions {
-  /** The DNS provider. */
-  adapter: DnsAdapter
-  /**
-   * A resolver for CNAME delegation and the propagation check (e.g. `dohResolver()`). Without one, the
-   * record is written at `_acme-challenge.<domain>` and only the adapter's `waitForChange` is awaited.
-   */
-  resolver?: DnsResolver
-  /**
-   * Follow a CNAME at `_acme-challenge.<domain>` and write the TXT at its target (default `true` with a
-   * resolver). The lookup happens before the record exists; a resolver that caches the negative answer will
-   * then delay the propagation check by up to the zone's negative TTL, so point `resolver` at one that
-   * does not (or disable this when you do not delegate).
-   */
-  followCname?: boolean
-  /** Propagation check through `resolver` (default on with a resolver): poll interval and give-up time. */
-  propagation?: { interval?: number; timeout?: number } | false
-}
+/** Options of {@link dns01Solver} (shared by every TXT-based solver, so declared with their common cycle). */
+export type { Dns01SolverOptions }
 
 /**
  * Creates a dns-01 solver. An apex and its wildcard publish two values at one name; the adapter keeps both,

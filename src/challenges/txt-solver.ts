@@ -2,14 +2,35 @@
  * Internal: the publish / wait / remove cycle of a solver that answers with one DNS TXT value, shared by
  * dns-01, dns-account-01 and dns-persist-01: optional CNAME following from the record name, the adapter's `waitForChange`, then a propagation check through the resolver.
  */
-import type { DnsCallOptions } from '../dns/adapter.ts'
+import type { DnsAdapter, DnsCallOptions } from '../dns/adapter.ts'
 import type { DnsResolver } from '../dns/resolver.ts'
 import { AcmeStateError, isAcmeError } from '../errors.ts'
 import type { AbortSignalLike } from '../lib/web-types.ts'
 import { poll } from '../protocol/poll.ts'
 import type { Identifier } from '../protocol/resources.ts'
-import type { Dns01SolverOptions } from './dns-01.ts'
 import type { ChallengeContext, ChallengeSolver } from './solver.ts'
+
+/**
+ * Options of the TXT-based solvers: `dns01Solver`, `dnsAccount01Solver` and (extended) `dnsPersist01Solver`.
+ */
+export interface Dns01SolverOptions {
+  /** The DNS provider. */
+  adapter: DnsAdapter
+  /**
+   * A resolver for CNAME delegation and the propagation check (e.g. `dohResolver()`). Without one, the
+   * record is written at `_acme-challenge.<domain>` and only the adapter's `waitForChange` is awaited.
+   */
+  resolver?: DnsResolver
+  /**
+   * Follow a CNAME at `_acme-challenge.<domain>` and write the TXT at its target (default `true` with a
+   * resolver). The lookup happens before the record exists; a resolver that caches the negative answer will
+   * then delay the propagation check by up to the zone's negative TTL, so point `resolver` at one that
+   * does not (or disable this when you do not delegate).
+   */
+  followCname?: boolean
+  /** Propagation check through `resolver` (default on with a resolver): poll interval and give-up time. */
+  propagation?: { interval?: number; timeout?: number } | false
+}
 
 /** One TXT value at one name (fully qualified, no trailing dot). */
 export interface TxtRecord {

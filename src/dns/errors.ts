@@ -3,10 +3,11 @@
  * provider maps its own failure shapes (HTTP status, Cloudflare error codes, Route53 XML error codes, Google
  * error reasons, ...) onto one small code union, so callers `switch (err.code)` without knowing the provider.
  */
-import { AcmeError, type DnsErrorCode } from '../errors.ts'
+import { AcmeError } from '../acme-error.ts'
+import type { DnsErrorCode } from '../error-codes.ts'
 import type { ResponseLike } from '../lib/web-types.ts'
 
-/** Every `code` a {@link DnsProviderError} can have (declared with the other codes in `src/errors.ts`). */
+/** Every `code` a {@link DnsProviderError} can have (declared with every other code in `src/error-codes.ts`). */
 export type { DnsErrorCode }
 
 /** A DNS provider or resolver failed. The `Response`, when there was one, is kept non-enumerable. */

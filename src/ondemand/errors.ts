@@ -3,19 +3,14 @@
  *
  * @module
  */
-import { AcmeError } from '../errors.ts'
-import type { RefusalReason } from './types.ts'
+import { AcmeError } from '../acme-error.ts'
+import type { CertificateManagerErrorCode } from '../error-codes.ts'
 
-/** Codes of {@link CertificateManagerError} (declared with the other codes in `src/errors.ts`). */
-export type CertificateManagerErrorCode =
-  /** The name may not get a certificate: `allow` said no, the name is invalid, a rate limit, or the manager closed. */
-  | 'ERR_NAME_REFUSED'
-  /** Every issuer failed, or the name failed recently and is not tried again yet (`failureTtl`). */
-  | 'ERR_ISSUANCE_FAILED'
-  /** Every issuer's circuit breaker is open: the CA failed too often in a row; nothing was sent. */
-  | 'ERR_CIRCUIT_OPEN'
-  /** Another process held the name's storage lease longer than `waitTimeout` without storing a certificate. */
-  | 'ERR_LOCK_WAIT_TIMEOUT'
+/** Codes of {@link CertificateManagerError} (declared with every other code in `src/error-codes.ts`). */
+export type { CertificateManagerErrorCode }
+
+/** Why a name was refused. */
+export type RefusalReason = 'not-allowed' | 'invalid-name' | 'rate-limited' | 'client-rate-limited' | 'closed'
 
 /**
  * The certificate manager could not give a certificate for `name`. `reason` says why a name was refused

@@ -10,6 +10,7 @@ import type { AcmeClient, NewAccountOptions } from '../client.ts'
 import type { DnsAdapter } from '../dns/adapter.ts'
 import type { Instant } from '../renewal/schedule.ts'
 import type { Storage } from '../storage/storage.ts'
+import type { RefusalReason } from './errors.ts'
 
 /** What `allow` is told about the request that asks for a name. */
 export interface AllowContext {
@@ -116,8 +117,8 @@ export interface CertificateManagerOptions {
   onEvent?: (event: CertificateManagerEvent) => void
 }
 
-/** Why a name was refused. */
-export type RefusalReason = 'not-allowed' | 'invalid-name' | 'rate-limited' | 'client-rate-limited' | 'closed'
+/** Why a name was refused (declared with the manager's error, which carries it). */
+export type { RefusalReason }
 
 /** Events of the manager. `name` is the certificate's name (lower case, as stored). */
 export type CertificateManagerEvent =

@@ -9,7 +9,9 @@
  *
  * @module
  */
-import { AcmeError, AcmeNetworkError, AcmeProblemError, AcmeResponseError } from '../errors.ts'
+import { AcmeNetworkError, AcmeProblemError, AcmeResponseError, CaUnavailableError } from '../errors.ts'
+
+export { CaUnavailableError }
 
 /** Options of {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions {
@@ -170,32 +172,4 @@ export function attemptOutcome(error: unknown): AttemptOutcome {
   if (error instanceof AcmeProblemError) return 'answered'
   if (error instanceof AcmeResponseError) return error.status >= 500 ? 'unanswered' : 'answered'
   return 'neutral'
-}
-
-/**
- * The CA's circuit breaker is open: it left `consecutiveFailures` requests in a row unanswered, and nothing is
- * sent to it before `retryAfter` (then one probe goes; an answer closes the breaker). `cause` is the last failure.
- * Retry the work after `retryAfter`; a queue consumer should put the message back with that delay.
- */
-export class CaUnavailableError extends AcmeError {
-  declare readonly code: 'ERR_CA_UNAVAILABLE'
-  /** The request that was not sent. */
-  readonly url: string
-  /** When the breaker lets the next probe through (by the breaker's clock). */
-  readonly retryAfter: Date
-  /** Milliseconds from this error to `retryAfter`: the delay to put a queue message back with. */
-  readonly retryIn: number
-  /** Unanswered attempts in a row that opened the breaker. */
-  readonly consecutiveFailures: number
-  constructor(
-    message: string,
-    init: { url: string; retryAfter: Date; retryIn: number; consecutiveFailures: number; cause?: unknown },
-  ) {
-    super('ERR_CA_UNAVAILABLE', message, { cause: init.cause })
-    this.name = 'CaUnavailableError'
-    this.url = init.url
-    this.retryAfter = init.retryAfter
-    this.retryIn = init.retryIn
-    this.consecutiveFailures = init.consecutiveFailures
-  }
 }

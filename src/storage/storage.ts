@@ -17,7 +17,8 @@
  * read (the file-system storage writes mode 0600).
  */
 
-import { AcmeError, InvalidArgumentError } from '../errors.ts'
+import { AcmeError, InvalidArgumentError } from '../acme-error.ts'
+import type { StorageErrorCode } from '../error-codes.ts'
 
 /** Something that keeps JSON records under string keys. Implementations must make each `put` atomic. */
 export interface Storage {
@@ -37,12 +38,8 @@ export interface Storage {
   compareAndSwap?(key: string, expected: unknown, value: unknown): Promise<boolean>
 }
 
-/** Codes of {@link StorageError}. */
-export type StorageErrorCode =
-  | 'ERR_STORAGE_CORRUPT'
-  | 'ERR_STORAGE_LOCKED'
-  | 'ERR_STORAGE_CONFLICT'
-  | 'ERR_STORAGE'
+/** Codes of {@link StorageError} (declared with every other code in `src/error-codes.ts`). */
+export type { StorageErrorCode }
 
 /**
  * A storage backend failed (`ERR_STORAGE`), a record is not JSON or not the record expected there

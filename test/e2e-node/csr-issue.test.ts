@@ -3,10 +3,6 @@
  * it is; the certificate carries the request's public key and names; a request that names other identifiers than the
  * ones asked for is refused; resuming a finalized order needs no key.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChallengeSolver } from '../../src/challenges/solver.ts'
 import { AcmeClient } from '../../src/client.ts'
@@ -15,13 +11,12 @@ import { issueCertificateForCsr } from '../../src/issue-csr.ts'
 import { generateKeyPair } from '../../src/jose/algorithms.ts'
 import { parseCertificate } from '../../src/pkix/certificate.ts'
 import { parseCsr } from '../../src/pkix/csr-parse.ts'
+import { opensslCsr } from '../harness/openssl-csr.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
-import { systemBinary } from '../harness/system.ts'
 
 const RUN = Date.now().toString(36)
 let pebble: Pebble
 let client: AcmeClient
-let dir: string
 
 const http01: ChallengeSolver = {
   type: 'http-01',
@@ -29,36 +24,7 @@ const http01: ChallengeSolver = {
   cleanup: (c) => pebble.challtest!.delHttp01(c.challenge.token!),
 }
 
-/** A key and a request made by openssl, for `names` (the first also as the subject's CN). */
-async function opensslCsr(names: string[], file: string): Promise<string> {
-  const key = join(dir, `${file}.key`)
-  const out = join(dir, `${file}.csr`)
-  execFileSync(
-    systemBinary('openssl'),
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      out,
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-    ],
-    { stdio: 'pipe' },
-  )
-  return readFile(out, 'utf8')
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'webacme-csr-issue-'))
   pebble = await startPebble({ http01: 'challtestsrv', authzReusePercent: 0 })
   client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKeyPair('ES256') })
   await client.createAccount({ termsOfServiceAgreed: true })
@@ -66,13 +32,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pebble?.stop()
-  if (dir) await rm(dir, { recursive: true, force: true })
 })
 
 describe('issueCertificateForCsr', () => {
   it("issues for openssl's request: the leaf carries its public key and its names", async () => {
     const names = [`a-${RUN}.webacme.test`, `b-${RUN}.webacme.test`]
-    const pem = await opensslCsr(names, 'ab')
+    const { csr: pem } = await opensslCsr(names)
     const orders: string[] = []
     const issued = await issueCertificateForCsr({
       client,
@@ -92,7 +57,7 @@ describe('issueCertificateForCsr', () => {
   })
 
   it('refuses a request for other names than the ones asked for, and what is not a request', async () => {
-    const pem = await opensslCsr([`c-${RUN}.webacme.test`], 'c')
+    const { csr: pem } = await opensslCsr([`c-${RUN}.webacme.test`])
     await expect(
       issueCertificateForCsr({ client, csr: pem, identifiers: [`d-${RUN}.webacme.test`], solvers: [http01] }),
     ).rejects.toThrow(InvalidArgumentError)

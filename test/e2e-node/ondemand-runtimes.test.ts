@@ -21,44 +21,50 @@ import { Child, handshake } from './ondemand/helpers.ts'
 const DOMAIN = `rt-${Date.now().toString(36)}.webacme.test`
 const script = (name: string) => fileURLToPath(new URL(`./ondemand/${name}`, import.meta.url))
 
-/** The environment of a runtime child: without the machine's preset CA bundles, trusting only what it is given. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
-  delete env.SSL_CERT_FILE
-  delete env.SSL_CERT_DIR
-  return env
+/**
+ * A Pebble, and beside it one server script in another runtime, spawned by `start` (its environment without the
+ * machine's preset CA bundles, trusting only what it is given) and driven over stdin/stdout; after the suite it is
+ * told to close and awaited, then Pebble stops.
+ */
+function runtimeServer(
+  start: (pebble: Pebble) => { binary: string; args: string[]; env: Record<string, string> },
+) {
+  const suite = {} as { pebble: Pebble; root: string; child: Child }
+  beforeAll(async () => {
+    suite.pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
+    suite.root = await suite.pebble.roots(0)
+    const { binary, args, env } = start(suite.pebble)
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+    delete childEnv.SSL_CERT_FILE
+    delete childEnv.SSL_CERT_DIR
+    const proc = spawn(binary, args, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    childRegistry('ondemand-runtimes').children.add(proc)
+    suite.child = new Child(proc)
+  })
+  afterAll(async () => {
+    if (suite.child) {
+      suite.child.process.stdin.end('close\n')
+      await new Promise((resolve) => suite.child.process.once('exit', resolve))
+    }
+    await suite.pebble?.stop()
+  })
+  return suite
 }
 
 describe('webacme/tls in Bun', () => {
-  let pebble: Pebble
-  let root: string
-  let child: Child
-
-  beforeAll(async () => {
-    pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
-    root = await pebble.roots(0)
-    const proc = spawn(bunBinary(), ['run', script('bun-server.ts')], {
-      env: childEnv({
-        NODE_EXTRA_CA_CERTS: pebble.caCertPath,
-        DIRECTORY_URL: pebble.directoryUrl,
-        DOMAIN,
-        TLS_PORT: String(pebble.tlsPort),
-      }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    childRegistry('ondemand-runtimes').children.add(proc)
-    child = new Child(proc)
-  })
-
-  afterAll(async () => {
-    if (child) {
-      child.process.stdin.end('close\n')
-      await new Promise((resolve) => child.process.once('exit', resolve))
-    }
-    await pebble?.stop()
-  })
+  const suite = runtimeServer((pebble) => ({
+    binary: bunBinary(),
+    args: ['run', script('bun-server.ts')],
+    env: {
+      NODE_EXTRA_CA_CERTS: pebble.caCertPath,
+      DIRECTORY_URL: pebble.directoryUrl,
+      DOMAIN,
+      TLS_PORT: String(pebble.tlsPort),
+    },
+  }))
 
   it('node:tls server with SNICallback: issues at the first handshake, tls-alpn-01 on the same port', async () => {
+    const { pebble, root, child } = suite
     const port = Number(await child.next('READY-TLS'))
     const name = `bun-sni.${DOMAIN}`
     const peer = await handshake(port, name, root)
@@ -69,6 +75,7 @@ describe('webacme/tls in Bun', () => {
   })
 
   it('Bun.serve with a static certificate from ensure(), restarted with the renewed one', async () => {
+    const { root, child } = suite
     const port = Number(await child.next('READY-BUN'))
     const name = `bun-static.${DOMAIN}`
     const before = await handshake(port, name, root)
@@ -82,47 +89,27 @@ describe('webacme/tls in Bun', () => {
 })
 
 describe('webacme/tls in Deno', () => {
-  let pebble: Pebble
-  let root: string
-  let child: Child
-
-  beforeAll(async () => {
-    pebble = await startPebble({ http01: 'self', authzReusePercent: 0 })
-    root = await pebble.roots(0)
-    const proc = spawn(
-      denoBinary(),
-      [
-        'run',
-        '--no-prompt',
-        '--allow-net=127.0.0.1',
-        '--allow-env',
-        '--cert',
-        pebble.caCertPath,
-        script('deno-server.ts'),
-      ],
-      {
-        env: childEnv({
-          DENO_NO_UPDATE_CHECK: '1',
-          DIRECTORY_URL: pebble.directoryUrl,
-          DOMAIN,
-          HTTP_PORT: String(pebble.httpPort),
-        }),
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    )
-    childRegistry('ondemand-runtimes').children.add(proc)
-    child = new Child(proc)
-  })
-
-  afterAll(async () => {
-    if (child) {
-      child.process.stdin.end('close\n')
-      await new Promise((resolve) => child.process.once('exit', resolve))
-    }
-    await pebble?.stop()
-  })
+  const suite = runtimeServer((pebble) => ({
+    binary: denoBinary(),
+    args: [
+      'run',
+      '--no-prompt',
+      '--allow-net=127.0.0.1',
+      '--allow-env',
+      '--cert',
+      pebble.caCertPath,
+      script('deno-server.ts'),
+    ],
+    env: {
+      DENO_NO_UPDATE_CHECK: '1',
+      DIRECTORY_URL: pebble.directoryUrl,
+      DOMAIN,
+      HTTP_PORT: String(pebble.httpPort),
+    },
+  }))
 
   it('Deno.serve with a certificate from ensure() (http-01 via fetchHandler), restarted on renewal', async () => {
+    const { root, child } = suite
     const port = Number(await child.next('READY'))
     const name = `deno.${DOMAIN}`
     const before = await handshake(port, name, root)

@@ -4,15 +4,15 @@
 // dig/kdig, and a Pebble whose VA resolves through the server. Processes are registered in children.ts, so they
 // die with the test process.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { childRegistry } from './children.ts'
+import { exited, StartError, sleep, spawnDaemon, startWithRetries, terminate } from './daemon.ts'
 import { OutputTail } from './output-tail.ts'
-import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
 import { freePort, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -100,29 +100,6 @@ export function zoneFile(zone: string): string {
   ].join('\n')
 }
 
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null || child.pid === undefined
-
-async function terminate(child: ChildProcess | undefined): Promise<void> {
-  if (!child || exited(child)) return
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await done
-  clearTimeout(timer)
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-class StartError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message)
-  }
-}
-
 /**
  * One TXT record as dig/kdig print it (`"part one" "part two"`), decoded: the quoted strings joined, `\"`, `\\` and
  * `\DDD` undone. Written here rather than taken from src/, so that a bug in the library's TXT parser cannot hide.
@@ -178,34 +155,31 @@ export async function startAuthoritative(
   const zones = options.zones.map((z) => z.toLowerCase().replace(/\.$/, ''))
   const readOnlyZones = (options.readOnlyZones ?? []).map((z) => z.toLowerCase().replace(/\.$/, ''))
   const log = new OutputTail(64 * 1024)
-  const failures: string[] = []
-  let started: { child: ChildProcess; port: number } | undefined
-  for (let i = 1; i <= ATTEMPTS && !started; i++) {
-    let child: ChildProcess | undefined
-    try {
-      const port = await freePort()
-      const args = await spec.configure(dir, port, keys, zones, readOnlyZones)
-      child = spawn(systemBinary(spec.daemon), args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      registry.children.add(child)
-      const c = child
-      c.once('exit', () => registry.children.delete(c))
-      c.once('error', (err) => log.append(`spawn ${spec.daemon} failed: ${err.message}\n`))
-      for (const stream of [c.stdout, c.stderr]) {
-        stream?.setEncoding('utf8')
-        stream?.on('data', (chunk: string) => log.append(chunk))
-      }
-      await waitReady(spec, c, port, [...zones, ...readOnlyZones], log, options.startTimeoutMs ?? 20_000)
-      started = { child: c, port }
-    } catch (err) {
-      await terminate(child)
-      failures.push(`attempt ${i}: ${err instanceof Error ? err.message : err}\n${log.tail(30)}`)
-      if (!(err instanceof StartError && err.retryable)) break
-    }
-  }
-  if (!started) {
+  let started: { child: ChildProcess; port: number }
+  try {
+    started = await startWithRetries(
+      spec.daemon,
+      async (children) => {
+        const port = await freePort()
+        const args = await spec.configure(dir, port, keys, zones, readOnlyZones)
+        const child = spawnDaemon(registry, systemBinary(spec.daemon), args, (text) => log.append(text))
+        children.push(child)
+        await waitReady(
+          spec,
+          child,
+          port,
+          [...zones, ...readOnlyZones],
+          log,
+          options.startTimeoutMs ?? 20_000,
+        )
+        return { child, port }
+      },
+      { attempts: ATTEMPTS, tail: () => log.tail(30), registry },
+    )
+  } catch (err) {
     await rm(dir, { recursive: true, force: true })
     registry.dirs.delete(dir)
-    throw new Error(`could not start ${spec.daemon}:\n${failures.join('\n')}`)
+    throw err
   }
   const { child, port } = started
   let stopped: Promise<void> | undefined
@@ -224,7 +198,7 @@ export async function startAuthoritative(
     logs: () => log.toString(),
     stop() {
       stopped ??= (async () => {
-        await terminate(child)
+        await terminate(child, { registry, graceMs: 5000 })
         await rm(dir, { recursive: true, force: true })
         registry.dirs.delete(dir)
       })()
@@ -269,29 +243,5 @@ async function waitReady(
   throw new StartError(`not ready: ${last}`, false)
 }
 
-/**
- * A server holding `zones` and a Pebble whose VA resolves through it, so dns-01 is validated against records the
- * code under test really published (no challtestsrv; Pebble's authorization reuse off). The caller stops both; a
- * Pebble that does not start takes the server down with it.
- */
-export async function startPebbleOn<S extends AuthoritativeServer>(
-  start: () => Promise<S>,
-  pebble: PebbleOptions = {},
-): Promise<{ dns: S; pebble: Pebble }> {
-  const dns = await start()
-  try {
-    return {
-      dns,
-      pebble: await startPebble({
-        dnsServer: dns.dnsServer,
-        http01: 'self',
-        challtestsrv: false,
-        authzReusePercent: 0,
-        ...pebble,
-      }),
-    }
-  } catch (err) {
-    await dns.stop()
-    throw err
-  }
-}
+/** Kept here too: the BIND/Knot suites start their Pebble with it. */
+export { startPebbleOn } from './pebble.ts'

@@ -11,10 +11,10 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CA_DIR_ENV, getTestCa } from './ca.ts'
 import { startHttp01Server } from './http01-server.ts'
+import { opensslCsr } from './openssl-csr.ts'
 import { type Pebble, startPebble } from './pebble.ts'
 import { freePorts, isPortFree, listenerOwnedBy } from './ports.ts'
 import { countResults, formatSummary } from './summary-reporter.ts'
-import { systemBinary } from './system.ts'
 
 const run = promisify(execFile)
 
@@ -133,27 +133,7 @@ class MiniAcme {
       await this.post(challenge.url, {})
       await this.poll(authzUrl, 'valid')
     }
-    const { stdout: csrDer } = await run(
-      systemBinary('openssl'),
-      [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        '/dev/null',
-        '-subj',
-        `/CN=${domains[0]}`,
-        '-addext',
-        `subjectAltName=${domains.map((d) => `DNS:${d}`).join(',')}`,
-        '-outform',
-        'DER',
-      ],
-      { encoding: 'buffer' },
-    )
+    const { csrDer } = await opensslCsr(domains)
     await this.post(order.body.finalize as string, { csr: b64u(csrDer) })
     const done = await this.poll(orderUrl, 'valid')
     const { body } = await this.post(done.certificate as string, '')

@@ -464,3 +464,30 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     },
   }
 }
+
+/**
+ * A DNS server started by `start` and a Pebble whose VA resolves through it, so dns-01 is validated against records
+ * the code under test really published (no challtestsrv; Pebble's authorization reuse off; `pebble` adds to or
+ * overrides those settings). The caller stops both; a Pebble that does not start takes the DNS server down with it.
+ */
+export async function startPebbleOn<S extends { dnsServer: string; stop(): Promise<void> }>(
+  start: () => Promise<S>,
+  pebble: PebbleOptions = {},
+): Promise<{ dns: S; pebble: Pebble }> {
+  const dns = await start()
+  try {
+    return {
+      dns,
+      pebble: await startPebble({
+        dnsServer: dns.dnsServer,
+        http01: 'self',
+        challtestsrv: false,
+        authzReusePercent: 0,
+        ...pebble,
+      }),
+    }
+  } catch (err) {
+    await dns.stop()
+    throw err
+  }
+}

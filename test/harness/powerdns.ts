@@ -4,14 +4,15 @@
 // are killed by stop(), on process exit and on SIGINT/SIGTERM/SIGHUP. Point Pebble's `-dnsserver` at
 // `dnsServer` and it validates dns-01 against this server.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { childRegistry } from './children.ts'
-import { type Pebble, type PebbleOptions, startPebble } from './pebble.ts'
+import { exited, StartError, sleep, spawnDaemon, startWithRetries, terminate } from './daemon.ts'
+import { type Pebble, type PebbleOptions, startPebbleOn } from './pebble.ts'
 import { freePorts, listenerOwnedBy } from './ports.ts'
 import { systemBinary } from './system.ts'
 
@@ -62,50 +63,20 @@ export interface PowerDns {
 
 const registry = () => childRegistry('powerdns')
 
+/** Spawns `cmd`, its output kept in `log` line by line, each line marked with `prefix`. */
 function launch(cmd: string, args: string[], log: string[], prefix: string): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  registry().children.add(child)
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.setEncoding('utf8')
-    stream?.on('data', (chunk: string) => {
-      log.push(
-        ...chunk
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => `${prefix}${line}`),
-      )
-      if (log.length > 2000) log.splice(0, log.length - 2000)
-    })
-  }
-  child.once('error', (err) => log.push(`${prefix}spawn ${cmd} failed: ${err.message}`))
-  child.once('exit', () => registry().children.delete(child))
-  return child
+  return spawnDaemon(registry(), cmd, args, (text) => {
+    log.push(
+      ...text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `${prefix}${line}`),
+    )
+    if (log.length > 2000) log.splice(0, log.length - 2000)
+  })
 }
-
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null || child.pid === undefined
-
-async function terminate(child: ChildProcess | undefined): Promise<void> {
-  if (!child || exited(child)) return
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-  await done
-  clearTimeout(timer)
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // ------------------------------------------------------------------------------------------------
-
-class StartError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message)
-  }
-}
 
 interface Ports {
   dns: number
@@ -237,25 +208,23 @@ export async function startPowerDns(options: PowerDnsOptions = {}): Promise<Powe
   registry().dirs.add(dir)
   const apiKey = randomBytes(12).toString('hex')
   const log: string[] = []
-  const failures: string[] = []
-  let started: Awaited<ReturnType<typeof attempt>> | undefined
-  for (let i = 1; i <= ATTEMPTS && !started; i++) {
-    log.length = 0
-    let a: Awaited<ReturnType<typeof attempt>> | undefined
-    try {
-      a = await attempt(dir, apiKey, options, log)
-      await waitReady(a, apiKey, options, log)
-      started = a
-    } catch (err) {
-      await Promise.all([terminate(a?.pdns), terminate(a?.dnsdist)])
-      failures.push(`attempt ${i}: ${err instanceof Error ? err.message : err}\n${log.slice(-30).join('\n')}`)
-      if (!(err instanceof StartError && err.retryable)) break
-    }
-  }
-  if (!started) {
+  let started: Awaited<ReturnType<typeof attempt>>
+  try {
+    started = await startWithRetries(
+      'PowerDNS',
+      async (children) => {
+        log.length = 0
+        const a = await attempt(dir, apiKey, options, log)
+        children.push(a.pdns, ...(a.dnsdist ? [a.dnsdist] : []))
+        await waitReady(a, apiKey, options, log)
+        return a
+      },
+      { attempts: ATTEMPTS, tail: () => log.slice(-30).join('\n'), registry: registry() },
+    )
+  } catch (err) {
     await rm(dir, { recursive: true, force: true })
     registry().dirs.delete(dir)
-    throw new Error(`could not start PowerDNS:\n${failures.join('\n')}`)
+    throw err
   }
   const { pdns, dnsdist, ports } = started
   const apiUrl = `http://${HOST}:${ports.api}`
@@ -310,7 +279,10 @@ export async function startPowerDns(options: PowerDnsOptions = {}): Promise<Powe
     logs: () => log.join('\n'),
     stop() {
       stopped ??= (async () => {
-        await Promise.all([terminate(pdns), terminate(dnsdist)])
+        await Promise.all([
+          terminate(pdns, { registry: registry() }),
+          terminate(dnsdist, { registry: registry() }),
+        ])
         await rm(dir, { recursive: true, force: true })
         registry().dirs.delete(dir)
       })()
@@ -320,29 +292,22 @@ export async function startPowerDns(options: PowerDnsOptions = {}): Promise<Powe
 }
 
 /**
- * A PowerDNS holding `zones` and a Pebble whose VA resolves through it, so dns-01 is validated against records
- * the code under test really published (no challtestsrv; Pebble's authorization reuse off). `pebble` adds to or
- * overrides those settings. The caller stops both; a Pebble that does not start takes the PowerDNS down with it.
+ * A PowerDNS holding `zones` and a Pebble whose VA resolves through it (see {@link startPebbleOn}). The caller stops
+ * both.
  */
 export async function startPebbleOnPowerDns(
   zones: string[],
   pebble: PebbleOptions = {},
 ): Promise<{ pdns: PowerDns; pebble: Pebble }> {
-  const pdns = await startPowerDns()
-  try {
-    for (const zone of zones) await pdns.createZone(zone)
-    return {
-      pdns,
-      pebble: await startPebble({
-        dnsServer: pdns.dnsServer,
-        http01: 'self',
-        challtestsrv: false,
-        authzReusePercent: 0,
-        ...pebble,
-      }),
+  const started = await startPebbleOn(async () => {
+    const pdns = await startPowerDns()
+    try {
+      for (const zone of zones) await pdns.createZone(zone)
+    } catch (err) {
+      await pdns.stop()
+      throw err
     }
-  } catch (err) {
-    await pdns.stop()
-    throw err
-  }
+    return pdns
+  }, pebble)
+  return { pdns: started.dns, pebble: started.pebble }
 }

@@ -7,23 +7,21 @@
  *   cover and get the same 403 for everything else (other names, names that do not exist, every other route);
  *   revoked, they stop working with the next request; the job view counts deliveries.
  */
-import { execFileSync } from 'node:child_process'
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getTestCa } from '../harness/ca.ts'
+import { opensslCsr } from '../harness/openssl-csr.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
-import { systemBinary } from '../harness/system.ts'
 import { allValid, type ServiceProcess, startService } from './service-process.ts'
 
 const RUN = Date.now().toString(36)
 let pebble: Pebble
 let service: ServiceProcess
 let persist: string
-let dir: string
 
 interface Bundle {
   name: string
@@ -39,7 +37,6 @@ beforeAll(async () => {
   const ca = await getTestCa()
   const port = await freePort()
   persist = await mkdtemp(join(tmpdir(), 'webacme-service-delivery-'))
-  dir = await mkdtemp(join(tmpdir(), 'webacme-service-csr-'))
   pebble = await startPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
   service = await startService({
     port,
@@ -54,36 +51,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop()
   await pebble?.stop()
-  for (const d of [persist, dir]) if (d) await rm(d, { recursive: true, force: true })
+  if (persist) await rm(persist, { recursive: true, force: true })
 })
 
-/** A P-256 key and a request for `names` made by openssl; returns the request and the key's SPKI (DER). */
-async function opensslCsr(names: string[], file: string): Promise<{ pem: string; spki: Buffer }> {
-  const key = join(dir, `${file}.key`)
-  const out = join(dir, `${file}.csr`)
-  execFileSync(
-    systemBinary('openssl'),
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      out,
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-    ],
-    { stdio: 'pipe' },
-  )
-  const spki = createPublicKey(await readFile(key, 'utf8')).export({ type: 'spki', format: 'der' })
-  return { pem: await readFile(out, 'utf8'), spki }
+/** An openssl request for `names`, and its key's SPKI (DER) to compare with the leaf's. */
+async function csrWithSpki(names: string[]): Promise<{ pem: string; spki: Buffer }> {
+  const { csr, key } = await opensslCsr(names)
+  return { pem: csr, spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) }
 }
 
 const leafSpki = (pem: string) => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })
@@ -123,7 +97,7 @@ describe('bring your own CSR', () => {
   it('issues for the request, renews with it, and re-issues when PUT replaces it', async () => {
     const names = [`csr-${RUN}.webacme.test`, `www.csr-${RUN}.webacme.test`]
     const name = `csr-${RUN}`
-    const first = await opensslCsr(names, 'first')
+    const first = await csrWithSpki(names)
 
     await expectError(await post({ csr: 'not a request' }), 400, 'ERR_INVALID_CSR')
     await expectError(await post({ csr: first.pem, identifiers: names }), 400, 'ERR_INVALID_IDENTIFIERS')
@@ -142,7 +116,7 @@ describe('bring your own CSR', () => {
 
     // The same request again is its status; another request under the name is refused (PUT replaces it).
     expect((await post({ csr: first.pem, name })).status).toBe(202)
-    const second = await opensslCsr(names, 'second')
+    const second = await csrWithSpki(names)
     await expectError(await post({ csr: second.pem, name }), 409, 'ERR_CSR_CHANGED')
 
     // A renewal (the cron pass as of the certificate's expiry) reuses the request.
@@ -151,7 +125,7 @@ describe('bring your own CSR', () => {
     expect(leafSpki(renewed.certificate)).toEqual(first.spki)
 
     // PUT: other names are refused; the same names with a new key re-issue at once.
-    const other = await opensslCsr([`other-${RUN}.webacme.test`], 'other')
+    const other = await csrWithSpki([`other-${RUN}.webacme.test`])
     const put = (csr: string) =>
       service.api(`/api/certificates/${name}/csr`, { method: 'PUT', body: JSON.stringify({ csr }) })
     await expectError(await put(other.pem), 409, 'ERR_IDENTIFIERS_CHANGED')
@@ -169,7 +143,7 @@ describe('bring your own CSR', () => {
   it('refuses a request for a name managed with a key the service holds', async () => {
     const host = `held-${RUN}.webacme.test`
     expect((await post({ identifiers: [host] })).status).toBe(202)
-    const { pem } = await opensslCsr([host], 'held')
+    const { pem } = await csrWithSpki([host])
     await expectError(await post({ csr: pem }), 409, 'ERR_NAME_TAKEN')
     const put = await service.api(`/api/certificates/${host}/csr`, {
       method: 'PUT',

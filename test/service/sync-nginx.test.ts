@@ -6,13 +6,12 @@
  * connects again and again over HTTPS sees no failed request through the reload. A reload command that fails is
  * exit code 8; a pass where nothing changed runs no reload.
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect, type PeerCertificate } from 'node:tls'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getTestCa } from '../harness/ca.ts'
@@ -20,8 +19,10 @@ import { type Nginx, startNginx } from '../harness/nginx.ts'
 import { type Pebble, startPebble } from '../harness/pebble.ts'
 import { freePort } from '../harness/ports.ts'
 import { systemBinary } from '../harness/system.ts'
+import { servedSerial as tlsServedSerial } from '../harness/tls-probe.ts'
 import { root } from '../runtimes/paths.ts'
 import { allValid, type ServiceProcess, startService } from './service-process.ts'
+import { startSyncAgent } from './sync-agent.ts'
 
 const RUN = Date.now().toString(36)
 const names = [`a-${RUN}.webacme.test`, `b-${RUN}.webacme.test`]
@@ -82,16 +83,7 @@ afterAll(async () => {
 })
 
 /** The serial (uppercase hex) nginx presents for `name`, the chain verified up to Pebble's root. */
-function servedSerial(port: number, name: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: name, ca: issuerRoot }, () => {
-      const cert: PeerCertificate = socket.getPeerCertificate()
-      socket.end()
-      resolve(cert.serialNumber.toUpperCase())
-    })
-    socket.once('error', reject)
-  })
-}
+const servedSerial = (port: number, name: string) => tlsServedSerial(port, name, issuerRoot)
 
 /** One HTTPS GET on a new connection; resolves to the serial seen, rejects on any failure. */
 function httpsGet(port: number, name: string): Promise<string> {
@@ -179,28 +171,13 @@ describe('webacme sync into nginx', () => {
     expect(existsSync(marker)).toBe(false)
 
     // sync --interval beside nginx, and a client connecting again and again to both names.
-    const agent = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'cli/main.ts'),
-        'sync',
-        '--service',
-        service.url,
-        '--out',
-        out,
-        '--interval',
-        '1',
-        '--reload',
-        nginx.reloadCommand,
-        ...names.flatMap((n) => ['--name', n]),
-      ],
-      { cwd: root, env: { ...process.env, WEBACME_SYNC_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let agentOutput = ''
-    agent.stdout.on('data', (c: Buffer) => (agentOutput += c.toString('utf8')))
-    agent.stderr.on('data', (c: Buffer) => (agentOutput += c.toString('utf8')))
+    const agent = startSyncAgent({
+      serviceUrl: service.url,
+      token,
+      out,
+      reload: nginx.reloadCommand,
+      names,
+    })
     const seen = names.map(() => new Set<string>())
     const failures: string[] = []
     let requests = 0
@@ -233,7 +210,7 @@ describe('webacme sync into nginx', () => {
         if (after.every((s, i) => s !== before[i])) break
         if (Date.now() > deadline) {
           throw new Error(
-            `nginx still serves ${after.join(', ')}\n--- sync ---\n${agentOutput}\n--- nginx ---\n${nginx.logs()}`,
+            `nginx still serves ${after.join(', ')}\n--- sync ---\n${agent.output()}\n--- nginx ---\n${nginx.logs()}`,
           )
         }
         await new Promise((r) => setTimeout(r, 200))
@@ -256,8 +233,7 @@ describe('webacme sync into nginx', () => {
     } finally {
       looping = false
       await loop
-      agent.kill('SIGTERM')
-      await new Promise((r) => agent.once('exit', r))
+      await agent.stop()
     }
     console.log(
       `HTTPS requests on new connections through the renewal and reload: ${requests}, failed: ${failures.length}`,
@@ -267,7 +243,7 @@ describe('webacme sync into nginx', () => {
     for (const [i, name] of names.entries()) {
       expect([...seen[i]!].sort(), name).toEqual([before[i]!, await bundleSerial(name)].sort())
     }
-    expect(agentOutput).toMatch(/reload: exit 0/)
+    expect(agent.output()).toMatch(/reload: exit 0/)
   })
 
   it('reports a failed reload command as exit code 8', async () => {

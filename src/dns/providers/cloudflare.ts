@@ -13,13 +13,13 @@
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
-import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
+import type { DnsAdapter } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
-import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
-import { canonicalName, zoneFinder } from '../zone.ts'
+import { zoneFinder } from '../zone.ts'
 import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
+import { recordPerValueAdapter } from './record-per-value.ts'
 
 /** Options of {@link cloudflareAdapter}. */
 export interface CloudflareAdapterOptions extends ProviderHttpOptions {
@@ -77,7 +77,6 @@ export function cloudflareAdapter(options: CloudflareAdapterOptions): DnsAdapter
     authorize: () => ({ authorization: `Bearer ${options.apiToken}`, accept: 'application/json' }),
     toError,
   })
-  const queue = keyedQueue()
 
   const findZone = options.zoneId
     ? async () => options.zoneId!
@@ -98,59 +97,37 @@ export function cloudflareAdapter(options: CloudflareAdapterOptions): DnsAdapter
       if (page >= pages || body.result.length === 0) return records
     }
   }
-  const has = <R extends { content: string }>(records: R[], value: string): R[] =>
-    records.filter((r) => parseTxt(r.content) === value)
+  /** Ids of the TXT records at `fqdn` that carry `value`. */
+  const matching = async (zoneId: string, fqdn: string, value: string, signal: AbortSignalLike | undefined) =>
+    (await list(zoneId, fqdn, signal)).filter((r) => parseTxt(r.content) === value).map((r) => r.id)
 
-  return {
-    name: PROVIDER,
-    async createTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zoneId = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if (has(await list(zoneId, fqdn, call.signal), value).length > 0) return
-          try {
-            await http.json(
-              {
-                method: 'POST',
-                url: `${base}/zones/${encodeURIComponent(zoneId)}/dns_records`,
-                json: { type: 'TXT', name: fqdn, content: quoteTxt(value), ttl, comment: 'webacme dns-01' },
-              },
-              recordSchema,
-            )
-          } catch (err) {
-            // 81057 "Record already exists." / 81058 "An identical record already exists.": fine when it is
-            // this very value (published meanwhile by someone else); anything else is a real conflict.
-            const exists =
-              err instanceof DnsProviderError && ['81057', '81058'].includes(err.providerCode ?? '')
-            if (!exists || has(await list(zoneId, fqdn, undefined), value).length === 0) throw err
-          }
-        },
-        call.signal,
-      )
+  return recordPerValueAdapter(PROVIDER, {
+    findZone,
+    matching,
+    async create(zoneId, fqdn, value) {
+      try {
+        await http.json(
+          {
+            method: 'POST',
+            url: `${base}/zones/${encodeURIComponent(zoneId)}/dns_records`,
+            json: { type: 'TXT', name: fqdn, content: quoteTxt(value), ttl, comment: 'webacme dns-01' },
+          },
+          recordSchema,
+        )
+      } catch (err) {
+        // 81057 "Record already exists." / 81058 "An identical record already exists.": fine when it is
+        // this very value (published meanwhile by someone else); anything else is a real conflict.
+        const exists = err instanceof DnsProviderError && ['81057', '81058'].includes(err.providerCode ?? '')
+        if (!exists || (await matching(zoneId, fqdn, value, undefined)).length === 0) throw err
+      }
     },
-    async removeTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zoneId = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          for (const record of has(await list(zoneId, fqdn, call.signal), value)) {
-            try {
-              await http.request({
-                method: 'DELETE',
-                url: `${base}/zones/${encodeURIComponent(zoneId)}/dns_records/${encodeURIComponent(record.id)}`,
-              })
-            } catch (err) {
-              if (!(err instanceof DnsProviderError && err.code === 'ERR_DNS_NOT_FOUND')) throw err
-            }
-          }
-        },
-        call.signal,
-      )
+    async delete(zoneId, id) {
+      await http.request({
+        method: 'DELETE',
+        url: `${base}/zones/${encodeURIComponent(zoneId)}/dns_records/${encodeURIComponent(id)}`,
+      })
     },
-  }
+  })
 }
 
 // Cloudflare error codes (https://developers.cloudflare.com/api/ and the DNS records docs).

@@ -13,13 +13,13 @@
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
-import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
+import type { DnsAdapter } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
-import { keyedQueue } from '../queue.ts'
 import { parseTxt } from '../txt.ts'
 import { canonicalName, relativeName, zoneFinder } from '../zone.ts'
 import { jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
+import { recordPerValueAdapter } from './record-per-value.ts'
 
 /** Options of {@link digitalOceanAdapter}. */
 export interface DigitalOceanAdapterOptions extends ProviderHttpOptions {
@@ -69,7 +69,6 @@ export function digitalOceanAdapter(options: DigitalOceanAdapterOptions): DnsAda
     authorize: () => ({ authorization: `Bearer ${options.token}`, accept: 'application/json' }),
     toError,
   })
-  const queue = keyedQueue()
 
   const findZone = options.domain
     ? async () => canonicalName(options.domain!)
@@ -105,48 +104,26 @@ export function digitalOceanAdapter(options: DigitalOceanAdapterOptions): DnsAda
     return found
   }
 
-  return {
-    name: PROVIDER,
-    async createTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if ((await matching(zone, fqdn, value, call.signal)).length > 0) return
-          await http.json(
-            {
-              method: 'POST',
-              url: `${base}/domains/${encodeURIComponent(zone)}/records`,
-              json: { type: 'TXT', name: relativeName(fqdn, zone) || '@', data: value, ttl },
-            },
-            createdSchema,
-          )
+  return recordPerValueAdapter(PROVIDER, {
+    findZone,
+    matching,
+    async create(zone, fqdn, value) {
+      await http.json(
+        {
+          method: 'POST',
+          url: `${base}/domains/${encodeURIComponent(zone)}/records`,
+          json: { type: 'TXT', name: relativeName(fqdn, zone) || '@', data: value, ttl },
         },
-        call.signal,
+        createdSchema,
       )
     },
-    async removeTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          for (const id of await matching(zone, fqdn, value, call.signal)) {
-            try {
-              await http.request({
-                method: 'DELETE',
-                url: `${base}/domains/${encodeURIComponent(zone)}/records/${id}`,
-              })
-            } catch (err) {
-              if (!(err instanceof DnsProviderError && err.code === 'ERR_DNS_NOT_FOUND')) throw err
-            }
-          }
-        },
-        call.signal,
-      )
+    async delete(zone, id) {
+      await http.request({
+        method: 'DELETE',
+        url: `${base}/domains/${encodeURIComponent(zone)}/records/${id}`,
+      })
     },
-  }
+  })
 }
 
 /**

@@ -13,12 +13,12 @@
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
-import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
-import { DnsProviderError } from '../errors.ts'
-import { keyedQueue } from '../queue.ts'
-import { canonicalName, relativeName, zoneFinder } from '../zone.ts'
+import type { DnsAdapter } from '../adapter.ts'
+import type { DnsProviderError } from '../errors.ts'
+import { relativeName, zoneFinder } from '../zone.ts'
 import { jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
+import { recordPerValueAdapter } from './record-per-value.ts'
 
 /** Options of {@link linodeAdapter}. */
 export interface LinodeAdapterOptions extends ProviderHttpOptions {
@@ -74,7 +74,6 @@ export function linodeAdapter(options: LinodeAdapterOptions): DnsAdapter {
     authorize: () => ({ authorization: `Bearer ${options.token}`, accept: 'application/json' }),
     toError,
   })
-  const queue = keyedQueue()
 
   /** Every item of a paged list (`page`, `pages`). */
   const all = async <T>(
@@ -123,50 +122,24 @@ export function linodeAdapter(options: LinodeAdapterOptions): DnsAdapter {
       .map((r) => r.id)
   }
 
-  return {
-    name: PROVIDER,
-    async createTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if ((await matching(zone, fqdn, value, call.signal)).length > 0) return
-          await http.json(
-            {
-              method: 'POST',
-              url: `${base}/domains/${zone.id}/records`,
-              json: { type: 'TXT', name: relativeName(fqdn, zone.name), target: value, ttl_sec: ttl },
-              signal: call.signal,
-            },
-            createdSchema,
-          )
+  return recordPerValueAdapter(PROVIDER, {
+    findZone,
+    matching,
+    async create(zone, fqdn, value, signal) {
+      await http.json(
+        {
+          method: 'POST',
+          url: `${base}/domains/${zone.id}/records`,
+          json: { type: 'TXT', name: relativeName(fqdn, zone.name), target: value, ttl_sec: ttl },
+          signal,
         },
-        call.signal,
+        createdSchema,
       )
     },
-    async removeTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          for (const id of await matching(zone, fqdn, value, call.signal)) {
-            try {
-              await http.request({
-                method: 'DELETE',
-                url: `${base}/domains/${zone.id}/records/${id}`,
-                signal: call.signal,
-              })
-            } catch (err) {
-              if (!(err instanceof DnsProviderError && err.code === 'ERR_DNS_NOT_FOUND')) throw err
-            }
-          }
-        },
-        call.signal,
-      )
+    async delete(zone, id, signal) {
+      await http.request({ method: 'DELETE', url: `${base}/domains/${zone.id}/records/${id}`, signal })
     },
-  }
+  })
 }
 
 /**

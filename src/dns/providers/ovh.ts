@@ -20,9 +20,8 @@
 import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
-import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
+import type { DnsAdapter } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
-import { keyedQueue } from '../queue.ts'
 import { parseTxt } from '../txt.ts'
 import { canonicalName, relativeName, zoneFinder } from '../zone.ts'
 import {
@@ -34,6 +33,7 @@ import {
   responseError,
 } from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
+import { recordPerValueAdapter } from './record-per-value.ts'
 
 /** The API regions OVH's own clients know by name, and their API bases. */
 export const OVH_ENDPOINTS = {
@@ -204,7 +204,6 @@ export function ovhAdapter(options: OvhAdapterOptions): DnsAdapter {
     }
   }
   const http = providerClient({ provider: PROVIDER, options, authorize, toError })
-  const queue = keyedQueue()
 
   const findZone = options.zone
     ? async () => canonicalName(options.zone!)
@@ -243,58 +242,29 @@ export function ovhAdapter(options: OvhAdapterOptions): DnsAdapter {
     }
     return found
   }
-  const refresh = (zone: string, signal: AbortSignalLike | undefined) =>
-    http.request({ method: 'POST', url: `${zoneUrl(zone)}/refresh`, signal })
 
-  return {
-    name: PROVIDER,
-    async createTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if ((await matching(zone, fqdn, value, call.signal)).length > 0) return
-          await http.json(
-            {
-              method: 'POST',
-              url: `${zoneUrl(zone)}/record`,
-              json: { fieldType: 'TXT', subDomain: relativeName(fqdn, zone), target: value, ttl },
-              signal: call.signal,
-            },
-            recordSchema,
-          )
-          // The record is in the zone's database; only a refresh puts it on OVH's name servers.
-          await refresh(zone, call.signal)
+  return recordPerValueAdapter(PROVIDER, {
+    findZone,
+    matching,
+    async create(zone, fqdn, value, signal) {
+      await http.json(
+        {
+          method: 'POST',
+          url: `${zoneUrl(zone)}/record`,
+          json: { fieldType: 'TXT', subDomain: relativeName(fqdn, zone), target: value, ttl },
+          signal,
         },
-        call.signal,
+        recordSchema,
       )
     },
-    async removeTxt(name: string, value: string, call: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await findZone(fqdn, call.signal)
-      await queue(
-        fqdn,
-        async () => {
-          const ids = await matching(zone, fqdn, value, call.signal)
-          if (ids.length === 0) return
-          for (const id of ids) {
-            try {
-              await http.request({
-                method: 'DELETE',
-                url: `${zoneUrl(zone)}/record/${id}`,
-                signal: call.signal,
-              })
-            } catch (err) {
-              if (!(err instanceof DnsProviderError && err.code === 'ERR_DNS_NOT_FOUND')) throw err
-            }
-          }
-          await refresh(zone, call.signal)
-        },
-        call.signal,
-      )
+    async delete(zone, id, signal) {
+      await http.request({ method: 'DELETE', url: `${zoneUrl(zone)}/record/${id}`, signal })
     },
-  }
+    // A record is in the zone's database at once; only a refresh puts it on OVH's name servers.
+    async changed(zone, signal) {
+      await http.request({ method: 'POST', url: `${zoneUrl(zone)}/refresh`, signal })
+    },
+  })
 }
 
 function apiBase(endpoint: string | undefined): string {

@@ -14,13 +14,13 @@ import * as v from 'valibot'
 import { InvalidArgumentError } from '../../errors.ts'
 import { raceSignal, throwIfAborted } from '../../lib/abort.ts'
 import type { AbortSignalLike } from '../../lib/web-types.ts'
-import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
+import type { DnsAdapter } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
-import { keyedQueue } from '../queue.ts'
 import { parseTxt } from '../txt.ts'
 import { canonicalName, relativeName, zoneCandidates } from '../zone.ts'
 import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
+import { recordPerValueAdapter } from './record-per-value.ts'
 
 /** Options of {@link porkbunAdapter}. */
 export interface PorkbunAdapterOptions extends ProviderHttpOptions {
@@ -81,7 +81,6 @@ export function porkbunAdapter(options: PorkbunAdapterOptions): DnsAdapter {
   const base = (options.baseUrl ?? 'https://api.porkbun.com/api/json/v3').replace(/\/+$/, '')
   const ttl = Math.max(600, options.ttl ?? 600)
   const http = providerClient({ provider: PROVIDER, options, toError })
-  const queue = keyedQueue()
   const keys = { apikey: options.apiKey, secretapikey: options.secretApiKey }
   /** A POST with the keys in its body; `read` marks the calls that change nothing (retried like a GET). */
   const call = <T>(
@@ -137,52 +136,25 @@ export function porkbunAdapter(options: PorkbunAdapterOptions): DnsAdapter {
       .map((r) => String(r.id))
   }
 
-  return {
-    name: PROVIDER,
-    async createTxt(name: string, value: string, opts: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await raceSignal(findZone(fqdn, opts.signal), opts.signal)
-      await queue(
-        fqdn,
-        async () => {
-          if ((await matching(zone, fqdn, value, opts.signal)).length > 0) return
-          await call(`dns/create/${encodeURIComponent(zone)}`, createdSchema, opts.signal, {
-            name: relativeName(fqdn, zone),
-            type: 'TXT',
-            content: value,
-            ttl: String(ttl),
-          })
-        },
-        opts.signal,
-      )
+  return recordPerValueAdapter(PROVIDER, {
+    findZone: (fqdn, signal) => raceSignal(findZone(fqdn, signal), signal),
+    matching,
+    async create(zone, fqdn, value, signal) {
+      await call(`dns/create/${encodeURIComponent(zone)}`, createdSchema, signal, {
+        name: relativeName(fqdn, zone),
+        type: 'TXT',
+        content: value,
+        ttl: String(ttl),
+      })
     },
-    async removeTxt(name: string, value: string, opts: DnsCallOptions = {}) {
-      const fqdn = canonicalName(name)
-      const zone = await raceSignal(findZone(fqdn, opts.signal), opts.signal)
-      await queue(
-        fqdn,
-        async () => {
-          for (const id of await matching(zone, fqdn, value, opts.signal)) {
-            try {
-              await call(
-                `dns/delete/${encodeURIComponent(zone)}/${encodeURIComponent(id)}`,
-                doneSchema,
-                opts.signal,
-              )
-            } catch (err) {
-              // Porkbun answers a record that is already gone with a plain error: gone is what was asked.
-              if (
-                !(err instanceof DnsProviderError) ||
-                (await matching(zone, fqdn, value, undefined)).includes(id)
-              )
-                throw err
-            }
-          }
-        },
-        opts.signal,
-      )
+    async delete(zone, id, signal) {
+      await call(`dns/delete/${encodeURIComponent(zone)}/${encodeURIComponent(id)}`, doneSchema, signal)
     },
-  }
+    // Porkbun answers a record that is already gone with a plain error: gone is what was asked.
+    async alreadyGone(err, zone, fqdn, value, id) {
+      return err instanceof DnsProviderError && !(await matching(zone, fqdn, value, undefined)).includes(id)
+    },
+  })
 }
 
 /**
