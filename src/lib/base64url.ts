@@ -46,7 +46,7 @@ export function encodeBase64Url(input: Uint8Array | string): string {
   return toBase64Url(encodeBase64(bytes))
 }
 
-const ASCII = /^[\x00-\x7f]*$/
+const ASCII = /^[^\u0080-\uffff]*$/
 
 function toBase64Url(base64: string): string {
   return base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
