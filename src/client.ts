@@ -8,7 +8,7 @@
  * resource and returns it instead of failing.
  */
 
-import { challengeToken, keyAuthorization } from './challenges/key-authorization.ts'
+import { challengeToken, keyAuthorizationWith } from './challenges/key-authorization.ts'
 import { checkKeyPair, checkProfile, checkUrl, normalizeContacts, toTimestamp } from './client/arguments.ts'
 import type {
   AcmeClientOptions,
@@ -26,7 +26,7 @@ import {
   isProblem,
   UnsupportedError,
 } from './errors.ts'
-import { exportPublicJwk, type PublicJwk } from './jose/jwk.ts'
+import { exportPublicJwk, jwkThumbprint, type PublicJwk } from './jose/jwk.ts'
 import { sleep } from './lib/abort.ts'
 import { encodeBase64Url } from './lib/base64url.ts'
 import type { AbortSignalLike, CryptoKey, CryptoKeyPair } from './lib/web-types.ts'
@@ -90,6 +90,8 @@ export class AcmeClient {
   readonly transport: Transport
   #accountKey: CryptoKeyPair
   #jwk: Promise<PublicJwk>
+  /** The RFC 7638 thumbprint of `#jwk`, computed once per account key. */
+  #thumbprint: { jwk: Promise<PublicJwk>; thumbprint: Promise<string> } | undefined
   #accountUrl: string | undefined
   #ordersUrl: string | undefined
   readonly #poll: Omit<PollOptions, 'signal'>
@@ -519,7 +521,11 @@ export class AcmeClient {
 
   /** The key authorization for a challenge (RFC 8555 §8.1): `token.thumbprint(account key)`. */
   async keyAuthorization(challenge: Pick<Challenge, 'type' | 'token'>): Promise<string> {
-    return keyAuthorization(challengeToken(challenge), await this.#jwk)
+    const token = challengeToken(challenge)
+    // The thumbprint is constant per account key: one digest per key, not one per challenge.
+    const jwk = this.#jwk
+    if (this.#thumbprint?.jwk !== jwk) this.#thumbprint = { jwk, thumbprint: jwk.then(jwkThumbprint) }
+    return keyAuthorizationWith(token, await this.#thumbprint.thumbprint)
   }
 
   // --- Revocation (RFC 8555 §7.6) ------------------------------------------------------------------------

@@ -13,8 +13,13 @@ import type { Challenge, Identifier } from '../protocol/resources.ts'
  * @see {@link https://www.rfc-editor.org/rfc/rfc8555#section-8.1 RFC 8555 §8.1}
  */
 export async function keyAuthorization(token: string, accountJwk: PublicJwk): Promise<string> {
+  return keyAuthorizationWith(token, await jwkThumbprint(accountJwk))
+}
+
+/** {@link keyAuthorization} with the account key's thumbprint already computed (it is constant per account). */
+export function keyAuthorizationWith(token: string, thumbprint: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new InvalidArgumentError('challenge token must be base64url')
-  return `${token}.${await jwkThumbprint(accountJwk)}`
+  return `${token}.${thumbprint}`
 }
 
 /** The token of a challenge, or an `InvalidArgumentError` for token-less challenge types. */

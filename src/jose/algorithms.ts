@@ -136,13 +136,26 @@ export async function generateKeyPair(
   throw new InvalidArgumentError(`unknown JWS algorithm ${JSON.stringify(alg)}`)
 }
 
+/** The public half of each private key {@link generateKeyPair} made: a pair known to belong together. */
+const generatedPublicKey = new WeakMap<CryptoKey, CryptoKey>()
+
+/**
+ * True when `keys` is a pair as {@link generateKeyPair} made it (its private key with its own public key), so a
+ * signature need not be checked against the public key to know they match.
+ */
+export function isGeneratedPair(keys: CryptoKeyPair): boolean {
+  return generatedPublicKey.get(keys.privateKey) === keys.publicKey
+}
+
 async function subtleGenerate(
   params: AlgorithmLike | AlgorithmLike | AlgorithmLike,
   extractable: boolean,
   usages: KeyUsage[],
 ): Promise<CryptoKeyPair> {
   try {
-    return (await crypto.subtle.generateKey(params, extractable, usages)) as CryptoKeyPair
+    const pair = (await crypto.subtle.generateKey(params, extractable, usages)) as CryptoKeyPair
+    generatedPublicKey.set(pair.privateKey, pair.publicKey)
+    return pair
   } catch (cause) {
     const name = typeof params === 'string' ? params : params.name
     throw new UnsupportedError(`this runtime's WebCrypto cannot generate ${name} keys`, { cause })

@@ -39,9 +39,17 @@ export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 }
 
 export function encodeBase64Url(input: Uint8Array | string): string {
+  // ASCII text (every JWS header, most payloads) is its own binary string: no UTF-8 encoding, no byte loop.
+  if (!nativeToBase64 && typeof input === 'string' && ASCII.test(input)) return toBase64Url(btoa(input))
   const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input
   if (nativeToBase64) return nativeToBase64.call(bytes, { alphabet: 'base64url', omitPadding: true })
-  return encodeBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return toBase64Url(encodeBase64(bytes))
+}
+
+const ASCII = /^[^\u0080-\uffff]*$/
+
+function toBase64Url(base64: string): string {
+  return base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 /** Decodes base64url (padding tolerated). Throws `TypeError` on characters outside the alphabet. */

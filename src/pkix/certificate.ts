@@ -23,6 +23,7 @@ import {
 } from './der.ts'
 import { decodePem } from './pem.ts'
 import { derivePublicKey } from './private-key.ts'
+import { exportSpki } from './spki.ts'
 
 /** A subject or issuer name. */
 export interface DistinguishedName {
@@ -184,7 +185,7 @@ export async function certificateMatchesKey(
       'the public key is not extractable, so it cannot be compared with the certificate',
     )
   }
-  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', publicKey))
+  const spki = await exportSpki(publicKey)
   return equalBytes(spki, parsed.subjectPublicKeyInfo)
 }
 

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
+import { generateKeyPair, isGeneratedPair } from '../jose/algorithms.ts'
 import { toHex } from '../lib/bytes.ts'
 import { type CsrIdentifier, createCsr, csrToPem } from './csr.ts'
+import { parseCsr } from './csr-parse.ts'
 import { DerTag, decodeOid, readChildren, readDer } from './der.ts'
 
 let dir = ''
@@ -217,6 +219,19 @@ describe('createCsr subject and identifiers', () => {
       createCsr({ keys, identifiers: [{ type: 'dns', value: 'bad_name.example' }] }),
     )
     expect(badId).toBeInstanceOf(InvalidArgumentError)
+  })
+
+  it('still refuses a mismatched pair whose private key generateKeyPair made (it skips the check only for its own pairs)', async () => {
+    const generated = await generateKeyPair('ES256')
+    const other = await generateKeyPair('ES256')
+    expect(isGeneratedPair(generated)).toBe(true)
+    expect(isGeneratedPair({ privateKey: generated.privateKey, publicKey: other.publicKey })).toBe(false)
+    const csr = await createCsr({ keys: generated, identifiers })
+    expect(parseCsr(csr).identifiers).toHaveLength(identifiers.length)
+    const mismatch = await rejection(
+      createCsr({ keys: { privateKey: generated.privateKey, publicKey: other.publicKey }, identifiers }),
+    )
+    expect((mismatch as Error).message).toMatch(/does not belong/)
   })
 
   it('rejects key algorithms it cannot sign CSRs with', async () => {

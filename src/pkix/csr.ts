@@ -30,6 +30,7 @@ import {
 } from './der.ts'
 import { encodePem } from './pem.ts'
 import { signedDer, x509SignatureAlgorithm } from './signature.ts'
+import { exportSpki } from './spki.ts'
 
 /** An identifier a certificate is requested for (RFC 8555 §9.7.7, RFC 8738 §3). */
 export type CsrIdentifier = OrderIdentifier
@@ -91,7 +92,7 @@ export async function createCsr(options: CreateCsrOptions): Promise<Uint8Array> 
     ...(commonName === undefined ? [derBoolean(true)] : []),
     derOctetString(encodeGeneralNames(identifiers)),
   )
-  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey))
+  const spki = await exportSpki(keys.publicKey)
   // RFC 2986 §4.1: CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
   // subjectPKInfo, attributes [0] IMPLICIT SET OF Attribute }; RFC 2985 §5.4.2: the extensionRequest
   // attribute's single value is the Extensions SEQUENCE.

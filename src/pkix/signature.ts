@@ -4,6 +4,7 @@
  * use. DER only (./der.ts), so the issuance path carries no ASN.1 library.
  */
 import { InvalidArgumentError, UnsupportedError } from '../errors.ts'
+import { isGeneratedPair } from '../jose/algorithms.ts'
 import { toArrayBuffer } from '../lib/bytes.ts'
 import type { AlgorithmLike, CryptoKey, CryptoKeyPair } from '../lib/web-types.ts'
 import { derBitString, derNull, derOid, derSequence, ecdsaRawToDer } from './der.ts'
@@ -51,7 +52,8 @@ export function x509SignatureAlgorithm(privateKey: CryptoKey): X509SignatureAlgo
 
 /**
  * Signs `tbs` (the DER to be signed) with `keys.privateKey` and returns the X.509 signature value. The signature
- * is verified with `keys.publicKey` first, so a mismatched pair fails here instead of at the CA. ECDSA comes
+ * is verified with `keys.publicKey` first (unless `generateKeyPair` made the pair), so a mismatched pair
+ * fails here instead of at the CA. ECDSA comes
  * out as DER Ecdsa-Sig-Value (RFC 5758 §3.2), not WebCrypto's `r || s`.
  *
  * @throws {InvalidArgumentError} When `keys.publicKey` does not verify the signature.
@@ -63,7 +65,9 @@ export async function signX509(
 ): Promise<Uint8Array> {
   const data = toArrayBuffer(tbs)
   const raw = await crypto.subtle.sign(algorithm.sign, keys.privateKey, data)
-  if (!(await crypto.subtle.verify(algorithm.sign, keys.publicKey, raw, data))) {
+  // A pair generateKeyPair made belongs together; only a pair the caller assembled is worth the check (one
+  // WebCrypto call less per certificate).
+  if (!isGeneratedPair(keys) && !(await crypto.subtle.verify(algorithm.sign, keys.publicKey, raw, data))) {
     throw new InvalidArgumentError('keys.publicKey does not belong to keys.privateKey')
   }
   return algorithm.sign.name === 'ECDSA' ? ecdsaRawToDer(new Uint8Array(raw)) : new Uint8Array(raw)

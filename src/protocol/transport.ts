@@ -9,54 +9,37 @@
  * - a cap on response bodies, a per-attempt timeout, and a bound on requests in flight.
  *
  * One instance serves one directory; it is what an `AcmeClient` holds. All state here is a nonce pool, the
- * cached directory and the request slots.
+ * cached directory and the request slots. The parts with a concept of their own live beside it: the nonce pool
+ * (./nonce-pool.ts), the retry policy (./retry.ts), the directory check (./directory.ts), the body read with a
+ * size limit (./read-body.ts) and the meaning of a response (./response.ts).
  */
 import {
   AcmeError,
   AcmeNetworkError,
-  AcmeProblemError,
   AcmeResponseError,
   InvalidArgumentError,
   isBadNonce,
-  type ProblemDocument,
 } from '../errors.ts'
 import type { PublicJwk } from '../jose/jwk.ts'
 import { signJws } from '../jose/jws.ts'
 import { anySignal, raceSignal, sleep, throwIfAborted } from '../lib/abort.ts'
-import { joinBytes } from '../lib/bytes.ts'
 import { Limiter } from '../lib/limiter.ts'
 import { describeNetworkFailure } from '../lib/network-failure.ts'
-import type {
-  AbortSignalLike,
-  CryptoKey,
-  FetchLike,
-  HeadersLike,
-  ResponseLike,
-  UrlLike,
-} from '../lib/web-types.ts'
+import type { AbortSignalLike, CryptoKey, FetchLike, ResponseLike, UrlLike } from '../lib/web-types.ts'
 import { VERSION } from '../version.ts'
-import { CaUnavailableError, CircuitBreaker } from './circuit-breaker.ts'
-import { type Link, linksWithRel, parseLinks, parseRetryAfter } from './headers.ts'
+import { CircuitBreaker } from './circuit-breaker.ts'
+import { notADirectory, parseDirectory } from './directory.ts'
+import { arrayNoncePool, isWellFormedNonce, type NoncePool } from './nonce-pool.ts'
+import { readText } from './read-body.ts'
 import type { Directory } from './resources.ts'
-import { directorySchema, parseResource, problemSchema } from './schemas.ts'
+import { type AcmeResponse, acmeResponse } from './response.ts'
+import { type RetryOptions, retryAfterOf, retryPolicy, withRetries } from './retry.ts'
 import { UrlPolicy } from './url-policy.ts'
 
-/**
- * Retry policy for what may heal by itself: 429, 500, 502, 503, 504, a network failure, a timeout, a body cut
- * short. `badNonce` is always retried (bounded).
- */
-export interface RetryOptions {
-  /** Retries of one request after a transient failure (default 10). */
-  retries?: number
-  /**
-   * Most milliseconds one request may spend retrying, counted from the end of its first attempt: the waits
-   * between attempts and the attempts themselves (default 180 000). No retry starts that would wait past it;
-   * when the server's `Retry-After` asks for longer, the error is thrown at once with its `retryAfter` set.
-   */
-  maxWait?: number
-  /** `badNonce` retries of one request (default 20; Pebble rejects 5 % of nonces by default). */
-  badNonceRetries?: number
-}
+export type { NoncePool } from './nonce-pool.ts'
+export type { AcmeResponse } from './response.ts'
+export type { RetryOptions } from './retry.ts'
+export { isAfterLostResponse, retryAfterOf } from './retry.ts'
 
 /** Options shared by everything that makes HTTP requests (oauth4webapi-style). */
 export interface HttpOptions {
@@ -123,30 +106,6 @@ export interface TransportOptions extends HttpOptions {
   breaker?: CircuitBreaker | false
 }
 
-/**
- * A pool of `Replay-Nonce` values (RFC 8555 §6.5): the transport adds the nonce of every response and takes one
- * for every signed request. Synchronous on purpose: it sits on the path of every request. A stale nonce costs one
- * `badNonce` round trip, never a failure.
- */
-export interface NoncePool {
-  /** A nonce to use now (the newest is best), or `undefined` when the pool is empty. */
-  take(): string | undefined
-  /** Keeps a nonce for a later request; a pool may drop the oldest when full. */
-  add(nonce: string): void
-}
-
-/** A response after nonce bookkeeping, with the headers ACME uses already parsed. */
-export interface AcmeResponse {
-  url: string
-  status: number
-  headers: HeadersLike
-  /** Parsed JSON, or the text of a non-JSON body (certificates). */
-  body: unknown
-  location: string | undefined
-  links: Link[]
-  retryAfter: Date | undefined
-}
-
 /** Who signs a request: the key, and either the account URL (`kid`) or the public JWK (`jwk`). */
 export type Signer = { privateKey: CryptoKey } & (
   | { kid: string; jwk?: never }
@@ -159,61 +118,12 @@ export interface RequestOptions {
   accept?: string
 }
 
-const NONCE_POOL_MAX = 64
 const MAX_REDIRECTS = 5
 const DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
-/** HTTP statuses worth another attempt: rate limited, and server or gateway trouble. */
-const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504])
 const isBrowser = () =>
   typeof navigator !== 'undefined' &&
   typeof navigator.userAgent === 'string' &&
   navigator.userAgent.startsWith('Mozilla/5.0 ')
-
-/** Errors thrown after an attempt whose outcome is unknown (the server may have acted on it). */
-const afterLostResponse = new WeakSet<object>()
-/** Errors of a response whose body was cut short (bad JSON from a truncated read): worth another attempt. */
-const truncated = new WeakSet<object>()
-
-/**
- * True when `err` came from a request that was retried after an attempt that may have reached the server
- * (network failure, timeout, 5xx): a "not pending" or "already done" answer may then be our own earlier work.
- */
-export function isAfterLostResponse(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && afterLostResponse.has(err)
-}
-
-/** The HTTP status of an error that came with a response (RFC 7807 §3.1: the HTTP status, not the body's). */
-function httpStatus(err: unknown): number | undefined {
-  return err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.status : undefined
-}
-
-/**
- * Whether another attempt may succeed: network trouble, a cut body, or a transient HTTP status. A certificate
- * this runtime does not trust will not become trusted by trying again.
- */
-function isTransient(err: unknown): boolean {
-  if (err instanceof AcmeNetworkError) return err.reason !== 'tls'
-  if (typeof err === 'object' && err !== null && truncated.has(err)) return true
-  const status = httpStatus(err)
-  return status !== undefined && TRANSIENT_STATUS.has(status) && !isBadNonce(err)
-}
-
-/**
- * How many retries a failure is worth. Nothing listening or a name that does not resolve is more often a wrong URL
- * than a blip: two quick retries. Everything else transient gets the whole budget, except that three 500s in a
- * row end it: a server's own error is sometimes deterministic (Pebble answers a key change to a key in use with
- * 500).
- */
-function exhausted(err: unknown, retry: number, serverErrorsInARow: number, retries: number): boolean {
-  const reason = err instanceof AcmeNetworkError ? err.reason : undefined
-  if (reason === 'connection-refused' || reason === 'dns') return retry >= Math.min(2, retries)
-  return retry >= retries || serverErrorsInARow > 3
-}
-
-/** `Retry-After` of an error, when it carried one. */
-export function retryAfterOf(err: unknown): Date | undefined {
-  return err instanceof AcmeProblemError || err instanceof AcmeResponseError ? err.retryAfter : undefined
-}
 
 /**
  * The signed transport of one ACME server. Every request — directory, newNonce, signed POST, renewalInfo —
@@ -265,14 +175,9 @@ export class Transport {
     this.#maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     this.#slots = new Limiter(options.maxConcurrentRequests ?? 16)
     this.#onHttp = options.onHttp
-    this.#nonces = options.nonces ?? arrayNoncePool(NONCE_POOL_MAX)
+    this.#nonces = options.nonces ?? arrayNoncePool()
     this.breaker = options.breaker === false ? undefined : (options.breaker ?? new CircuitBreaker())
-    const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {})
-    this.#retry = {
-      retries: retry.retries ?? 10,
-      maxWait: retry.maxWait ?? 180_000,
-      badNonceRetries: retry.badNonceRetries ?? 20,
-    }
+    this.#retry = retryPolicy(options.retry)
   }
 
   /** The signal of a call combined with the transport-wide one given at construction. */
@@ -320,7 +225,7 @@ export class Transport {
    */
   async nonce(signal?: AbortSignalLike): Promise<string> {
     const combined = this.signal(signal)
-    return this.#nonces.take() ?? this.#withRetries(combined, () => this.#freshNonce(combined, false))
+    return this.#nonces.take() ?? withRetries(this.#retry, combined, () => this.#freshNonce(combined, false))
   }
 
   /**
@@ -363,7 +268,7 @@ export class Transport {
     // are per name set and per domain). POST-as-GET has the empty payload: the key is the resource itself.
     const gateKey = `POST ${target} ${JSON.stringify(payload)}`
     let badNonces = 0
-    return this.#withRetries(options.signal, async (attempt) => {
+    return withRetries(this.#retry, options.signal, async (attempt) => {
       for (;;) {
         await this.#gate(gateKey, options.signal) // before the nonce and the signature, which a wait would age
         try {
@@ -389,49 +294,9 @@ export class Transport {
   /** An unsigned GET (directory, RFC 9773 renewal information), with the retry policy. */
   get(url: string, requestOptions: RequestOptions = {}): Promise<AcmeResponse> {
     const options = { ...requestOptions, signal: this.signal(requestOptions.signal) }
-    return this.#withRetries(options.signal, (attempt) =>
+    return withRetries(this.#retry, options.signal, (attempt) =>
       this.#exchange('GET', url, undefined, options, attempt),
     )
-  }
-
-  /**
-   * Runs `attempt` until it succeeds, a failure is not transient, or the retry budget is spent. Waits between
-   * attempts back off exponentially (with jitter) and never undercut the server's `Retry-After`.
-   */
-  async #withRetries<T>(
-    signal: AbortSignalLike | undefined,
-    attempt: (attempt: number) => Promise<T>,
-  ): Promise<T> {
-    let retryingSince: number | undefined
-    let uncertain = false
-    let serverErrorsInARow = 0
-    for (let retry = 0; ; retry++) {
-      try {
-        return await attempt(retry + 1)
-      } catch (err) {
-        throwIfAborted(signal)
-        retryingSince ??= Date.now()
-        // A request already under way when the breaker opened waits for the probe, within its budget; a new one
-        // fails at once (the breaker's point).
-        const waitsForProbe = retry > 0 && err instanceof CaUnavailableError
-        const retryAfter = waitsForProbe ? new Date(Date.now() + err.retryIn) : retryAfterOf(err)
-        const backoff = Math.min(10_000, 500 * 2 ** retry) * (0.5 + Math.random() / 2)
-        const delay = Math.max(backoff, retryAfter ? retryAfter.getTime() - Date.now() : 0)
-        const spent = Date.now() - retryingSince
-        serverErrorsInARow = httpStatus(err) === 500 ? serverErrorsInARow + 1 : 0
-        if (
-          !(isTransient(err) || waitsForProbe) ||
-          exhausted(err, retry, serverErrorsInARow, this.#retry.retries) ||
-          spent + delay > this.#retry.maxWait
-        ) {
-          if (uncertain && typeof err === 'object' && err !== null) afterLostResponse.add(err)
-          throw err
-        }
-        // Anything but a 429 may have happened after the server acted.
-        if (httpStatus(err) !== 429) uncertain = true
-        await sleep(delay, signal)
-      }
-    }
   }
 
   /**
@@ -612,163 +477,9 @@ export class Transport {
         code: 'ERR_REDIRECT',
       })
     }
+    // RFC 8555 §6.5: every response may carry a nonce; a malformed one is not worth sending back (§6.5.1).
     const nonce = response.headers.get('replay-nonce')
-    // RFC 8555 §6.5.1: a nonce is base64url; anything else is not worth sending back.
-    if (nonce && /^[A-Za-z0-9_-]+$/.test(nonce)) {
-      this.#nonces.add(nonce)
-    }
-    let location: string | null | undefined
-    let links: Link[] | undefined
-    const result: AcmeResponse = {
-      url,
-      status: response.status,
-      headers: response.headers,
-      body: text,
-      // Parsed when asked for: most responses carry a Link (Pebble's rel="index") that no caller reads.
-      get location() {
-        if (location === undefined) location = resolve(response.headers.get('location'), url) ?? null
-        return location ?? undefined
-      },
-      get links() {
-        if (links === undefined) links = parseLinks(response.headers.get('link'), url)
-        return links
-      },
-      retryAfter: parseRetryAfter(response.headers.get('retry-after')),
-    }
-    const type = response.headers.get('content-type') ?? ''
-    if (/[/+]json\b/i.test(type) && text !== '') {
-      try {
-        result.body = JSON.parse(text)
-      } catch (cause) {
-        const err = new AcmeResponseError(`invalid JSON from ${url} (HTTP ${response.status})`, {
-          url,
-          status: response.status,
-          retryAfter: result.retryAfter,
-          cause,
-        })
-        // A body that stops short of its Content-Length was cut in transit: another attempt may get it whole.
-        const length = Number(response.headers.get('content-length'))
-        if (Number.isFinite(length) && length > new TextEncoder().encode(text).length) truncated.add(err)
-        throw err
-      }
-    }
-    if (response.status < 400) return result
-    if (isProblemBody(result.body)) {
-      const problem = parseResource(problemSchema, result.body, {
-        what: 'problem document',
-        url,
-        status: response.status,
-      })
-      throw new AcmeProblemError(problem, {
-        status: response.status,
-        url,
-        retryAfter: result.retryAfter,
-        helpUrl: linksWithRel(result.links, 'help')[0] ?? linksWithRel(result.links, 'terms-of-service')[0],
-        response,
-      })
-    }
-    throw new AcmeResponseError(
-      `HTTP ${response.status} from ${url}${text ? `: ${text.slice(0, 200)}` : ''}`,
-      { url, status: response.status, retryAfter: result.retryAfter },
-    )
-  }
-}
-
-/** The default pool: newest first, the oldest dropped beyond `max`. */
-function arrayNoncePool(max: number): NoncePool {
-  const nonces: string[] = []
-  return {
-    take: () => nonces.pop(),
-    add(nonce) {
-      nonces.push(nonce)
-      if (nonces.length > max) nonces.shift()
-    },
-  }
-}
-
-const NOT_A_DIRECTORY = "does not look like an ACME directory (is it the CA's directory URL?)"
-
-/** The directory, or an error that says the URL does not look like an ACME directory. */
-function parseDirectory(res: AcmeResponse): Directory {
-  if (typeof res.body !== 'object' || res.body === null) {
-    throw new AcmeResponseError(
-      `${res.url} ${NOT_A_DIRECTORY}: HTTP ${res.status} with a ${typeof res.body === 'string' && res.body !== '' ? 'non-JSON' : 'empty'} body`,
-      { url: res.url, status: res.status },
-    )
-  }
-  try {
-    return parseResource(directorySchema, res.body, { what: 'directory', url: res.url, status: res.status })
-  } catch (cause) {
-    if (!(cause instanceof AcmeResponseError)) throw cause
-    throw new AcmeResponseError(`${res.url} ${NOT_A_DIRECTORY}: ${cause.message}`, {
-      url: res.url,
-      status: res.status,
-      field: cause.field,
-      cause,
-    })
-  }
-}
-
-/** An HTTP error status on the directory URL: says so, instead of a bare "HTTP 404". */
-function notADirectory(err: unknown, url: string): unknown {
-  if (!(err instanceof AcmeResponseError) || err.code !== 'ERR_INVALID_RESPONSE' || err.status < 400)
-    return err
-  return new AcmeResponseError(`${url} ${NOT_A_DIRECTORY}: ${err.message}`, {
-    url,
-    status: err.status,
-    retryAfter: err.retryAfter,
-    cause: err,
-  })
-}
-
-/**
- * The body as text, at most `limit` bytes: a declared `Content-Length` over the limit is refused before reading,
- * and a stream is cut off as soon as it passes the limit.
- */
-async function readText(response: ResponseLike, limit: number, url: string): Promise<string> {
-  const tooLarge = (size: string) =>
-    new AcmeResponseError(`the response from ${url} is larger than ${limit} bytes (${size})`, {
-      url,
-      status: response.status,
-      code: 'ERR_RESPONSE_TOO_LARGE',
-    })
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
-  const stream = (response as { body?: ReadableStream<Uint8Array> | null }).body
-  if (Number.isFinite(declared) && declared > limit) {
-    await stream?.cancel().catch(() => {})
-    throw tooLarge(`Content-Length ${declared}`)
-  }
-  // A declared length within the limit bounds the body (fetch reads no more than it): the cheap path.
-  if (Number.isFinite(declared) || !stream || typeof stream.getReader !== 'function') {
-    const text = await response.text()
-    if (text.length > limit) throw tooLarge(`${text.length} characters`)
-    return text
-  }
-  const reader = stream.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > limit) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge('more was sent')
-    }
-    chunks.push(value)
-  }
-  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : joinBytes(chunks))
-}
-
-function isProblemBody(body: unknown): body is ProblemDocument {
-  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string'
-}
-
-function resolve(location: string | null, base: string): string | undefined {
-  if (!location) return undefined
-  try {
-    return new URL(location, base).href
-  } catch {
-    return undefined
+    if (isWellFormedNonce(nonce)) this.#nonces.add(nonce)
+    return acmeResponse(response, text, url)
   }
 }
