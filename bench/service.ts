@@ -12,9 +12,16 @@
  *    nginx; per hostname the time until nginx serves its certificate (TLS handshake by SNI, chain verified, the
  *    job's serial), the time until all are served, and webhook deliveries per event at a local receiver.
  *
- *   npm run bench:service -- [--n 300] [--served-n 300] [--json] [--out DIR]
+ *   npm run bench:service -- [--n 300] [--served-n 300] [--cpu-only] [--json] [--out DIR]
  *
  * `--served-n` (or $BENCH_SERVED_N) sets the hostnames of phase 4 alone (default: N); the results say which it was.
+ * `--cpu-only` runs phases 1 and 2 alone (for profiling: a change's effect on CPU without the slow phases 3 and 4).
+ *
+ * The CPU per certificate is given per part of the service: the queue consumer, the account Durable Object, the fetch
+ * handlers (the API and the http-01 route), and what no frame of the Worker's code was on the stack for (workerd's
+ * own work for the isolate: RPC, I/O, GC). Each part's share of the sampled profile is applied to the smaller of the
+ * two measures of the isolate's time (the sampled time, and the CPU time of workerd's main thread from /proc), so the
+ * parts add up to the total. Requests to the account object per certificate are its own count (`GET /api/status`).
  *
  * The default run writes bench/results/service-latest.{json,md}; others go to bench/.tmp/results/.
  */
@@ -40,13 +47,15 @@ const { values } = parseArgs({
   options: {
     n: { type: 'string' },
     'served-n': { type: 'string' },
+    'cpu-only': { type: 'boolean' },
     json: { type: 'boolean' },
     out: { type: 'string' },
   },
 })
 const N = Number(values.n ?? 300)
 const SERVED_N = Number(values['served-n'] ?? process.env.BENCH_SERVED_N ?? N)
-const defaultRun = values.n === undefined && values.out === undefined
+const CPU_ONLY = values['cpu-only'] === true
+const defaultRun = values.n === undefined && values.out === undefined && !CPU_ONLY
 const outDir = values.out ?? join(root, defaultRun ? 'bench/results' : 'bench/.tmp/results')
 const log = (line: string) => process.stderr.write(`[bench:service] ${line}\n`)
 const RUN = Date.now().toString(36)
@@ -94,6 +103,15 @@ function workerdCpuMs(pgid: number): { process: number; mainThread: number } {
   return { process: process * 10, mainThread: mainThread * 10 }
 }
 
+/** The parts the CPU per certificate is given for (prefixes of `component`'s names). */
+const PARTS = {
+  consumer: 'queue consumer',
+  accountObject: 'account Durable Object',
+  handlers: 'fetch and cron handlers',
+  configuration: 'configuration',
+  outside: '(outside',
+} as const
+
 /** The share of the profile's time charged to the components whose name starts with `prefix`. */
 function share(cpu: CpuSummary, prefix: string): number {
   const ms = cpu.byComponent.filter(([k]) => k.startsWith(prefix)).reduce((sum, [, v]) => sum + v, 0)
@@ -114,10 +132,20 @@ function downloaded(proxy: RateLimitProxy, from: number, count: number): Promise
   })
 }
 
+/** Requests the account object answered since it started (`GET /api/status`, which is one of them). */
+async function objectRequests(service: ServiceProcess): Promise<number> {
+  const status = (await (await service.api('/api/status')).json()) as { objectRequests?: number }
+  return status.objectRequests ?? Number.NaN
+}
+
+/** `GET /api/certificates` calls made by `stored` (each is one request to the account object). */
+let polls = 0
+
 /** Resolves once the API shows every one of `names` valid (checked after each certificate download, then every 100 ms). */
 async function stored(service: ServiceProcess, names: string[]): Promise<number> {
   const wanted = new Set(names)
   for (;;) {
+    polls++
     const res = await service.api('/api/certificates?limit=1000')
     const { certificates } = (await res.json()) as { certificates: Array<{ name: string; status: string }> }
     const valid = certificates.filter((c) => wanted.has(c.name) && c.status === 'valid').length
@@ -185,8 +213,10 @@ async function main() {
     const names = Array.from({ length: N }, (_, i) => `t${i}-${RUN}.bench.test`)
     const requestsBefore = proxy.requests.length
     const certificatesBefore = proxy.certificates.size
+    const objectBefore = await objectRequests(service)
     await inspector.send('Profiler.start')
     const workerdBefore = workerdCpuMs(service.pid)
+    const pollsBefore = polls
     const started = Date.now()
     log(`phase 1: ${N} certificates`)
     await request(service, names)
@@ -199,6 +229,9 @@ async function main() {
     }
     const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop')
     inspector.close()
+    const pollsDuring = polls - pollsBefore
+    // Less the bench's own: its polls of the job list and the status request that reads the count.
+    const objectCalls = (await objectRequests(service)) - objectBefore - 1 - pollsDuring
     const requests = proxy.requests.length - requestsBefore
     const minutes = (finished - started) / 60_000
     const cpu = summariseProfile(profile, join(persist, 'worker.js'), component)
@@ -207,9 +240,44 @@ async function main() {
     await writeFile(join(root, 'bench/.tmp/service.cpuprofile'), JSON.stringify(profile))
     await copyFile(join(persist, 'worker.js'), join(root, 'bench/.tmp/service-worker.js'))
     await copyFile(join(persist, 'worker.js.map'), join(root, 'bench/.tmp/service-worker.js.map'))
+    // The isolate's time: the smaller of the sampled time and workerd's main thread; each part gets its share of it.
+    const isolateMs = Math.min(cpu.cpuMs, workerd.mainThread)
+    const parts = Object.fromEntries(
+      Object.entries(PARTS).map(([part, prefix]) => [part, (share(cpu, prefix) * isolateMs) / N]),
+    ) as Record<keyof typeof PARTS, number>
     log(
-      `phase 1: ${(N / minutes).toFixed(0)} certificates/min, ${(requests / N).toFixed(2)} requests/certificate, ${(cpu.cpuMs / N).toFixed(2)} CPU ms/certificate`,
+      `phase 1: ${(N / minutes).toFixed(0)} certificates/min, ${(requests / N).toFixed(2)} requests/certificate, ${(objectCalls / N).toFixed(2)} account object requests/certificate`,
     )
+    log(
+      `phase 1: ms/certificate: consumer ${parts.consumer.toFixed(2)}, account object ${parts.accountObject.toFixed(2)}, handlers ${parts.handlers.toFixed(2)}, configuration ${parts.configuration.toFixed(2)}, outside the Worker's code ${parts.outside.toFixed(2)}; total ${(isolateMs / N).toFixed(2)} (sampled ${(cpu.cpuMs / N).toFixed(2)}, workerd main thread ${(workerd.mainThread / N).toFixed(2)})`,
+    )
+    if (CPU_ONLY) {
+      const result = {
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, node: process.versions.node },
+        n: N,
+        throughput: {
+          seconds: (finished - started) / 1000,
+          certificatesPerMinute: N / minutes,
+          requestsPerCertificate: requests / N,
+          objectRequestsPerCertificate: objectCalls / N,
+        },
+        cpu: {
+          perCertificateMs: isolateMs / N,
+          sampledPerCertificateMs: cpu.cpuMs / N,
+          workerdMainThreadPerCertificateMs: workerd.mainThread / N,
+          workerdProcessPerCertificateMs: workerd.process / N,
+          parts,
+          byComponent: cpu.byComponent,
+          bySource: cpu.bySource.slice(0, 20),
+          byFunction: cpu.byFunction.slice(0, 25),
+        },
+      }
+      await mkdir(outDir, { recursive: true })
+      await writeFile(join(outDir, 'service-cpu.json'), `${JSON.stringify(result, null, 2)}\n`)
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+      return
+    }
 
     // 3: recovery after a SIGKILL of the whole runtime.
     const more = Array.from({ length: N }, (_, i) => `k${i}-${RUN}.bench.test`)
@@ -258,9 +326,12 @@ async function main() {
         seconds: (finished - started) / 1000,
         certificatesPerMinute: N / minutes,
         requestsPerCertificate: requests / N,
+        objectRequestsPerCertificate: objectCalls / N,
       },
       cpu: {
         totalMs: cpu.cpuMs,
+        isolatePerCertificateMs: isolateMs / N,
+        parts,
         perCertificateMs: cpu.cpuMs / N,
         byComponent: cpu.byComponent,
         bySource: cpu.bySource.slice(0, 20),
@@ -268,8 +339,7 @@ async function main() {
         workerdProcessPerCertificateMs: workerd.process / N,
         workerdMainThreadPerCertificateMs: workerd.mainThread / N,
         // The consumer's share of the sampled time, applied to the smaller of the two measures of the isolate's CPU.
-        consumerEstimatePerCertificateMs:
-          (share(cpu, 'queue consumer') * Math.min(cpu.cpuMs, workerd.mainThread)) / N,
+        consumerEstimatePerCertificateMs: parts.consumer,
       },
       recovery,
       served,
@@ -291,9 +361,16 @@ function markdown(
   r: {
     date: string
     n: number
-    throughput: { seconds: number; certificatesPerMinute: number; requestsPerCertificate: number }
+    throughput: {
+      seconds: number
+      certificatesPerMinute: number
+      requestsPerCertificate: number
+      objectRequestsPerCertificate: number
+    }
     cpu: {
       perCertificateMs: number
+      isolatePerCertificateMs: number
+      parts: Record<keyof typeof PARTS, number>
       workerdProcessPerCertificateMs: number
       workerdMainThreadPerCertificateMs: number
       consumerEstimatePerCertificateMs: number
@@ -316,7 +393,12 @@ ${r.date}; ${r.machine.cpus} cores, Node ${r.machine.node}; workerd through Mini
 | certificates | ${r.n} requested at once through the API |
 | throughput | ${r.throughput.certificatesPerMinute.toFixed(0)} certificates/min (${r.throughput.seconds.toFixed(1)} s from the first POST to the last stored) |
 | ACME requests per certificate | ${r.throughput.requestsPerCertificate.toFixed(2)} |
-| CPU per certificate in the queue consumer | ${r.cpu.consumerEstimatePerCertificateMs.toFixed(2)} ms (its share of the profile, times the isolate's CPU; see below) |
+| requests to the account Durable Object per certificate | ${r.throughput.objectRequestsPerCertificate.toFixed(2)} (the consumer's and the API's; the bench's own polls not counted) |
+| CPU per certificate in the queue consumer | ${r.cpu.parts.consumer.toFixed(2)} ms (its share of the profile, times the isolate's CPU; see below) |
+| CPU per certificate in the account Durable Object | ${r.cpu.parts.accountObject.toFixed(2)} ms |
+| CPU per certificate in the fetch handlers (API, http-01 route) | ${r.cpu.parts.handlers.toFixed(2)} ms |
+| CPU per certificate outside the Worker's code | ${r.cpu.parts.outside.toFixed(2)} ms (workerd's work for the isolate with no frame of the Worker on the stack: RPC, I/O, GC)${r.cpu.parts.configuration > 0.005 ? `; configuration read ${r.cpu.parts.configuration.toFixed(2)} ms` : ''} |
+| CPU per certificate in the Worker's isolate, all parts | ${r.cpu.isolatePerCertificateMs.toFixed(2)} ms (the smaller of the two measures below) |
 | time sampled in the Worker's isolate per certificate | ${r.cpu.perCertificateMs.toFixed(2)} ms (V8 CPU profile over the inspector: consumer, account Durable Object, API) |
 | CPU of workerd's main thread per certificate | ${r.cpu.workerdMainThreadPerCertificateMs.toFixed(2)} ms (/proc: every isolate's JavaScript, Miniflare's simulators of KV, R2, queues and Durable Objects included) |
 | CPU of the workerd process per certificate | ${r.cpu.workerdProcessPerCertificateMs.toFixed(2)} ms (/proc, all threads) |

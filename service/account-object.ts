@@ -34,6 +34,8 @@ export class AcmeAccount extends DurableObject<Env> {
   readonly #config: Config
   #ready: Promise<void> | undefined
   #hostLock: Promise<unknown> = Promise.resolve()
+  /** Requests this object answered since it started (`GET /api/status`: what a certificate costs in calls). */
+  #requests = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -65,6 +67,7 @@ export class AcmeAccount extends DurableObject<Env> {
    * URL) is copied in, once (service/state.ts), and the core reloaded from it.
    */
   #migrated(): Promise<void> {
+    this.#requests++
     // Only the service object takes state in; a legacy object only gives it (exportEntries).
     if (!this.#isServiceObject()) return Promise.resolve()
     this.#ready ??= this.ctx
@@ -255,10 +258,11 @@ export class AcmeAccount extends DurableObject<Env> {
       this.#core.summary(),
       this.ctx.storage.get<PassReport>('last-pass'),
     ])
-    return { ...summary, ...(lastPass && { lastPass }) }
+    return { ...summary, ...(lastPass && { lastPass }), objectRequests: this.#requests }
   }
   /** What the last cron pass enqueued. */
   async recordPass(report: PassReport): Promise<void> {
+    this.#requests++
     await this.ctx.storage.put('last-pass', report)
   }
 
