@@ -19,9 +19,11 @@
  *
  * The CPU per certificate is given per part of the service: the queue consumer, the account Durable Object, the fetch
  * handlers (the API and the http-01 route), and what no frame of the Worker's code was on the stack for (workerd's
- * own work for the isolate: RPC, I/O, GC). Each part's share of the sampled profile is applied to the smaller of the
- * two measures of the isolate's time (the sampled time, and the CPU time of workerd's main thread from /proc), so the
- * parts add up to the total. Requests to the account object per certificate are its own count (`GET /api/status`).
+ * own work for the isolate: RPC, I/O, GC). The Worker's CPU is its sampled time (wall time while busy) times the
+ * share of its runnable time workerd's main thread spent on a core (/proc/.../schedstat: on a loaded machine the rest
+ * is waiting for one), at most the main thread's CPU time (which also counts Miniflare's own workers: its entry, the
+ * assets router, the KV, R2 and queue simulators); each part gets its share of it, so the parts add up to the total.
+ * Requests to the account object per certificate are its own count (`GET /api/status`).
  *
  * The default run writes bench/results/service-latest.{json,md}; others go to bench/.tmp/results/.
  */
@@ -88,9 +90,10 @@ function stat(path: string): { name: string; fields: string[] } {
  * CPU time (user + system, ms; Linux /proc, USER_HZ 100) of the workerd processes of group `pgid`: all their threads,
  * and their main threads alone (where every isolate's JavaScript runs: the Worker's and Miniflare's own simulators).
  */
-function workerdCpuMs(pgid: number): { process: number; mainThread: number } {
+function workerdCpuMs(pgid: number): { process: number; mainThread: number; mainThreadWaited: number } {
   let process = 0
   let mainThread = 0
+  let mainThreadWaited = 0
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const { name, fields } = stat(pid)
@@ -98,9 +101,12 @@ function workerdCpuMs(pgid: number): { process: number; mainThread: number } {
       process += Number(fields[11]) + Number(fields[12])
       const main = stat(`${pid}/task/${pid}`).fields
       mainThread += Number(main[11]) + Number(main[12])
+      // schedstat: ns on a core, ns runnable but waiting for one, timeslices.
+      mainThreadWaited +=
+        Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6
     } catch {}
   }
-  return { process: process * 10, mainThread: mainThread * 10 }
+  return { process: process * 10, mainThread: mainThread * 10, mainThreadWaited }
 }
 
 /** The parts the CPU per certificate is given for (prefixes of `component`'s names). */
@@ -141,7 +147,7 @@ async function objectRequests(service: ServiceProcess): Promise<number> {
 /** `GET /api/certificates` calls made by `stored` (each is one request to the account object). */
 let polls = 0
 
-/** Resolves once the API shows every one of `names` valid (checked after each certificate download, then every 100 ms). */
+/** Resolves once the API shows every one of `names` valid (checked every 250 ms: each check lists every job). */
 async function stored(service: ServiceProcess, names: string[]): Promise<number> {
   const wanted = new Set(names)
   for (;;) {
@@ -150,7 +156,7 @@ async function stored(service: ServiceProcess, names: string[]): Promise<number>
     const { certificates } = (await res.json()) as { certificates: Array<{ name: string; status: string }> }
     const valid = certificates.filter((c) => wanted.has(c.name) && c.status === 'valid').length
     if (valid === wanted.size) return Date.now()
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 250))
   }
 }
 
@@ -226,6 +232,7 @@ async function main() {
     const workerd = {
       process: workerdAfter.process - workerdBefore.process,
       mainThread: workerdAfter.mainThread - workerdBefore.mainThread,
+      mainThreadWaited: workerdAfter.mainThreadWaited - workerdBefore.mainThreadWaited,
     }
     const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop')
     inspector.close()
@@ -240,8 +247,12 @@ async function main() {
     await writeFile(join(root, 'bench/.tmp/service.cpuprofile'), JSON.stringify(profile))
     await copyFile(join(persist, 'worker.js'), join(root, 'bench/.tmp/service-worker.js'))
     await copyFile(join(persist, 'worker.js.map'), join(root, 'bench/.tmp/service-worker.js.map'))
-    // The isolate's time: the smaller of the sampled time and workerd's main thread; each part gets its share of it.
-    const isolateMs = Math.min(cpu.cpuMs, workerd.mainThread)
+    // The Worker's isolate's CPU: its sampled time is wall time while it is busy, which counts the time its thread
+    // waited for a core (a loaded machine); the scheduler's figures for workerd's main thread say what share of its
+    // runnable time it was on a core. Capped by the main thread's CPU (every isolate, Miniflare's own included).
+    const onCore =
+      workerd.mainThreadWaited > 0 ? workerd.mainThread / (workerd.mainThread + workerd.mainThreadWaited) : 1
+    const isolateMs = Math.min(cpu.cpuMs * onCore, workerd.mainThread)
     const parts = Object.fromEntries(
       Object.entries(PARTS).map(([part, prefix]) => [part, (share(cpu, prefix) * isolateMs) / N]),
     ) as Record<keyof typeof PARTS, number>
@@ -249,7 +260,7 @@ async function main() {
       `phase 1: ${(N / minutes).toFixed(0)} certificates/min, ${(requests / N).toFixed(2)} requests/certificate, ${(objectCalls / N).toFixed(2)} account object requests/certificate`,
     )
     log(
-      `phase 1: ms/certificate: consumer ${parts.consumer.toFixed(2)}, account object ${parts.accountObject.toFixed(2)}, handlers ${parts.handlers.toFixed(2)}, configuration ${parts.configuration.toFixed(2)}, outside the Worker's code ${parts.outside.toFixed(2)}; total ${(isolateMs / N).toFixed(2)} (sampled ${(cpu.cpuMs / N).toFixed(2)}, workerd main thread ${(workerd.mainThread / N).toFixed(2)})`,
+      `phase 1: ms/certificate: consumer ${parts.consumer.toFixed(2)}, account object ${parts.accountObject.toFixed(2)}, handlers ${parts.handlers.toFixed(2)}, configuration ${parts.configuration.toFixed(2)}, outside the Worker's code ${parts.outside.toFixed(2)}; total ${(isolateMs / N).toFixed(2)} (sampled ${(cpu.cpuMs / N).toFixed(2)} × ${onCore.toFixed(2)} on a core; workerd main thread ${(workerd.mainThread / N).toFixed(2)})`,
     )
     if (CPU_ONLY) {
       const result = {
@@ -267,6 +278,7 @@ async function main() {
           sampledPerCertificateMs: cpu.cpuMs / N,
           workerdMainThreadPerCertificateMs: workerd.mainThread / N,
           workerdProcessPerCertificateMs: workerd.process / N,
+          onCore,
           parts,
           byComponent: cpu.byComponent,
           bySource: cpu.bySource.slice(0, 20),
@@ -331,6 +343,7 @@ async function main() {
       cpu: {
         totalMs: cpu.cpuMs,
         isolatePerCertificateMs: isolateMs / N,
+        onCore,
         parts,
         perCertificateMs: cpu.cpuMs / N,
         byComponent: cpu.byComponent,
@@ -370,6 +383,7 @@ function markdown(
     cpu: {
       perCertificateMs: number
       isolatePerCertificateMs: number
+      onCore: number
       parts: Record<keyof typeof PARTS, number>
       workerdProcessPerCertificateMs: number
       workerdMainThreadPerCertificateMs: number
@@ -398,7 +412,7 @@ ${r.date}; ${r.machine.cpus} cores, Node ${r.machine.node}; workerd through Mini
 | CPU per certificate in the account Durable Object | ${r.cpu.parts.accountObject.toFixed(2)} ms |
 | CPU per certificate in the fetch handlers (API, http-01 route) | ${r.cpu.parts.handlers.toFixed(2)} ms |
 | CPU per certificate outside the Worker's code | ${r.cpu.parts.outside.toFixed(2)} ms (workerd's work for the isolate with no frame of the Worker on the stack: RPC, I/O, GC)${r.cpu.parts.configuration > 0.005 ? `; configuration read ${r.cpu.parts.configuration.toFixed(2)} ms` : ''} |
-| CPU per certificate in the Worker's isolate, all parts | ${r.cpu.isolatePerCertificateMs.toFixed(2)} ms (the smaller of the two measures below) |
+| CPU per certificate in the Worker's isolate, all parts | ${r.cpu.isolatePerCertificateMs.toFixed(2)} ms (the sampled time below times the share of its runnable time workerd's main thread was on a core, ${(100 * r.cpu.onCore).toFixed(0)} %; at most the main thread's CPU) |
 | time sampled in the Worker's isolate per certificate | ${r.cpu.perCertificateMs.toFixed(2)} ms (V8 CPU profile over the inspector: consumer, account Durable Object, API) |
 | CPU of workerd's main thread per certificate | ${r.cpu.workerdMainThreadPerCertificateMs.toFixed(2)} ms (/proc: every isolate's JavaScript, Miniflare's simulators of KV, R2, queues and Durable Objects included) |
 | CPU of the workerd process per certificate | ${r.cpu.workerdProcessPerCertificateMs.toFixed(2)} ms (/proc, all threads) |
