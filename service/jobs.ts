@@ -25,6 +25,7 @@ import {
   openPrivateKey,
   requestPacer,
   runIssueJob,
+  type SealedValue,
 } from 'webacme/cloudflare'
 import { type AccountApi, accountOf, runAccount } from './account-object.ts'
 import { caGate } from './ca-gate.ts'
@@ -97,7 +98,7 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
   const client = new AcmeClient({
     directoryUrl: stored.directoryUrl,
     accountUrl: stored.accountUrl,
-    accountKey: await openPrivateKey(ring, stored.privateKey, ACCOUNT_KEY_LABEL),
+    accountKey: await accountKeyOf(ring, stored.privateKey),
     nonces: pool,
     pacer: new FirstReadPacer(started.pacer),
     // Every endpoint's Retry-After kept, new orders one at a time (ca-gate.ts); a 429 on newOrder holds back every
@@ -128,6 +129,22 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     await account.endSession({ nonces, pacer: client.pacer.toJSON() })
   }
   return { session, close }
+}
+
+/** The account key, opened (AES-GCM) and imported once per isolate, not per batch. */
+let accountKey: { sealed: string; key: Promise<CryptoKeyPair> } | undefined
+
+function accountKeyOf(ring: KeyRing, sealed: SealedValue): Promise<CryptoKeyPair> {
+  // The sealed value names its secret (kid) and its IV is random: a new key or a re-seal is another value.
+  const id = `${sealed.kid}.${sealed.iv}.${sealed.data}`
+  if (accountKey?.sealed !== id) {
+    const key = openPrivateKey(ring, sealed, ACCOUNT_KEY_LABEL)
+    accountKey = { sealed: id, key }
+    key.catch(() => {
+      if (accountKey?.key === key) accountKey = undefined
+    })
+  }
+  return accountKey.key
 }
 
 /**
