@@ -160,14 +160,27 @@ async function stored(service: ServiceProcess, names: string[]): Promise<number>
   }
 }
 
+/**
+ * `POST /api/certificates` for each name, 50 at once. A request whose connection was reset (a loaded machine) is sent
+ * again: the same request again answers the job's status.
+ */
 async function request(service: ServiceProcess, names: string[]): Promise<void> {
+  const post = async (name: string, attempt = 1): Promise<Response> => {
+    try {
+      return await service.api('/api/certificates', {
+        method: 'POST',
+        body: JSON.stringify({ identifiers: [name] }),
+      })
+    } catch (error) {
+      if (attempt >= 5) throw error
+      log(`POST ${name}: ${(error as Error).message} (${(error as Error).cause ?? ''}); again`)
+      return post(name, attempt + 1)
+    }
+  }
   for (let i = 0; i < names.length; i += 50) {
     await Promise.all(
       names.slice(i, i + 50).map(async (name) => {
-        const res = await service.api('/api/certificates', {
-          method: 'POST',
-          body: JSON.stringify({ identifiers: [name] }),
-        })
+        const res = await post(name)
         if (res.status !== 202) throw new Error(`POST ${name}: ${res.status} ${await res.text()}`)
       }),
     )
