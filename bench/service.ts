@@ -65,8 +65,15 @@ const RUN = Date.now().toString(36)
 /** Which part of the service a frame of the bundle belongs to (for the CPU breakdown). */
 function component(source: string, fn: string): string {
   // The route that answers the CA's http-01 requests lives with the solver that presents them.
-  if (source === 'src/cloudflare/http01.ts' && (fn === 'acmeChallengeResponse' || fn === 'get')) {
+  if (
+    (source === 'src/cloudflare/http01.ts' && (fn === 'acmeChallengeResponse' || fn === 'get')) ||
+    (source === 'service/solvers.ts' && fn === 'get')
+  ) {
     return 'fetch and cron handlers (API, challenge route)'
+  }
+  // The consumer's request pacer lives with the budget, but paces the consumer's own requests to the CA.
+  if (source === 'src/cloudflare/budget.ts' && ['requestPacer', 'paced', 'take', 'inner'].includes(fn)) {
+    return 'queue consumer (issuance: webacme, runIssueJob, storage)'
   }
   if (/^src\/cloudflare\/(account|budget)\.ts$|^service\/account-object\.ts$/.test(source)) {
     return 'account Durable Object (jobs, budget, nonces)'
