@@ -78,7 +78,7 @@ function component(source: string, fn: string): string {
   if (/^src\/cloudflare\/(account|budget)\.ts$|^service\/account-object\.ts$/.test(source)) {
     return 'account Durable Object (jobs, budget, nonces)'
   }
-  if (/^service\/(api|auth|assets|worker|renewal)\.ts$/.test(source))
+  if (/^service\/(api|auth|assets|worker|renewal|input|hostname-policy|delivery\/routes)\.ts$/.test(source))
     return 'fetch and cron handlers (API, challenge route)'
   if (source === 'service/env.ts') return 'configuration (read on every call)'
   return 'queue consumer (issuance: webacme, runIssueJob, storage)'
