@@ -5,7 +5,7 @@
  * one job), and the move of an earlier version's state (an object per CA directory) into it.
  */
 import { DurableObject } from 'cloudflare:workers'
-import { AcmeClient, generateKeyPair } from 'webacme'
+import { AcmeClient, generateKeyPair, type PresentedChallenge } from 'webacme'
 import {
   ACCOUNT_KEY_LABEL,
   AcmeAccountCore,
@@ -18,7 +18,6 @@ import {
 } from 'webacme/cloudflare'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
 import { type Refusal, registeredDomain } from './limits.ts'
-import type { PassReport } from './renewal.ts'
 import {
   hostKey,
   type LegacyObject,
@@ -29,11 +28,27 @@ import {
 } from './state.ts'
 import { keyRingOf } from './storage.ts'
 
+/** What a cron pass enqueued (renewal.ts), as the object keeps it: `GET /api/status` shows it as `lastPass`. */
+export interface PassReport {
+  /** When it ran, and the time it judged due-ness as of (the scheduled time), ms. */
+  at: number
+  asOf: number
+  /** Unfinished jobs re-enqueued. */
+  resumed: number
+  /** Renewal runs enqueued. */
+  renewals: number
+  /** Re-issues enqueued: certificates from another CA than the configured one. */
+  reissues?: number
+}
+
 export class AcmeAccount extends DurableObject<Env> {
   #core!: AcmeAccountCore
   readonly #config: Config
   #ready: Promise<void> | undefined
   #hostLock: Promise<unknown> = Promise.resolve()
+  /** Requests this object answered since it started (`GET /api/status`: what a certificate costs in calls). */
+  #requests = 0
+  #serviceObject: boolean | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -57,7 +72,9 @@ export class AcmeAccount extends DurableObject<Env> {
 
   /** Whether this is the service object (not a legacy one named by a directory URL). */
   #isServiceObject(): boolean {
-    return this.ctx.id.equals(this.env.ACCOUNTS.idFromName(SERVICE_OBJECT))
+    // Asked on every request: the id (a digest of the name) is computed once.
+    this.#serviceObject ??= this.ctx.id.equals(this.env.ACCOUNTS.idFromName(SERVICE_OBJECT))
+    return this.#serviceObject
   }
 
   /**
@@ -65,6 +82,7 @@ export class AcmeAccount extends DurableObject<Env> {
    * URL) is copied in, once (service/state.ts), and the core reloaded from it.
    */
   #migrated(): Promise<void> {
+    this.#requests++
     // Only the service object takes state in; a legacy object only gives it (exportEntries).
     if (!this.#isServiceObject()) return Promise.resolve()
     this.#ready ??= this.ctx
@@ -135,16 +153,21 @@ export class AcmeAccount extends DurableObject<Env> {
     )
   }
 
-  async session(): Promise<ReturnType<AcmeAccountCore['session']> & { pausedUntil?: number }> {
+  /**
+   * What a consumer invocation starts from (AcmeAccountCore.session), the CA's pause, and `now`: this object's clock
+   * (the clock of every job's `createdAt`) as it answered.
+   */
+  async session(): Promise<ReturnType<AcmeAccountCore['session']> & { pausedUntil?: number; now: number }> {
     await this.#migrated()
+    const now = Date.now()
     const started = this.#core.session()
     // An account at another CA (ACME_DIRECTORY changed): the consumer asks for the account, which creates it.
     if (started.account && started.account.directoryUrl !== this.#config.directoryUrl) {
-      return { account: undefined, nonces: [], pacer: {} }
+      return { account: undefined, nonces: [], pacer: {}, now }
     }
     // The CA's pause, for the consumer's gate: no new order before it, whichever invocation asks.
     const pausedUntil = this.#core.budget.state.pausedUntil
-    return { ...started, ...(pausedUntil !== undefined && { pausedUntil }) }
+    return { ...started, ...(pausedUntil !== undefined && { pausedUntil }), now }
   }
   /** A `429 rateLimited` on a new order of job `name` (or of no known job): the budget learns from it. */
   async rateLimited(name: string, refusal: Refusal): Promise<void> {
@@ -216,12 +239,18 @@ export class AcmeAccount extends DurableObject<Env> {
     await this.#migrated()
     return this.#core.begin(name, request)
   }
-  async record(name: string, epoch: number, change: JobChange): Promise<boolean> {
+  /** What a run did, before the request that depends on it; several changes of one run are one write. */
+  async record(name: string, epoch: number, change: JobChange | JobChange[]): Promise<boolean> {
     await this.#migrated()
     return this.#core.record(name, epoch, change)
   }
-  async finish(name: string, epoch: number, result: JobResult): Promise<boolean> {
+  /**
+   * Ends a run; `before`: what the run did and had not recorded yet (cleanups, which a crash only repeats), recorded
+   * first in the same request.
+   */
+  async finish(name: string, epoch: number, result: JobResult, before?: JobChange[]): Promise<boolean> {
     await this.#migrated()
+    if (before && before.length > 0 && !(await this.#core.record(name, epoch, before))) return false
     return this.#core.finish(name, epoch, result)
   }
   async markFailed(
@@ -255,10 +284,11 @@ export class AcmeAccount extends DurableObject<Env> {
       this.#core.summary(),
       this.ctx.storage.get<PassReport>('last-pass'),
     ])
-    return { ...summary, ...(lastPass && { lastPass }) }
+    return { ...summary, ...(lastPass && { lastPass }), objectRequests: this.#requests }
   }
   /** What the last cron pass enqueued. */
   async recordPass(report: PassReport): Promise<void> {
+    this.#requests++
     await this.ctx.storage.put('last-pass', report)
   }
 
@@ -303,5 +333,45 @@ export type AccountApi = {
  * keeps every job. `config` is kept for callers (the object reads the same configuration).
  */
 export function accountOf(env: Env, _config?: Config): AccountApi {
-  return env.ACCOUNTS.getByName(SERVICE_OBJECT) as unknown as AccountApi
+  // The object's id is a digest of its name: computed once per isolate (and namespace), not per request.
+  if (serviceId?.namespace !== env.ACCOUNTS) {
+    serviceId = { namespace: env.ACCOUNTS, id: env.ACCOUNTS.idFromName(SERVICE_OBJECT) }
+  }
+  return env.ACCOUNTS.get(serviceId.id) as unknown as AccountApi
+}
+
+let serviceId: { namespace: DurableObjectNamespace; id: DurableObjectId } | undefined
+
+/**
+ * The account object as one run of a job sees it: the run's writes go to the object as they must, each before the
+ * request that depends on it, except a cleanup (of a presented challenge), which is sent with the run's next write or
+ * with its `finish`. A crash in between only makes the next run clean up again what is already gone, so a
+ * certificate costs one request to the object less.
+ */
+export function runAccount(account: AccountApi): Pick<AccountApi, 'record' | 'finish'> {
+  let cleaned: JobChange[] = []
+  const take = () => {
+    const taken = cleaned
+    cleaned = []
+    return taken
+  }
+  return {
+    record(name, epoch, change) {
+      if (!Array.isArray(change) && 'cleaned' in change) {
+        // The object finds what was cleaned up by its type and challenge URL (AcmeAccountCore.record): no more crosses.
+        const { type, context } = change.cleaned
+        cleaned.push({
+          cleaned: { type, context: { challenge: { url: context.challenge.url } } } as PresentedChallenge,
+        })
+        return Promise.resolve(true)
+      }
+      return account.record(name, epoch, [...take(), ...(Array.isArray(change) ? change : [change])])
+    },
+    finish(name, epoch, result) {
+      const before = take()
+      return before.length > 0
+        ? account.finish(name, epoch, result, before)
+        : account.finish(name, epoch, result)
+    },
+  }
 }

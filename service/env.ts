@@ -1,10 +1,11 @@
 /**
- * The service's bindings, typed once, and its configuration read from them. Secrets are set with
- * `wrangler secret put NAME` (locally: `npm run service` passes them); vars live in /wrangler.toml.
+ * The service's bindings, typed once, with the messages of its queues, and its configuration read from them. Secrets
+ * are set with `wrangler secret put NAME` (locally: `npm run service` passes them); vars live in /wrangler.toml.
+ *
+ * A leaf of the service's imports: it names no other module of the service but limits.ts, so that every module may
+ * import it (the account object's methods are typed where they are defined, account-object.ts's `AccountApi`).
  */
 import type { DeadLetter, RateLimits } from 'webacme/cloudflare'
-import type { AcmeAccount } from './account-object.ts'
-import type { WebhookMessage } from './delivery/webhooks.ts'
 import { type LimitVars, limitsFor } from './limits.ts'
 
 /** The dead-letter queue's name, as in /wrangler.toml (the queue handler tells the two queues apart by name). */
@@ -18,10 +19,19 @@ export type JobMessage =
   | { kind: 'issue'; name: string; reissue?: true }
   | { kind: 'renew'; name: string; asOf: number }
 
+/** A message of the webhooks queue: attempt this delivery (delivery/webhooks.ts). */
+export interface WebhookMessage {
+  webhook: string
+  message: string
+}
+
 /** Everything the Worker is bound to. */
 export interface Env extends LimitVars {
-  /** One Durable Object per ACME account (per CA directory): account, budget, jobs. */
-  ACCOUNTS: DurableObjectNamespace<AcmeAccount>
+  /**
+   * The account Durable Object (`AcmeAccount`, one, named `webacme-service`): account, budget, jobs. Reached through
+   * `accountOf` (account-object.ts), which types its methods; untyped here so that this module imports no other.
+   */
+  ACCOUNTS: DurableObjectNamespace
   /** Issuance and renewal runs. */
   JOBS: Queue<JobMessage>
   /** Runs that will not heal, with the reason. */

@@ -25,12 +25,13 @@ import {
   openPrivateKey,
   requestPacer,
   runIssueJob,
+  type SealedValue,
 } from 'webacme/cloudflare'
-import { type AccountApi, accountOf } from './account-object.ts'
+import { type AccountApi, accountOf, runAccount } from './account-object.ts'
 import { caGate } from './ca-gate.ts'
 import { awaitingDelegation } from './delegation.ts'
 import { deliverToEdge } from './delivery/cloudflare.ts'
-import { jobCsr } from './delivery/csr.ts'
+import { jobCsr, type KnownCsrs, knownCsrs } from './delivery/csr.ts'
 import { issueCsrJob, renewCsrJob } from './delivery/csr-runs.ts'
 import { notify } from './delivery/webhooks.ts'
 import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
@@ -49,6 +50,8 @@ interface Session {
   storage: Storage
   /** The runs of this batch by the key of their identifier set: who a refused new order belonged to. */
   runs: Map<string, string>
+  /** The CSR jobs as the batch began (delivery/csr.ts). */
+  csrs: KnownCsrs
 }
 
 const ACK: MessageOutcome = { action: 'ack' }
@@ -95,7 +98,7 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
   const client = new AcmeClient({
     directoryUrl: stored.directoryUrl,
     accountUrl: stored.accountUrl,
-    accountKey: await openPrivateKey(ring, stored.privateKey, ACCOUNT_KEY_LABEL),
+    accountKey: await accountKeyOf(ring, stored.privateKey),
     nonces: pool,
     pacer: new FirstReadPacer(started.pacer),
     // Every endpoint's Retry-After kept, new orders one at a time (ca-gate.ts); a 429 on newOrder holds back every
@@ -119,12 +122,29 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     ring,
     storage: await certificateStorage(env),
     runs,
+    csrs: await knownCsrs(env, started.now),
   }
   const close = async () => {
     await Promise.all(reports)
     await account.endSession({ nonces, pacer: client.pacer.toJSON() })
   }
   return { session, close }
+}
+
+/** The account key, opened (AES-GCM) and imported once per isolate, not per batch. */
+let accountKey: { sealed: string; key: Promise<CryptoKeyPair> } | undefined
+
+function accountKeyOf(ring: KeyRing, sealed: SealedValue): Promise<CryptoKeyPair> {
+  // The sealed value names its secret (kid) and its IV is random: a new key or a re-seal is another value.
+  const id = `${sealed.kid}.${sealed.iv}.${sealed.data}`
+  if (accountKey?.sealed !== id) {
+    const key = openPrivateKey(ring, sealed, ACCOUNT_KEY_LABEL)
+    accountKey = { sealed: id, key }
+    key.catch(() => {
+      if (accountKey?.key === key) accountKey = undefined
+    })
+  }
+  return accountKey.key
 }
 
 /**
@@ -169,20 +189,21 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
   // Done, failed, deleted, taken by a live run, or waiting in line (the account object wakes it): nothing to do.
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
+  const run = runAccount(account)
   session.runs.set(identifierSetKey(job.identifiers), job.name)
   // A re-issue whose certificate already comes from this CA (another run did it): nothing to do.
   if (reissue && job.certificate?.directoryUrl === client.transport.directoryUrl) {
-    await account.finish(job.name, epoch, { status: 'unchanged' })
+    await run.finish(job.name, epoch, { status: 'unchanged' })
     return ACK
   }
   try {
     const solvers = await solversFor(env, config, job.challenge)
     // Bring your own CSR (delivery/csr.ts): finalized with the customer's request, no key kept.
-    const csr = await jobCsr(env, job)
+    const csr = await jobCsr(env, job, session.csrs)
     if (csr !== undefined) {
-      return await withinRunTimeout(issueCsrJob(session, job, epoch, solvers, csr))
+      return await withinRunTimeout(issueCsrJob({ ...session, account: run }, job, epoch, solvers, csr))
     }
-    const issued = await withinRunTimeout(runIssueJob({ account, job, epoch, ring, client, solvers }))
+    const issued = await withinRunTimeout(runIssueJob({ account: run, job, epoch, ring, client, solvers }))
     const record = await saveCertificate(storage, await storageName(job.name), issued, {
       account: ACCOUNT_ID,
     })
@@ -190,7 +211,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
     await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
     await deliverToEdge(env, job, record)
     const directory = await client.directory()
-    await account.finish(job.name, epoch, {
+    await run.finish(job.name, epoch, {
       status: 'valid',
       certificate: {
         serialNumber: record.serialNumber,
@@ -204,18 +225,18 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
     })
     return ACK
   } catch (error) {
-    return failed(session, job, epoch, error)
+    return failed(session, run, job, epoch, error)
   }
 }
 
 /** Ends a failed run: retried later (no earlier than the CA's Retry-After), or failed for good. */
 async function failed(
   session: Session,
+  account: Pick<AccountApi, 'finish'>,
   job: JobRecord,
   epoch: number,
   error: unknown,
 ): Promise<MessageOutcome> {
-  const { account } = session
   // Superseded (deleted, or taken over after the lease ran out): the job is someone else's now.
   if (isAcmeError(error, 'ERR_STORAGE_CONFLICT') && error.key === `jobs/${job.name}`) return ACK
   const note = errorNote(error)
@@ -239,10 +260,12 @@ async function renew(
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
   session.runs.set(identifierSetKey(job.identifiers), job.name)
-  const csr = await jobCsr(env, job)
+  const csr = await jobCsr(env, job, session.csrs)
   if (csr !== undefined) {
     const solvers = await solversFor(env, config, job.challenge)
-    return withinRunTimeout(renewCsrJob(session, job, epoch, solvers, csr, body.asOf))
+    return withinRunTimeout(
+      renewCsrJob({ ...session, account: runAccount(account) }, job, epoch, solvers, csr, body.asOf),
+    )
   }
   try {
     const result = await withinRunTimeout(

@@ -3,21 +3,8 @@
  * each job that is not done and that nothing is working on, and enqueues a renewal run (`renewDue`, with ARI where
  * the CA has it) for every certificate due by the next pass.
  */
-import { accountOf } from './account-object.ts'
+import { accountOf, type PassReport } from './account-object.ts'
 import { type Env, type JobMessage, readConfig } from './env.ts'
-
-/** What a pass enqueued (shown by `GET /api/status` as `lastPass`). */
-export interface PassReport {
-  /** When it ran, and the time it judged due-ness as of (the scheduled time), ms. */
-  at: number
-  asOf: number
-  /** Unfinished jobs re-enqueued. */
-  resumed: number
-  /** Renewal runs enqueued. */
-  renewals: number
-  /** Re-issues enqueued: certificates from another CA than the configured one. */
-  reissues?: number
-}
 
 /** One cron pass, as of the controller's scheduled time. */
 export async function runScheduled(controller: { scheduledTime: number }, env: Env): Promise<PassReport> {

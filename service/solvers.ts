@@ -3,7 +3,7 @@
  * dns-01 through the DNS provider named by DNS_PROVIDER, with credentials from Worker secrets.
  */
 import { type ChallengeSolver, type DnsAdapter, dns01Solver, dohResolver } from 'webacme'
-import { kvHttp01Solver } from 'webacme/cloudflare'
+import { type KvNamespaceLike, kvHttp01Solver } from 'webacme/cloudflare'
 import { delegatedDns01Solver, delegationUnavailable, delegationZone } from './delegation.ts'
 import type { Config, Env } from './env.ts'
 
@@ -159,7 +159,39 @@ export async function solversFor(env: Env, config: Config, challenge: string): P
     if (zone !== undefined) return [delegatedDns01Solver(adapter, zone, resolver)]
     return [dns01Solver({ adapter, ...(resolver && { resolver }) })]
   }
-  return [kvHttp01Solver(env.CHALLENGES, { propagationDelay: config.http01PropagationMs })]
+  return [kvHttp01Solver(challengeKv(env.CHALLENGES), { propagationDelay: config.http01PropagationMs })]
+}
+
+/** KV's own expiry of a token (kvHttp01Store's default): a token is not answered from memory for longer. */
+const PRESENTED_TTL_MS = 3_600_000
+const PRESENTED_MAX = 10_000
+/** Tokens this isolate wrote and has not deleted, with when. */
+const presentedHere = new Map<string, { value: string; at: number }>()
+
+/**
+ * The http-01 tokens' KV namespace, through this isolate's memory: what the consumer presents here is answered by the
+ * challenge route of the same isolate without reading KV (on Cloudflare the CA's request often reaches another
+ * location, which reads KV as before). Writes and deletes go to KV first.
+ */
+export function challengeKv(kv: KVNamespace): KvNamespaceLike {
+  return {
+    get(key, type) {
+      const here = presentedHere.get(key)
+      if (here && Date.now() - here.at < PRESENTED_TTL_MS) return Promise.resolve(here.value)
+      return kv.get(key, type)
+    },
+    async put(key, value, options) {
+      await kv.put(key, value, options)
+      presentedHere.delete(key)
+      presentedHere.set(key, { value, at: Date.now() })
+      if (presentedHere.size > PRESENTED_MAX) presentedHere.delete(presentedHere.keys().next().value!)
+    },
+    async delete(key) {
+      presentedHere.delete(key)
+      await kv.delete(key)
+    },
+    list: (options) => kv.list(options),
+  }
 }
 
 /** `RFC2136_NAMESERVER`: `host`, `host:port` or `[v6]:port`; the port defaults to 53. */

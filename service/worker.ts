@@ -13,17 +13,18 @@ import { acmeChallengeResponse, kvHttp01Store } from 'webacme/cloudflare'
 import { handleApi } from './api.ts'
 import { serveAssets } from './assets.ts'
 import { retryEdgeDeliveries } from './delivery/cloudflare.ts'
-import { consumeWebhooks, resumeDeliveries, WEBHOOK_QUEUE, type WebhookMessage } from './delivery/webhooks.ts'
-import { DEAD_LETTER_QUEUE, type Env, type JobMessage } from './env.ts'
+import { consumeWebhooks, resumeDeliveries, WEBHOOK_QUEUE } from './delivery/webhooks.ts'
+import { DEAD_LETTER_QUEUE, type Env, type JobMessage, type WebhookMessage } from './env.ts'
 import { consumeDeadLetters, consumeJobs } from './jobs.ts'
 import { runScheduled } from './renewal.ts'
+import { challengeKv } from './solvers.ts'
 
 export { AcmeAccount } from './account-object.ts'
 
 export default {
   async fetch(request, env) {
     return (
-      (await acmeChallengeResponse(request, kvHttp01Store(env.CHALLENGES))) ??
+      (await acmeChallengeResponse(request, kvHttp01Store(challengeKv(env.CHALLENGES)))) ??
       (await handleApi(request, env)) ??
       (await serveAssets(request, env))
     )

@@ -15,7 +15,8 @@ import { notify } from './webhooks.ts'
 /** What a run gets from the consumer's session. */
 export interface CsrRunContext {
   env: Env
-  account: AccountApi
+  /** The account object as the run sees it (`runAccount`). */
+  account: Pick<AccountApi, 'record' | 'finish'>
   client: AcmeClient
   ring: KeyRing
   storage: Storage

@@ -65,11 +65,33 @@ export function readCsrInput(value: unknown): Response | { pem: string; identifi
   return { pem: value, identifiers }
 }
 
+/**
+ * The names that had a request when the consumer's batch began (one list, not a read per run): `jobCsr` reads only
+ * those, and the jobs created since (a name deleted and taken again by a CSR job while the batch runs).
+ */
+export interface KnownCsrs {
+  names: Set<string>
+  /**
+   * A time of the account object's clock (ms, its answer to `session`) before the list was read. A CSR job's request
+   * is stored before the object creates the job, so a job created before this time (its `createdAt`, the same clock)
+   * that is not in the list has none.
+   */
+  before: number
+}
+
+/** The names with a request now; `before`: see {@link KnownCsrs}. */
+export async function knownCsrs(env: Env, before: number): Promise<KnownCsrs> {
+  const keys = await (await serviceStorage(env)).list(csrKey(''))
+  return { names: new Set(keys.map((k) => k.slice(csrKey('').length))), before }
+}
+
 /** The request of a CSR job; `undefined` for a job whose key the service holds. */
 export async function jobCsr(
   env: Env,
-  job: Pick<JobRecord, 'name' | 'identifiers'>,
+  job: Pick<JobRecord, 'name' | 'identifiers' | 'createdAt'>,
+  known?: KnownCsrs,
 ): Promise<string | undefined> {
+  if (known && !known.names.has(job.name) && Date.parse(job.createdAt) < known.before) return undefined
   const record = (await (await serviceStorage(env)).get(csrKey(job.name))) as JobCsr | undefined
   // A request left behind by a deleted job of the same name but other identifiers is not this job's.
   return record && sameSet(record.identifiers, job.identifiers) ? record.pem : undefined

@@ -13,7 +13,7 @@
  */
 import type { CertificateRecord } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
-import type { Env } from '../env.ts'
+import type { Env, WebhookMessage } from '../env.ts'
 import { base64, problem, randomId, serviceStorage, sha256Hex } from './store.ts'
 
 /** The events a webhook can ask for. */
@@ -56,12 +56,6 @@ interface Delivery {
   createdAt: string
   nextAttemptAt?: string
   deliveredAt?: string
-}
-
-/** A message of the webhooks queue: attempt this delivery. */
-export interface WebhookMessage {
-  webhook: string
-  message: string
 }
 
 /** The webhooks queue's name, as in /wrangler.toml. */
@@ -161,14 +155,34 @@ export async function createWebhook(env: Env, body: unknown): Promise<Response> 
     createdAt: new Date().toISOString(),
   }
   await storage.put(webhookKey(webhook.id), webhook)
+  registered = undefined
   return Response.json(webhook, { status: 201 })
 }
 
-async function webhooks(env: Env): Promise<Webhook[]> {
-  const storage = await serviceStorage(env)
-  const keys = await storage.list('webhooks/')
-  const found = await Promise.all(keys.map((k) => storage.get(k) as Promise<Webhook | undefined>))
-  return found.filter((w): w is Webhook => w !== undefined)
+/**
+ * How long the consumer's `notify` works from the webhooks it read (ms): a list and a read per webhook on every event
+ * are most of an event's cost. A webhook added or removed through this isolate counts at once; through another
+ * isolate, from its next read. The API's own list reads every time.
+ */
+const REGISTERED_TTL_MS = 5_000
+let registered: { bucket: R2Bucket; at: number; webhooks: Promise<Webhook[]> } | undefined
+
+async function webhooks(env: Env, fresh = true): Promise<Webhook[]> {
+  const now = Date.now()
+  if (!fresh && registered?.bucket === env.CERTIFICATES && now - registered.at < REGISTERED_TTL_MS) {
+    return registered.webhooks
+  }
+  const read = (async () => {
+    const storage = await serviceStorage(env)
+    const keys = await storage.list('webhooks/')
+    const found = await Promise.all(keys.map((k) => storage.get(k) as Promise<Webhook | undefined>))
+    return found.filter((w): w is Webhook => w !== undefined)
+  })()
+  registered = { bucket: env.CERTIFICATES, at: now, webhooks: read }
+  read.catch(() => {
+    if (registered?.webhooks === read) registered = undefined
+  })
+  return read
 }
 
 /** `GET /api/webhooks`: every webhook, without its secret. */
@@ -183,6 +197,7 @@ export async function deleteWebhook(env: Env, id: string): Promise<Response> {
   const storage = await serviceStorage(env)
   if (!(await storage.get(webhookKey(id)))) return problem(404, 'ERR_NOT_FOUND', `no webhook ${id}`)
   await storage.delete(webhookKey(id))
+  registered = undefined
   return Response.json({ id, deleted: true })
 }
 
@@ -215,7 +230,7 @@ export async function notify(
   record?: Pick<CertificateRecord, 'serialNumber' | 'notAfter' | 'notBefore'>,
   error?: unknown,
 ): Promise<void> {
-  const targets = (await webhooks(env)).filter((w) => w.events.includes(type))
+  const targets = (await webhooks(env, false)).filter((w) => w.events.includes(type))
   if (targets.length === 0) return
   const storage = await serviceStorage(env)
   const now = new Date().toISOString()

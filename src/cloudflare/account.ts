@@ -412,21 +412,29 @@ export class AcmeAccountCore {
 
   /**
    * Records what run `epoch` of job `name` did, before the request that depends on it. `false` when the run was
-   * superseded (the job was deleted or taken over): the run must stop.
+   * superseded (the job was deleted or taken over): the run must stop. Several changes (in the order they happened)
+   * are one write.
    */
-  record(name: string, epoch: number, change: JobChange): Promise<boolean> {
+  record(name: string, epoch: number, change: JobChange | readonly JobChange[]): Promise<boolean> {
     return this.#serial(name, async () => {
       const job = await this.#current(name, epoch)
       if (!job) return false
       const next: JobRecord = { ...job, updatedAt: new Date(this.#now()).toISOString() }
-      if ('orderUrl' in change) next.orderUrl = change.orderUrl
-      if ('certificateKey' in change) next.certificateKey = change.certificateKey
-      if ('present' in change)
-        next.presented = [...job.presented.filter((p) => !samePresented(p, change.present)), change.present]
-      if ('cleaned' in change) next.presented = job.presented.filter((p) => !samePresented(p, change.cleaned))
+      const changes: readonly JobChange[] = Array.isArray(change) ? change : [change as JobChange]
+      for (const change of changes) {
+        if ('orderUrl' in change) next.orderUrl = change.orderUrl
+        if ('certificateKey' in change) next.certificateKey = change.certificateKey
+        if ('present' in change)
+          next.presented = [
+            ...next.presented.filter((p) => !samePresented(p, change.present)),
+            change.present,
+          ]
+        if ('cleaned' in change)
+          next.presented = next.presented.filter((p) => !samePresented(p, change.cleaned))
+      }
       await this.#put(next)
       // The first new order placed after a pause (the probe): the others may follow.
-      if ('orderUrl' in change && this.#budget.orderPlaced(name)) await this.#budgetChanged()
+      if (changes.some((c) => 'orderUrl' in c) && this.#budget.orderPlaced(name)) await this.#budgetChanged()
       return true
     })
   }

@@ -87,6 +87,16 @@ describe('jobs', () => {
     const job = await a.getJob('j')
     expect(job?.orderUrl).toBe('https://ca.test/order/1')
     expect(job?.presented.map((p) => p.context.challenge.url)).toEqual(['https://ca.test/chall/2'])
+    // Several changes in one write, applied in order.
+    expect(
+      await a.record('j', 1, [
+        { present: presented('https://ca.test/chall/3') },
+        { cleaned: presented('https://ca.test/chall/2') },
+      ]),
+    ).toBe(true)
+    expect((await a.getJob('j'))?.presented.map((p) => p.context.challenge.url)).toEqual([
+      'https://ca.test/chall/3',
+    ])
     // The lease ran out without a write (60 s in the test object): another run takes over with a new epoch.
     await a.setNow(T + 61_000)
     const second = await a.begin('j', issue('j'))

@@ -73,7 +73,7 @@ export class TestAccount extends DurableObject<TestEnv> {
   begin(name: string, request: Parameters<AcmeAccountCore['begin']>[1]): Promise<BeginResult> {
     return this.core.begin(name, request)
   }
-  record(name: string, epoch: number, change: JobChange): Promise<boolean> {
+  record(name: string, epoch: number, change: JobChange | JobChange[]): Promise<boolean> {
     return this.core.record(name, epoch, change)
   }
   finish(name: string, epoch: number, result: JobResult): Promise<boolean> {
