@@ -282,17 +282,18 @@ async function main() {
     log(
       `phase 1: ms/certificate: consumer ${parts.consumer.toFixed(2)}, account object ${parts.accountObject.toFixed(2)}, handlers ${parts.handlers.toFixed(2)}, configuration ${parts.configuration.toFixed(2)}, outside the Worker's code ${parts.outside.toFixed(2)}; total ${(isolateMs / N).toFixed(2)} (sampled ${(cpu.cpuMs / N).toFixed(2)} × ${onCore.toFixed(2)} on a core; workerd main thread ${(workerd.mainThread / N).toFixed(2)})`,
     )
+    const throughput = {
+      seconds: (finished - started) / 1000,
+      certificatesPerMinute: N / minutes,
+      requestsPerCertificate: requests / N,
+      objectRequestsPerCertificate: objectCalls / N,
+    }
     if (CPU_ONLY) {
       const result = {
         date: new Date().toISOString(),
         machine: { cpus: cpus().length, node: process.versions.node },
         n: N,
-        throughput: {
-          seconds: (finished - started) / 1000,
-          certificatesPerMinute: N / minutes,
-          requestsPerCertificate: requests / N,
-          objectRequestsPerCertificate: objectCalls / N,
-        },
+        throughput,
         cpu: {
           perCertificateMs: isolateMs / N,
           sampledPerCertificateMs: cpu.cpuMs / N,
@@ -354,12 +355,7 @@ async function main() {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.versions.node },
       n: N,
-      throughput: {
-        seconds: (finished - started) / 1000,
-        certificatesPerMinute: N / minutes,
-        requestsPerCertificate: requests / N,
-        objectRequestsPerCertificate: objectCalls / N,
-      },
+      throughput,
       cpu: {
         totalMs: cpu.cpuMs,
         isolatePerCertificateMs: isolateMs / N,
