@@ -65,7 +65,7 @@ const PROBLEM_TYPES = [
   'unsupportedContact',
   'unsupportedIdentifier',
   'userActionRequired',
-] as const
+] as const satisfies ReadonlyArray<keyof ProblemCodes>
 
 /**
  * ACME error types (RFC 8555 §6.7, RFC 9773 §7.4, draft-ietf-acme-profiles) and the code each maps to, e.g.
