@@ -252,4 +252,34 @@ describe('AcmeClient', () => {
     ).rejects.toThrow(/unknown revocation reason/)
     await expect(c.getOrder('relative/url')).rejects.toThrow(/not a URL/)
   })
+  it("needs the Location of what it created (account, order, authorization), on the CA's origin", async () => {
+    const { c } = await client(
+      {
+        'POST https://ca.test/new-order': [
+          () => json(201, orderBody),
+          () => json(201, orderBody, { location: 'https://elsewhere.test/order/1' }),
+        ],
+        'POST https://ca.test/new-authz': () =>
+          json(201, { identifier: { type: 'dns', value: 'a.test' }, status: 'pending', challenges: [] }),
+        'POST https://ca.test/new-acct': () => json(200, { status: 'valid' }),
+      },
+      { ...DIRECTORY, newAuthz: 'https://ca.test/new-authz' },
+    )
+    const missing = (what: string, from: string) => ({
+      code: 'ERR_INVALID_RESPONSE',
+      field: 'Location',
+      url: from,
+      message: `no Location header (${what} URL) from ${from}`,
+    })
+    await expect(c.createOrder({ identifiers: ['a.test'] })).rejects.toMatchObject(
+      missing('order', 'https://ca.test/new-order'),
+    )
+    await expect(c.createOrder({ identifiers: ['a.test'] })).rejects.toMatchObject({
+      code: 'ERR_UNTRUSTED_URL',
+    })
+    await expect(c.createAuthorization('a.test')).rejects.toMatchObject(
+      missing('authorization', 'https://ca.test/new-authz'),
+    )
+    await expect(c.findAccount()).rejects.toMatchObject(missing('account', 'https://ca.test/new-acct'))
+  })
 })

@@ -193,15 +193,8 @@ export class AcmeClient {
       { privateKey: this.#accountKey.privateKey, jwk: await this.#jwk },
       { signal },
     )
-    if (!res.location) {
-      throw new AcmeResponseError(`no Location header (account URL) from ${url}`, {
-        url,
-        status: res.status,
-        field: 'Location',
-      })
-    }
     // The account URL becomes the `kid` of every later request: it must be the CA's.
-    const accountUrl = this.transport.checkUrl(res.location, `account URL (Location from ${url})`)
+    const accountUrl = this.#location(res, url, 'account')
     this.#accountUrl = accountUrl
     return this.#account(res, accountUrl)
   }
@@ -298,17 +291,7 @@ export class AcmeClient {
     // RFC 9773 §5: `replaces` only when the server advertises renewalInfo.
     if (request.replaces !== undefined && directory.renewalInfo) payload.replaces = request.replaces
     const res = await this.#post(directory.newOrder, payload, call)
-    if (!res.location) {
-      throw new AcmeResponseError(`no Location header (order URL) from ${directory.newOrder}`, {
-        url: directory.newOrder,
-        status: res.status,
-        field: 'Location',
-      })
-    }
-    return this.#order(
-      res,
-      this.transport.checkUrl(res.location, `order URL (Location from ${directory.newOrder})`),
-    )
+    return this.#order(res, this.#location(res, directory.newOrder, 'order'))
   }
 
   /** Fetches an order (POST-as-GET). Also how to resume an order a crashed run left behind. */
@@ -428,17 +411,7 @@ export class AcmeClient {
     if (!directory.newAuthz)
       throw new UnsupportedError('this CA does not offer pre-authorization (no newAuthz)')
     const res = await this.#post(directory.newAuthz, { identifier: value }, options)
-    if (!res.location) {
-      throw new AcmeResponseError(`no Location header from ${directory.newAuthz}`, {
-        url: directory.newAuthz,
-        status: res.status,
-        field: 'Location',
-      })
-    }
-    return this.#authorization(
-      res,
-      this.transport.checkUrl(res.location, `authorization URL (Location from ${directory.newAuthz})`),
-    )
+    return this.#authorization(res, this.#location(res, directory.newAuthz, 'authorization'))
   }
 
   /** Fetches an authorization (POST-as-GET). A `valid` one (reused by the CA) needs no challenge. */
@@ -598,6 +571,21 @@ export class AcmeClient {
       { privateKey: this.#accountKey.privateKey, kid: this.#kid() },
       options,
     )
+  }
+
+  /**
+   * The URL of the resource a POST to `from` created (its Location header: RFC 8555 §7.3, §7.4, §7.4.1),
+   * checked to be one the client may send to.
+   */
+  #location(res: AcmeResponse, from: string, what: 'account' | 'order' | 'authorization'): string {
+    if (!res.location) {
+      throw new AcmeResponseError(`no Location header (${what} URL) from ${from}`, {
+        url: from,
+        status: res.status,
+        field: 'Location',
+      })
+    }
+    return this.transport.checkUrl(res.location, `${what} URL (Location from ${from})`)
   }
 
   #account(res: AcmeResponse, url: string): Account {

@@ -36,16 +36,15 @@ export interface CsrResult {
 /** A CSR for `names`, for a new key of `keyType` or for the private key the user pasted. */
 export async function makeCsr(names: string[], key: { type: string } | { pem: string }): Promise<CsrResult> {
   const identifiers = names.map((n) => toIdentifier(n)) // checks every name before any key is made
-  if ('pem' in key) {
-    const keys = strongEnough(await importPrivateKeyPem(key.pem, { extractable: false }))
-    const csr = await createCsr({ keys, identifiers })
-    return { csrPem: csrToPem(csr), keyAlgorithm: keyAlgorithm(keys.publicKey), identifiers: names }
-  }
-  const keys = await generateCertificateKey(key.type)
+  const keys =
+    'pem' in key
+      ? strongEnough(await importPrivateKeyPem(key.pem, { extractable: false }))
+      : await generateCertificateKey(key.type)
   const csr = await createCsr({ keys, identifiers })
   return {
     csrPem: csrToPem(csr),
-    keyPem: await exportPrivateKeyPem(keys.privateKey),
+    // A key made here is extractable, to be downloaded; the user's own key is not shown again.
+    ...(!('pem' in key) && { keyPem: await exportPrivateKeyPem(keys.privateKey) }),
     keyAlgorithm: keyAlgorithm(keys.publicKey),
     identifiers: names,
   }

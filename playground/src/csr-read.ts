@@ -4,7 +4,7 @@
  * page's budget); the page needs only the subjectAltName entries, the common name and the SubjectPublicKeyInfo,
  * which a short DER walk finds. The CA checks the request itself (its signature, its key) at finalization.
  */
-import { decodePem } from 'webacme'
+import { decodePem, formatIpAddress } from 'webacme'
 
 interface Tlv {
   tag: number
@@ -38,17 +38,6 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '
 const OID_SAN = '0603551d11' // 2.5.29.17
 const OID_CN = '0603550403' // 2.5.4.3
 
-function ipText(b: Uint8Array): string {
-  if (b.length === 4) return b.join('.')
-  const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16))
-  // RFC 5952: the longest run of zero groups (two or more) becomes `::`.
-  const text = groups.join(':')
-  const runs = text.match(/(^|:)0(:0)+(:|$)/g)
-  if (!runs) return text
-  const longest = runs.reduce((a, r) => (r.length > a.length ? r : a))
-  return text.replace(longest, '::')
-}
-
 /** What the page needs from a CSR: its identifiers (SAN dNSName and iPAddress, then the CN) and its key. */
 export interface CsrNames {
   names: string[]
@@ -72,7 +61,7 @@ export function readCsr(pem: string): CsrNames {
           const value = tlvs.slice(i + 1).find((t) => t.tag === 0x04)!
           for (const name of children(children(value.content)[0]!.content)) {
             if (name.tag === 0x82) names.push(new TextDecoder().decode(name.content).toLowerCase())
-            if (name.tag === 0x87) names.push(ipText(name.content))
+            if (name.tag === 0x87) names.push(formatIpAddress(name.content))
           }
         } else if (tlv.tag & 0x20) walk(children(tlv.content))
       }

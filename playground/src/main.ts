@@ -21,17 +21,17 @@ function currentScreen(): string {
 
 function showScreen(focus: boolean): void {
   const screen = currentScreen()
-  for (const id of SCREENS) byId(id, HTMLElement).hidden = id !== screen
+  for (const id of SCREENS) byId<'section'>(id).hidden = id !== screen
   for (const link of document.querySelectorAll('nav a')) {
     if (link.getAttribute('href') === `#${screen}`) link.setAttribute('aria-current', 'page')
     else link.removeAttribute('aria-current')
   }
-  if (focus) byId(`${screen}-title`, HTMLHeadingElement).focus()
+  if (focus) byId<'h2'>(`${screen}-title`).focus()
 }
 
 function mountLog(): void {
-  const count = byId('log-count', HTMLSpanElement)
-  const list = byId('log-list', HTMLOListElement)
+  const count = byId<'span'>('log-count')
+  const list = byId<'ol'>('log-list')
   let n = 0
   onHttp((event: HttpEvent) => {
     n++
@@ -57,7 +57,7 @@ function mountLog(): void {
 }
 
 function renderCaLine(state: State): void {
-  const line = byId('ca-line', HTMLParagraphElement)
+  const line = byId<'p'>('ca-line')
   const preset = caPresets(state.local.pebbleUrl).find((p) => p.url === state.directoryUrl)
   const account = state.account?.accountUrl ? `account ${state.account.status ?? ''}` : 'no account'
   line.textContent = `CA: ${preset?.label ?? state.directoryUrl} · ${state.account ? account : 'no key'}`
@@ -86,7 +86,7 @@ function main(): void {
   // The skip link goes to the screen on show, without touching the fragment that selects it.
   document.querySelector('a.skip')?.addEventListener('click', (event) => {
     event.preventDefault()
-    byId(`${currentScreen()}-title`, HTMLHeadingElement).focus()
+    byId<'h2'>(`${currentScreen()}-title`).focus()
   })
   document.body.dataset.ready = 'true'
 }

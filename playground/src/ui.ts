@@ -5,11 +5,11 @@
  */
 import { describeError, type ErrorView, KEY_TYPES } from './acme.ts'
 
-/** The element with `id`, checked to be of `type` (a missing element is a bug in index.html). */
-export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
+/** The element with `id`, a `<K>` in index.html (a missing element is a bug there). */
+export function byId<K extends keyof HTMLElementTagNameMap>(id: string): HTMLElementTagNameMap[K] {
   const el = document.getElementById(id)
-  if (!(el instanceof type)) throw new Error(`#${id} is missing or not a ${type.name}`)
-  return el
+  if (!el) throw new Error(`#${id} is missing`)
+  return el as HTMLElementTagNameMap[K]
 }
 
 type Child = Node | string | false | null | undefined

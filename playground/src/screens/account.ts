@@ -21,38 +21,38 @@ import type { State, Store } from '../state.ts'
 import { byId, definitionList, fill, h, outputBlock, releaseDownloads, run, setStatus } from '../ui.ts'
 
 export function mountAccount(store: Store): void {
-  const presetSelect = byId('ca-preset', HTMLSelectElement)
-  const directoryInput = byId('ca-directory', HTMLInputElement)
-  const eabBox = byId('ca-eab', HTMLFieldSetElement)
-  const eabKid = byId('eab-kid', HTMLInputElement)
-  const eabHmac = byId('eab-hmac', HTMLInputElement)
-  const caForm = byId('ca-form', HTMLFormElement)
-  const caLoad = byId('ca-load', HTMLButtonElement)
-  const caInfo = byId('ca-info', HTMLDivElement)
-  const caError = byId('ca-error', HTMLDivElement)
-  const untrusted = byId('ca-untrusted', HTMLParagraphElement)
+  const presetSelect = byId<'select'>('ca-preset')
+  const directoryInput = byId<'input'>('ca-directory')
+  const eabBox = byId<'fieldset'>('ca-eab')
+  const eabKid = byId<'input'>('eab-kid')
+  const eabHmac = byId<'input'>('eab-hmac')
+  const caForm = byId<'form'>('ca-form')
+  const caLoad = byId<'button'>('ca-load')
+  const caInfo = byId<'div'>('ca-info')
+  const caError = byId<'div'>('ca-error')
+  const untrusted = byId<'p'>('ca-untrusted')
 
-  const keyStatus = byId('key-status', HTMLParagraphElement)
-  const keyBackup = byId('key-backup', HTMLInputElement)
-  const keyGenerate = byId('key-generate', HTMLButtonElement)
-  const keyForget = byId('key-forget', HTMLButtonElement)
-  const keyImportText = byId('key-import-text', HTMLTextAreaElement)
-  const keyImport = byId('key-import', HTMLButtonElement)
-  const keyBackupOut = byId('key-backup-out', HTMLDivElement)
-  const keyError = byId('key-error', HTMLDivElement)
+  const keyStatus = byId<'p'>('key-status')
+  const keyBackup = byId<'input'>('key-backup')
+  const keyGenerate = byId<'button'>('key-generate')
+  const keyForget = byId<'button'>('key-forget')
+  const keyImportText = byId<'textarea'>('key-import-text')
+  const keyImport = byId<'button'>('key-import')
+  const keyBackupOut = byId<'div'>('key-backup-out')
+  const keyError = byId<'div'>('key-error')
 
-  const contactInput = byId('acct-contact', HTMLInputElement)
-  const tosValue = byId('acct-tos-value', HTMLSpanElement)
-  const agree = byId('acct-agree', HTMLInputElement)
-  const create = byId('acct-create', HTMLButtonElement)
-  const find = byId('acct-find', HTMLButtonElement)
-  const details = byId('acct-details', HTMLDivElement)
-  const update = byId('acct-update', HTMLButtonElement)
-  const rollover = byId('acct-rollover', HTMLButtonElement)
-  const deactivateConfirm = byId('acct-deactivate-confirm', HTMLInputElement)
-  const deactivateButton = byId('acct-deactivate', HTMLButtonElement)
-  const acctError = byId('acct-error', HTMLDivElement)
-  const notice = byId('acct-notice', HTMLParagraphElement)
+  const contactInput = byId<'input'>('acct-contact')
+  const tosValue = byId<'span'>('acct-tos-value')
+  const agree = byId<'input'>('acct-agree')
+  const create = byId<'button'>('acct-create')
+  const find = byId<'button'>('acct-find')
+  const details = byId<'div'>('acct-details')
+  const update = byId<'button'>('acct-update')
+  const rollover = byId<'button'>('acct-rollover')
+  const deactivateConfirm = byId<'input'>('acct-deactivate-confirm')
+  const deactivateButton = byId<'button'>('acct-deactivate')
+  const acctError = byId<'div'>('acct-error')
+  const notice = byId<'p'>('acct-notice')
   const tell = (text: string) => setStatus(notice, text, 'ok')
 
   const presets = caPresets(store.get().local.pebbleUrl)
@@ -99,7 +99,7 @@ export function mountAccount(store: Store): void {
     const { caCertUrl, pebbleUrl } = store.get().local
     if (caCertUrl && pebbleUrl && new URL(url).origin === new URL(pebbleUrl).origin) {
       // The local Pebble: its CA certificate is offered by `npm run playground` (the words are in index.html).
-      byId('ca-cert-link', HTMLAnchorElement).href = caCertUrl
+      byId<'a'>('ca-cert-link').href = caCertUrl
       untrusted.hidden = false
       return undefined
     }
@@ -188,7 +188,7 @@ export function mountAccount(store: Store): void {
       h('div', { class: 'buttons' }, done),
     )
     keyBackupOut.hidden = false
-    byId('key-backup-title', HTMLHeadingElement).focus()
+    byId<'h4'>('key-backup-title').focus()
   }
 
   /** Runs a button's action: errors to `errors`, the success notice cleared first, the screen redrawn after. */
@@ -213,7 +213,7 @@ export function mountAccount(store: Store): void {
     const keyPair = await importAccountKey(keyImportText.value)
     await saveRecord({ directoryUrl: store.get().directoryUrl, keyPair })
     keyImportText.value = '' // the text was the only extractable copy in the page
-    byId('key-import-box', HTMLDetailsElement).open = false
+    byId<'details'>('key-import-box').open = false
     showBackup(undefined)
   })
 

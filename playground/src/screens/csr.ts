@@ -6,24 +6,24 @@ import { byId, definitionList, fill, h, keyTypeOptions, outputBlock, releaseDown
 function orderWith(csrPem: string): HTMLButtonElement {
   const button = h('button', { type: 'button', id: 'csr-order' }, 'Order with this CSR')
   button.addEventListener('click', () => {
-    byId('order-csr', HTMLTextAreaElement).value = csrPem
-    byId('order-csr-box', HTMLDetailsElement).open = true
+    byId<'textarea'>('order-csr').value = csrPem
+    byId<'details'>('order-csr-box').open = true
     location.hash = '#order'
   })
   return button
 }
 
 export function mountCsr(): void {
-  const form = byId('csr-form', HTMLFormElement)
-  const names = byId('csr-names', HTMLTextAreaElement)
-  const keyNew = byId('csr-key-new', HTMLInputElement)
-  const keyMine = byId('csr-key-mine', HTMLInputElement)
-  const keyType = byId('csr-key-type', HTMLSelectElement)
-  const keyPemField = byId('csr-key-pem-field', HTMLDivElement)
-  const keyPem = byId('csr-key-pem', HTMLTextAreaElement)
-  const create = byId('csr-create', HTMLButtonElement)
-  const out = byId('csr-out', HTMLDivElement)
-  const errors = byId('csr-error', HTMLDivElement)
+  const form = byId<'form'>('csr-form')
+  const names = byId<'textarea'>('csr-names')
+  const keyNew = byId<'input'>('csr-key-new')
+  const keyMine = byId<'input'>('csr-key-mine')
+  const keyType = byId<'select'>('csr-key-type')
+  const keyPemField = byId<'div'>('csr-key-pem-field')
+  const keyPem = byId<'textarea'>('csr-key-pem')
+  const create = byId<'button'>('csr-create')
+  const out = byId<'div'>('csr-out')
+  const errors = byId<'div'>('csr-error')
 
   keyTypeOptions(keyType)
   const syncKeyChoice = () => {

@@ -102,12 +102,12 @@ function renewalText(report: ChainReport, ari: AriOutcome): HTMLElement {
 }
 
 export function mountInspector(store: Store): void {
-  const form = byId('inspect-form', HTMLFormElement)
-  const pem = byId('inspect-pem', HTMLTextAreaElement)
-  const ca = byId('inspect-ca', HTMLInputElement)
-  const button = byId('inspect-run', HTMLButtonElement)
-  const errors = byId('inspect-error', HTMLDivElement)
-  const out = byId('inspect-out', HTMLDivElement)
+  const form = byId<'form'>('inspect-form')
+  const pem = byId<'textarea'>('inspect-pem')
+  const ca = byId<'input'>('inspect-ca')
+  const button = byId<'button'>('inspect-run')
+  const errors = byId<'div'>('inspect-error')
+  const out = byId<'div'>('inspect-out')
 
   const useIssued = h(
     'button',

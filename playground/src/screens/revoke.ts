@@ -5,16 +5,16 @@ import type { Store } from '../state.ts'
 import { byId, h, run, setStatus } from '../ui.ts'
 
 export function mountRevoke(store: Store): void {
-  const form = byId('revoke-form', HTMLFormElement)
-  const pem = byId('revoke-pem', HTMLTextAreaElement)
-  const reason = byId('revoke-reason', HTMLSelectElement)
-  const withAccount = byId('revoke-with-account', HTMLInputElement)
-  const withKey = byId('revoke-with-key', HTMLInputElement)
-  const keyField = byId('revoke-key-field', HTMLDivElement)
-  const key = byId('revoke-key', HTMLTextAreaElement)
-  const button = byId('revoke-run', HTMLButtonElement)
-  const status = byId('revoke-status', HTMLParagraphElement)
-  const errors = byId('revoke-error', HTMLDivElement)
+  const form = byId<'form'>('revoke-form')
+  const pem = byId<'textarea'>('revoke-pem')
+  const reason = byId<'select'>('revoke-reason')
+  const withAccount = byId<'input'>('revoke-with-account')
+  const withKey = byId<'input'>('revoke-with-key')
+  const keyField = byId<'div'>('revoke-key-field')
+  const key = byId<'textarea'>('revoke-key')
+  const button = byId<'button'>('revoke-run')
+  const status = byId<'p'>('revoke-status')
+  const errors = byId<'div'>('revoke-error')
 
   for (const name of REVOCATION_REASON_NAMES) reason.append(h('option', { value: name }, name))
 
