@@ -9,11 +9,11 @@
 // Checks (exit 1 when one fails; each is one test in $WEBACME_SUMMARY_FILE): the root entry imports no
 // Node built-in (node:* stays external in every bundle; a Node-only subpath may use them) and no code of the
 // webacme/cloudflare subpath, and the budgets:
-// - "core" (account + JWS: AcmeClient, generateKeyPair, errors) ≤ 17 KB gzip, and NO ASN.1 code in it: no
+// - "core" (account + JWS: AcmeClient, generateKeyPair, errors) ≤ 16 KB gzip, and NO ASN.1 code in it: no
 //   input under asn1js, pvtsutils or @peculiar/* in its metafile. (12 KB until issue #8 put into the core what
 //   every request needs at the edge: the URL policy, manual redirects, the body cap, the retry policy by HTTP
-//   status, network root causes and the request limiter: 11.9 -> 14.7 KB; 16 KB until issue #19 gave every client
-//   the CA's circuit breaker: 15.5 -> 16.1 KB);
+//   status, network root causes and the request limiter: 11.9 -> 14.7 KB. Issue #19's circuit breaker took it to
+//   16.1 KB; error codes spelled once brought it back to 15.9 KB);
 // - "issuance" (the full path: client + CSR + certificate parsing + PEM) ≤ 45 KB gzip;
 // - "playground" (the whole page script of playground/, webacme included) ≤ 40 KB gzip.
 // - webacme/dns/rfc2136 (RFC 2136 + TSIG adapter) ≤ 8 KB gzip and Web-only; its node:net transport,
@@ -48,7 +48,7 @@ const SYNTHETIC = {
       'isProblem',
       'isRateLimited',
     ],
-    budget: { gzip: 17 * KB, noAsn1: true },
+    budget: { gzip: 16 * KB, noAsn1: true },
   },
   issuance: {
     description: 'full issuance path: client + CSR + certificate parsing + PEM',
