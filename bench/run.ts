@@ -8,7 +8,7 @@
  * means and how rounds are combined.
  *
  *   tsx bench/run.ts [--n N] [--concurrency 1,10,50] [--nonce 0,50] [--rounds 2] [--clients webacme,acme-client]
- *                    [--tuned-poll MS] [--node-fetch] [--cpu-prof] [--trace] [--json] [--out DIR]
+ *                    [--tuned-poll MS] [--no-node-fetch] [--cpu-prof] [--trace] [--json] [--out DIR]
  */
 
 import { spawn } from 'node:child_process'
@@ -42,7 +42,7 @@ const USAGE = `usage: tsx bench/run.ts [options]
   --rounds R          runs per client and configuration, alternated (default ${DEFAULTS.rounds})
   --clients LIST      webacme,acme-client (default both)
   --tuned-poll MS     extra row: webacme with poll { interval: MS } (default ${DEFAULTS.tunedPoll}; 0: no such row)
-  --node-fetch        also run webacme with webacme/fetch/node (nodeFetch, no undici)
+  --no-node-fetch     no extra row of webacme with webacme/fetch/node (nodeFetch instead of undici)
   --cpu-prof          V8 CPU profile of each worker's issuance phase (bench/.tmp/prof/*.cpuprofile)
   --trace             log every request of the workers with timings (bench/.tmp/trace/*.log)
   --json              print only the JSON result on stdout
@@ -113,7 +113,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string' },
       clients: { type: 'string' },
       'tuned-poll': { type: 'string' },
-      'node-fetch': { type: 'boolean' },
+      'no-node-fetch': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       trace: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -144,7 +144,7 @@ function parseOptions(argv: string[]): Options {
     rounds: positive(values.rounds, 'rounds') ?? DEFAULTS.rounds,
     clients: clients as ClientName[],
     tunedPoll: parseList(values['tuned-poll'], [DEFAULTS.tunedPoll], 'tuned-poll')[0] || undefined,
-    nodeFetch: values['node-fetch'] ?? false,
+    nodeFetch: !values['no-node-fetch'],
     cpuProf: values['cpu-prof'] ?? false,
     trace: values.trace ?? false,
     json: values.json ?? false,
@@ -161,7 +161,7 @@ function isDefaultConfiguration(o: Options): boolean {
     o.tunedPoll === DEFAULTS.tunedPoll &&
     o.clients.length === 2 &&
     !o.cpuProf &&
-    !o.nodeFetch &&
+    o.nodeFetch &&
     !o.trace
   )
 }
