@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestCa, removeTestCa, type TestCa } from '../../test/harness/ca.ts'
 import { freePort } from '../../test/harness/ports.ts'
@@ -199,6 +199,18 @@ describe('failures are classified as with the built-in fetch', () => {
     const err = await nodeFetch(s.url).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TypeError)
     expect(describeNetworkFailure(err).reason).toBe('reset')
+  })
+
+  it('a status no Response can carry is a failed fetch, not a RangeError', async () => {
+    const server = createNetServer((socket) => socket.end('HTTP/1.1 600 Odd\r\ncontent-length: 0\r\n\r\n'))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    closers.push(() => server.close())
+    const err = await nodeFetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).catch(
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(TypeError)
+    expect(((err as Error).cause as Error).message).toMatch(/invalid HTTP status 600/)
   })
 
   it('a host name that does not resolve', async () => {

@@ -87,6 +87,10 @@ export function createNodeFetch(options: NodeFetchOptions = {}): NodeFetch {
 
   const send = (url: URL, init: Prepared, signal: AbortSignal | undefined): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason)
+        return
+      }
       const isHttps = url.protocol === 'https:'
       if (!isHttps && url.protocol !== 'http:') {
         reject(new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) }))
@@ -106,7 +110,8 @@ export function createNodeFetch(options: NodeFetchOptions = {}): NodeFetch {
         signal?.removeEventListener('abort', onAbort)
         resolve(res)
       })
-      req.once('error', (cause) => {
+      // `on`, not `once`: an error after the response (the body's) must not go unhandled here.
+      req.on('error', (cause) => {
         signal?.removeEventListener('abort', onAbort)
         reject(new TypeError('fetch failed', { cause }))
       })
@@ -138,6 +143,11 @@ export function createNodeFetch(options: NodeFetchOptions = {}): NodeFetch {
         }
         url = new URL(location, url)
         continue
+      }
+      if (status < 200 || status > 599) {
+        // Not a status a Response can carry (Fetch: a network error).
+        res.destroy()
+        throw new TypeError('fetch failed', { cause: new Error(`invalid HTTP status ${status}`) })
       }
       const nullBody = prepared.method === 'HEAD' || NULL_BODY.has(status)
       if (nullBody) res.resume()
@@ -264,7 +274,7 @@ function bodyStream(res: IncomingMessage, signal: AbortSignal | undefined): Read
           signal?.removeEventListener('abort', onAbort)
           controller.close()
         })
-        res.once('error', (cause) => fail(new TypeError('terminated', { cause })))
+        res.on('error', (cause) => fail(new TypeError('terminated', { cause })))
         res.once('close', () => {
           // 'close' before 'end': the connection went away mid-body.
           const cause = Object.assign(new Error('premature close: the connection ended before the body'), {
