@@ -8,6 +8,7 @@ import { createServer } from 'node:http'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { nodeFetch } from '../src/fetch/node-fetch.ts'
 import { AcmeClient, generateKeyPair, http01Solver, issueCertificate } from '../src/index.ts'
 import { LOAD_RESULT_PREFIX, type LoadConfig, type LoadResult } from './lib/load.ts'
 import { errorCode } from './lib/shared.ts'
@@ -75,7 +76,7 @@ let requests = 0
 let errorResponses = 0
 const countingFetch: typeof fetch = async (input, init) => {
   requests++
-  const res = await fetch(input, init)
+  const res = await (config.nodeFetch ? nodeFetch : fetch)(input, init)
   if (res.status >= 400) errorResponses++
   const token = init?.method === 'POST' && res.ok ? tokenByChallengeUrl.get(String(input)) : undefined
   const times = token === undefined ? undefined : byToken.get(token)

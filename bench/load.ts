@@ -36,6 +36,7 @@ const USAGE = `usage: tsx bench/load.ts [options]
   --n LIST     names issued at once, one run each (default ${DEFAULTS.n.join(',')})
   --nonce P    Pebble's badNonce rejection percentage (default: Pebble's own, 5)
   --backlog B  listen backlog of the in-process http-01 server (default 511, Node's default)
+  --node-fetch the client uses webacme/fetch/node (nodeFetch) instead of the global fetch
   --cpu-prof   V8 CPU profile of each issuance phase (bench/.tmp/prof/load-*.cpuprofile; read it with
                tsx bench/profile.ts)
   --json       print only the JSON result on stdout
@@ -47,6 +48,7 @@ interface Options {
   n: number[]
   nonce: number | undefined
   backlog: number | undefined
+  nodeFetch: boolean
   cpuProf: boolean
   json: boolean
   out: string | undefined
@@ -62,6 +64,7 @@ function parseOptions(argv: string[]): Options {
       n: { type: 'string' },
       nonce: { type: 'string' },
       backlog: { type: 'string' },
+      'node-fetch': { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
@@ -85,6 +88,7 @@ function parseOptions(argv: string[]): Options {
     n,
     nonce,
     backlog,
+    nodeFetch: values['node-fetch'] ?? false,
     cpuProf: values['cpu-prof'] ?? false,
     json: values.json ?? false,
     out: values.out,
@@ -336,6 +340,7 @@ async function main(): Promise<void> {
           runId: randomBytes(4).toString('hex'),
           deadlineMs: DEADLINE_MS,
           ...(options.backlog !== undefined && { http01Backlog: options.backlog }),
+          ...(options.nodeFetch && { nodeFetch: true }),
         }
         r = await runLoadWorker(script, config, caEnv(await getTestCa()), profileDir)
         if (r.stillPending > 0) {
@@ -385,6 +390,7 @@ async function main(): Promise<void> {
     options.n.join() === DEFAULTS.n.join() &&
     options.nonce === undefined &&
     options.backlog === undefined &&
+    !options.nodeFetch &&
     !options.cpuProf
   const out = options.out ?? join(BENCH_DIR, isDefault ? 'results' : join('.tmp', 'results'))
   await mkdir(out, { recursive: true })

@@ -2,6 +2,7 @@
 // certificates for distinct names with http-01 answered by challtestsrv, `concurrency` at a time.
 // Requests are counted by the fetch the client is given; the result is one JSON line on stdout.
 
+import { nodeFetch } from '../src/fetch/node-fetch.ts'
 import {
   AcmeClient,
   type ChallengeContext,
@@ -9,13 +10,12 @@ import {
   generateKeyPair,
   issueCertificate,
 } from '../src/index.ts'
-import { httpsFetch } from './lib/https-fetch.ts'
 import { certName, challtest, RequestCounter, runWorker } from './lib/shared.ts'
 
 const counter = new RequestCounter()
 
 await runWorker('webacme', counter, async (config) => {
-  const inner = config.httpsFetch ? httpsFetch : fetch
+  const inner = config.nodeFetch ? nodeFetch : fetch
   const countingFetch: typeof fetch = async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const sent = counter.request(init?.method ?? 'GET', url)

@@ -89,6 +89,7 @@ const SUBPATH_BUDGETS = {
   'webacme/dns/rfc2136/node': { budget: { gzip: 2 * KB, noAsn1: true } },
   'webacme/tls': { budget: { gzip: 40 * KB } },
   'webacme/storage/redis': { webOnly: true, budget: { gzip: 3 * KB } },
+  'webacme/fetch/node': { budget: { gzip: 3 * KB, noAsn1: true } },
 }
 
 /** Inputs of the webacme/cloudflare subpath. */

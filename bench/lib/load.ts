@@ -17,6 +17,8 @@ export interface LoadConfig {
    * takes seconds, and each request times out after 30 s, so a minute without progress means the CA stopped).
    */
   stallMs?: number
+  /** Give the client webacme/fetch/node (`nodeFetch`) instead of the global fetch. */
+  nodeFetch?: boolean
 }
 
 /** The result line (prefixed with {@link LOAD_RESULT_PREFIX}). */

@@ -21,8 +21,8 @@ export interface WorkerConfig {
   runId: string
   /** webacme only: `AcmeClient` `poll` option (absent: the library's defaults). */
   poll?: { interval?: number; maxInterval?: number }
-  /** webacme only: give the client a fetch over node:https instead of the global fetch (diagnostic). */
-  httpsFetch?: boolean
+  /** webacme only: give the client webacme/fetch/node (`nodeFetch`) instead of the global fetch. */
+  nodeFetch?: boolean
 }
 
 /** Requests seen in one phase, by kind (see {@link requestKind}). */

@@ -7,12 +7,14 @@
  * proxy that injects nothing.
  *
  * Diagnosis: `WEBACME_FAULT_KINDS=reset-before,delay node scripts/test.mjs test/e2e-node/faults` runs the same
- * scenario with only those kinds, to see which a library version survives.
+ * scenario with only those kinds, to see which a library version survives. `WEBACME_FAULT_FETCH=node` runs it with
+ * webacme/fetch/node (`nodeFetch`) in place of Node's built-in fetch.
  */
 
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { ChallengeSolver } from '../../src/challenges/solver.ts'
 import { AcmeClient } from '../../src/client.ts'
+import { nodeFetch } from '../../src/fetch/node-fetch.ts'
 import { issueCertificate } from '../../src/issue.ts'
 import { generateKeyPair } from '../../src/jose/algorithms.ts'
 import { FAULT_KINDS, type FaultKind, type FaultProxy, startFaultProxy } from '../fixtures/fault-proxy.ts'
@@ -22,6 +24,8 @@ const CERTIFICATES = 10
 const AT_ONCE = 5
 const PERCENT = 30
 const SEED = 8
+const FETCH: typeof fetch =
+  process.env.WEBACME_FAULT_FETCH === 'node' ? nodeFetch : (input, init) => fetch(input, init)
 const KINDS = (process.env.WEBACME_FAULT_KINDS?.split(',') ?? FAULT_KINDS) as FaultKind[]
 for (const kind of KINDS) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault kind ${kind}`)
 
@@ -61,7 +65,7 @@ it(`issues ${CERTIFICATES} of ${CERTIFICATES} certificates with ${PERCENT} % of 
     accountKey: await generateKeyPair('ES256'),
     fetch: (input, init) => {
       requested.push(String(input))
-      return fetch(input, init)
+      return FETCH(input, init)
     },
   })
   const results: Array<{ name: string; ok: true } | { name: string; ok: false; error: string }> = []

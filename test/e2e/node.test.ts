@@ -1,9 +1,11 @@
 /**
  * The end-to-end scenarios in Node (Vitest), each against a real Pebble started by the harness, twice: Pebble as it
  * is, and Pebble behind the Let's Encrypt-shaped front (test/fixtures/lets-encrypt-ca.ts). Scenarios are grouped
- * by the server profile they need; one set of servers per profile and CA shape.
+ * by the server profile they need; one set of servers per profile and CA shape. A third pass runs every scenario
+ * against Pebble with webacme/fetch/node (`nodeFetch`, over node:https) in place of Node's built-in fetch.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest'
+import { nodeFetch } from '../../src/fetch/node-fetch.ts'
 import { type Http01Server, startHttp01Server } from '../harness/http01-server.ts'
 import { CA_SHAPES, type E2EContext, type ServerProfile } from './context.ts'
 import { scenarios } from './scenarios/index.ts'
@@ -11,9 +13,14 @@ import { type RunningServers, startServers } from './servers.ts'
 
 const profiles = [...new Set(scenarios.map((s) => s.server))]
 
-// Every scenario against Pebble as it is and against Pebble behind the Let's Encrypt-shaped front.
-for (const [profile, ca] of profiles.flatMap((p) => CA_SHAPES.map((c) => [p, c] as const))) {
-  describe(`e2e [${profile}${ca === 'pebble' ? '' : `, ${ca}`}]`, () => {
+// Every scenario against Pebble as it is and against Pebble behind the Let's Encrypt-shaped front, with the
+// built-in fetch; and once more against Pebble with nodeFetch.
+const passes = profiles.flatMap((p) => [
+  ...CA_SHAPES.map((c) => [p, c, 'fetch'] as const),
+  [p, 'pebble', 'nodeFetch'] as const,
+])
+for (const [profile, ca, transport] of passes) {
+  describe(`e2e [${profile}${ca === 'pebble' ? '' : `, ${ca}`}${transport === 'fetch' ? '' : ', nodeFetch'}]`, () => {
     let servers: RunningServers
     let http01: Http01Server
     let ctx: E2EContext
@@ -26,7 +33,7 @@ for (const [profile, ca] of profiles.flatMap((p) => CA_SHAPES.map((c) => [p, c] 
         ca,
         directoryUrl: info.directoryUrl,
         managementUrl: info.managementUrl,
-        fetch: (input, init) => fetch(input, init),
+        fetch: transport === 'fetch' ? (input, init) => fetch(input, init) : nodeFetch,
         http01: {
           set: async (token, keyAuthorization) => http01.set(token, keyAuthorization),
           delete: async (token) => http01.delete(token),
@@ -37,7 +44,7 @@ for (const [profile, ca] of profiles.flatMap((p) => CA_SHAPES.map((c) => [p, c] 
         },
         certStatus: (serial) => pebble.certStatus(serial),
         ...(info.eab && { eab: info.eab }),
-        domain: `${profile}-${ca}-${Date.now().toString(36)}.webacme.test`,
+        domain: `${profile}-${ca}${transport === 'fetch' ? '' : '-nf'}-${Date.now().toString(36)}.webacme.test`,
         report: (name, value) => console.log(`[e2e report] ${name}: ${value}`),
       }
     })
