@@ -16,6 +16,9 @@ const crashAt = process.env.CRASH_AT as 'before-write' | 'after-write'
 
 const freeze = (): Promise<never> => {
   process.stdout.write(`LOCKED ${crashAt}\n`)
+  // A pending promise alone does not keep Node alive (it would exit 13, unsettled top-level await, and race the
+  // parent's SIGKILL): a timer does, until the kill.
+  setInterval(() => {}, 60_000)
   return new Promise<never>(() => {})
 }
 

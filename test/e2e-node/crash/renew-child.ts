@@ -29,6 +29,8 @@ const PATHS: Record<string, RegExp> = {
 let answered = false
 const freeze = (): Promise<never> => {
   process.stdout.write(`CRASH_POINT ${crashAt}\n`)
+  // A pending promise alone does not keep Node alive: a timer does, until the parent's SIGKILL.
+  setInterval(() => {}, 60_000)
   return new Promise<never>(() => {})
 }
 const crashingFetch: typeof fetch = async (input, init) => {
