@@ -17,7 +17,6 @@ import { readFileSync } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import * as tls from 'node:tls'
-import type { FetchLike } from '../lib/web-types.ts'
 
 /** Options of {@link createNodeFetch}. */
 export interface NodeFetchOptions {
@@ -34,8 +33,10 @@ export interface NodeFetchOptions {
   keepAliveTimeout?: number
 }
 
-/** A `fetch` over `node:http`/`node:https` whose keep-alive connections {@link NodeFetch.close} ends. */
-export type NodeFetch = FetchLike & {
+/** A `fetch` over `node:http`/`node:https`, with `close()` to end its keep-alive connections. */
+export interface NodeFetch {
+  /** Fetches as the Fetch standard's `fetch` does, for what webacme sends (string bodies, no streams). */
+  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>
   /** Closes the idle keep-alive connections and every one still in use. */
   close(): void
 }
@@ -162,7 +163,7 @@ export function createNodeFetch(options: NodeFetchOptions = {}): NodeFetch {
       return response
     }
   }
-  return Object.assign(nodeFetch as FetchLike, {
+  return Object.assign(nodeFetch, {
     close() {
       httpAgent.destroy()
       httpsAgent.destroy()
