@@ -2,7 +2,8 @@
  * The end-to-end scenarios in Node (Vitest), each against a real Pebble started by the harness, twice: Pebble as it
  * is, and Pebble behind the Let's Encrypt-shaped front (test/fixtures/lets-encrypt-ca.ts). Scenarios are grouped
  * by the server profile they need; one set of servers per profile and CA shape. A third pass runs every scenario
- * against Pebble with webacme/fetch/node (`nodeFetch`, over node:https) in place of Node's built-in fetch.
+ * against the Let's Encrypt-shaped front with webacme/fetch/node (`nodeFetch`, over node:https) in place of Node's
+ * built-in fetch: Boulder's headers (several `Link`s, `Retry-After` on polls and 500s, CORS) through node:http.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { nodeFetch } from '../../src/fetch/node-fetch.ts'
@@ -14,10 +15,10 @@ import { type RunningServers, startServers } from './servers.ts'
 const profiles = [...new Set(scenarios.map((s) => s.server))]
 
 // Every scenario against Pebble as it is and against Pebble behind the Let's Encrypt-shaped front, with the
-// built-in fetch; and once more against Pebble with nodeFetch.
+// built-in fetch; and once more against the Let's Encrypt-shaped front with nodeFetch.
 const passes = profiles.flatMap((p) => [
   ...CA_SHAPES.map((c) => [p, c, 'fetch'] as const),
-  [p, 'pebble', 'nodeFetch'] as const,
+  [p, 'letsencrypt', 'nodeFetch'] as const,
 ])
 for (const [profile, ca, transport] of passes) {
   describe(`e2e [${profile}${ca === 'pebble' ? '' : `, ${ca}`}${transport === 'fetch' ? '' : ', nodeFetch'}]`, () => {
