@@ -284,7 +284,7 @@ async function renewOne(run: Run, name: string): Promise<void> {
   emit({ type: 'renewing', name, resumed: pending?.orderUrl !== undefined })
   let outcome: { issued: IssuedCertificate; replacesDropped: boolean; resumed: boolean }
   try {
-    outcome = await issue(run, record, id, pending, await getClient())
+    outcome = await issue(run, record, id, pending, renewing)
   } catch (error) {
     if (signal?.aborted) throw signal.reason
     const failedAt = run.clock()

@@ -6,8 +6,8 @@
  * Each record is one file, `<directory>/<key>.json`. Writes go to a temporary file in the same directory, are
  * flushed, then renamed over the record: a reader sees the old record or the new one, never half of one, and a
  * crash leaves at worst a stray `.*.tmp` file, or the `.*.lock` of a `compareAndSwap`, that reads and listings
- * ignore, and that the next FsStorage on the directory removes once they are older than `staleLockAge`. A file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the
- * file-system error as its cause. Files are written with mode 0600 and
+ * ignore, and that the next FsStorage on the directory removes once they are older than `staleLockAge`. A
+ * file-system failure is a `StorageError` (`ERR_STORAGE`) naming the key, with the file-system error as its cause. Files are written with mode 0600 and
  * directories created with 0700, since accounts, certificates and pending orders hold private keys.
  *
  * @module webacme/storage/fs
@@ -212,11 +212,11 @@ export class FsStorage implements Storage, Locker {
    * run swaps (the certificate was written before the kill, so it is not due) would stay forever.
    */
   #open(): Promise<void> {
-    this.#opened ??= this.#removeStrayTemps(this.directory).catch(() => {})
+    this.#opened ??= this.#removeStrayFiles(this.directory).catch(() => {})
     return this.#opened
   }
 
-  async #removeStrayTemps(dir: string): Promise<void> {
+  async #removeStrayFiles(dir: string): Promise<void> {
     let entries: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>
     try {
       entries = await this.#fs.readdir(dir, { withFileTypes: true })
@@ -226,7 +226,7 @@ export class FsStorage implements Storage, Locker {
     for (const entry of entries) {
       const path = `${dir}/${entry.name}`
       if (entry.isDirectory()) {
-        if (!entry.name.startsWith('.')) await this.#removeStrayTemps(path)
+        if (!entry.name.startsWith('.')) await this.#removeStrayFiles(path)
       } else if (entry.isFile() && (TEMP_FILE.test(entry.name) || LOCK_FILE.test(entry.name))) {
         const info = await this.#fs.stat(path).catch(() => undefined)
         if (info && Date.now() - info.mtimeMs > this.#staleLockAge) await this.#fs.rm(path, { force: true })
