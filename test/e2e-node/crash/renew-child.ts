@@ -36,9 +36,10 @@ const freeze = (): Promise<never> => {
 const crashingFetch: typeof fetch = async (input, init) => {
   if (answered) return freeze()
   const response = await fetch(input, init)
-  if (crashAt && init?.method === 'POST' && PATHS[crashAt]!.test(String(input)) && response.ok) {
-    // The first POST to that resource that succeeds is the one that acts (a re-read comes later, if ever). One
-    // Pebble refused with badNonce (it rejects 5 % of nonces) did nothing, and its retry is still to come.
+  // One Pebble refused with badNonce (it rejects 5 % of nonces) did nothing: its retry is still to come.
+  const refusedNonce = response.status === 400 && (await response.clone().text()).includes('badNonce')
+  if (crashAt && init?.method === 'POST' && PATHS[crashAt]!.test(String(input)) && !refusedNonce) {
+    // The first POST to that resource the CA answered is the one that acts (a re-read comes later, if ever).
     answered = true
     if (crashAt === 'certificate') return freeze()
   }
