@@ -15,6 +15,14 @@ export interface Peer {
   authorized: boolean
 }
 
+/**
+ * A serial number as the tests compare it: lowercase hex without leading zeros. Node's `getPeerCertificate()` and
+ * webacme's records both write whole bytes (`0f53…`), but the leading zero is not part of the number.
+ */
+export function comparableSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+/, '')
+}
+
 /** A TLS handshake with `servername`, verified against Pebble's root; resolves with the peer certificate. */
 export function handshake(port: number, servername: string, ca: string): Promise<Peer> {
   return new Promise((resolve, reject) => {
@@ -28,7 +36,7 @@ export function handshake(port: number, servername: string, ca: string): Promise
     socket.once('secureConnect', () => {
       const peer = socket.getPeerCertificate()
       resolve({
-        serialNumber: peer.serialNumber.toLowerCase().replace(/^0+/, ''),
+        serialNumber: comparableSerial(peer.serialNumber),
         subjectAltName: peer.subjectaltname,
         authorized: socket.authorized,
       })
