@@ -182,6 +182,36 @@ async function syncName(
   return { ...base, status: 'written', files: Object.keys(changed).map((f) => join(dir, f)) }
 }
 
+/**
+ * Bundles fetched at once: a pass over hundreds of names costs hundreds of round trips to the service, so they go
+ * a few at a time (each name's files are still written together, and the results keep the order of the names).
+ */
+const BUNDLES_AT_ONCE = 8
+
+/** `task` for every item, at most `limit` at once; the first failure stops new tasks and is thrown. */
+async function inTurns<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++
+      try {
+        results[i] = await task(items[i]!)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
 /** Runs the reload command in a shell; resolves to its exit status (signals as 128 + n). */
 function runReload(command: string, signal: AbortSignal): Promise<number> {
   return new Promise((resolve) => {
@@ -227,7 +257,7 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
     try {
       const names = given.length > 0 ? given : await allNames(service, token, signal)
       results = []
-      for (const name of names) results.push(await syncName(service, token, out, name, signal))
+      results = await inTurns(names, BUNDLES_AT_ONCE, (name) => syncName(service, token, out, name, signal))
     } catch (error) {
       if (signal.aborted) break
       if (error instanceof ServiceRefusal || interval === undefined) throw error

@@ -9,7 +9,9 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { createServer, request as httpRequest } from 'node:http'
 import { request } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -244,6 +246,75 @@ describe('webacme sync into nginx', () => {
       expect([...seen[i]!].sort(), name).toEqual([before[i]!, await bundleSerial(name)].sort())
     }
     expect(agent.output()).toMatch(/reload: exit 0/)
+  })
+
+  it('fetches the bundles of a pass at once, not one after the other', async () => {
+    // A proxy in front of the service holds each bundle request until the other name's has arrived too: a sync that
+    // waited for one bundle before asking for the next would only get there through the fallback release.
+    const fresh = await mkdtemp(join(tmpdir(), 'webacme-sync-turns-'))
+    const held: Array<() => void> = []
+    let inFlight = 0
+    let mostAtOnce = 0
+    let fallback: ReturnType<typeof setTimeout> | undefined
+    let released = false
+    const release = () => {
+      released = true
+      clearTimeout(fallback)
+      for (const go of held.splice(0)) go()
+    }
+    const target = new URL(service.url)
+    const proxy = createServer((req, res) => {
+      const bundle = /\/bundle$/.test(req.url ?? '')
+      const forward = () => {
+        const upstream = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: req.url,
+            method: req.method,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers)
+            answer.pipe(res)
+          },
+        )
+        upstream.once('error', () => res.destroy())
+        req.pipe(upstream)
+      }
+      if (!bundle) return forward()
+      inFlight++
+      mostAtOnce = Math.max(mostAtOnce, inFlight)
+      res.once('close', () => inFlight--)
+      if (released) return forward()
+      held.push(forward)
+      if (held.length === names.length) release()
+      else fallback ??= setTimeout(release, 15_000)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    try {
+      const synced = await cli([
+        'sync',
+        '--service',
+        `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        '--token',
+        token,
+        '--out',
+        fresh,
+        ...names.flatMap((n) => ['--name', n]),
+        '--json',
+      ])
+      expect(synced.code, synced.stderr).toBe(0)
+      expect(mostAtOnce).toBe(names.length)
+      const report = JSON.parse(synced.stdout) as { certificates: Array<{ name: string; status: string }> }
+      // The results keep the order of the names given.
+      expect(report.certificates.map((c) => [c.name, c.status])).toEqual(names.map((n) => [n, 'written']))
+      for (const name of names) expect(existsSync(join(fresh, name, 'fullchain.pem')), name).toBe(true)
+    } finally {
+      release()
+      await new Promise((resolve) => proxy.close(resolve))
+      await rm(fresh, { recursive: true, force: true })
+    }
   })
 
   it('reports a failed reload command as exit code 8', async () => {
