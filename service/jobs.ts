@@ -5,6 +5,9 @@
  */
 import {
   AcmeClient,
+  attemptOutcome,
+  CaUnavailableError,
+  CircuitBreaker,
   FirstReadPacer,
   isAcmeError,
   lifetimeRenewalTime,
@@ -24,6 +27,7 @@ import {
   messageOutcome,
   openPrivateKey,
   requestPacer,
+  retryDelay,
   runIssueJob,
   type SealedValue,
 } from 'webacme/cloudflare'
@@ -52,6 +56,8 @@ interface Session {
   runs: Map<string, string>
   /** The CSR jobs as the batch began (delivery/csr.ts). */
   csrs: KnownCsrs
+  /** Reads the CA's directory for the gate, unless it already has; throws when the CA does not answer. */
+  learnDirectory: () => Promise<void>
 }
 
 const ACK: MessageOutcome = { action: 'ack' }
@@ -63,13 +69,66 @@ const MAX_INLINE_WAIT = 10_000
  */
 const RUN_TIMEOUT = 5 * 60_000
 
+/**
+ * Deliveries of one message that wait for a CA that does not answer, before the message is acknowledged and the
+ * job left to the cron pass (which re-enqueues every unfinished job every 5 minutes). The queue's `max_retries` (10)
+ * would otherwise send the message to the dead-letter queue during a long outage, and that fails the job.
+ */
+const CA_DOWN_DELIVERIES = 5
+/** The longest a message waits on the queue for a CA that does not answer (then the next delivery tries it). */
+const CA_DOWN_MAX_DELAY_SECONDS = 300
+
+/**
+ * One circuit breaker per CA for every batch this isolate works (module state lives as long as the isolate): a CA
+ * that stopped answering one batch is not dialled again by the next before the breaker's probe. Without it, each
+ * batch's new client would pay its own run of unanswered attempts.
+ */
+const breakers = new Map<string, CircuitBreaker>()
+
+function breakerFor(directoryUrl: string): CircuitBreaker {
+  let breaker = breakers.get(directoryUrl)
+  if (!breaker) {
+    breaker = new CircuitBreaker()
+    breakers.set(directoryUrl, breaker)
+  }
+  return breaker
+}
+
+/**
+ * Whether a run failed because the CA did not answer: its circuit breaker is open, or the request got no answer
+ * (refused, reset, timed out, a 5xx that is no problem document). Such a failure is not the job's.
+ */
+function caDidNotAnswer(error: unknown): boolean {
+  let current = error
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    if (current instanceof CaUnavailableError || attemptOutcome(current) === 'unanswered') return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/**
+ * What becomes of a message whose run found the CA not answering: back on the queue no earlier than the breaker's
+ * next probe (backing off up to {@link CA_DOWN_MAX_DELAY_SECONDS}), or, after {@link CA_DOWN_DELIVERIES} such
+ * deliveries, acknowledged with the job still unfinished, for the cron pass.
+ */
+function whenTheCaAnswers(error: unknown, deliveries: number): MessageOutcome {
+  if (deliveries >= CA_DOWN_DELIVERIES) return ACK
+  const retryAfter = error instanceof CaUnavailableError ? error.retryAfter : undefined
+  return {
+    action: 'retry',
+    delaySeconds: retryDelay(deliveries, retryAfter, { maxDelaySeconds: CA_DOWN_MAX_DELAY_SECONDS }),
+    reason: `the CA is not answering: ${error instanceof Error ? error.message : String(error)}`,
+  }
+}
+
 /** Works a batch of the jobs queue. */
 export async function consumeJobs(batch: MessageBatch<JobMessage>, env: Env): Promise<void> {
   const config = readConfig(env)
   const account = accountOf(env, config)
   const { session, close } = await openSession(env, config, account)
   try {
-    await consumeBatch(batch, (message) => runMessage(session, message.body), {
+    await consumeBatch(batch, (message) => runMessage(session, message.body, message.attempts), {
       concurrency: config.concurrency,
       deadLetter: env.DEAD_LETTERS,
     })
@@ -112,8 +171,16 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
       },
     }),
     retry: { maxWait: MAX_INLINE_WAIT },
+    breaker: breakerFor(stored.directoryUrl),
   })
-  newOrderUrl = (await client.directory()).newOrder
+  // The gate needs the new-order URL before the first new order. A CA that does not answer the directory does not
+  // stop the batch: each run asks again (through the breaker) and records on its job why it waits.
+  const learnDirectory = async () => {
+    newOrderUrl ??= (await client.directory()).newOrder
+  }
+  await learnDirectory().catch((error: unknown) => {
+    if (!caDidNotAnswer(error)) throw error
+  })
   const session: Session = {
     env,
     config,
@@ -123,6 +190,7 @@ async function openSession(env: Env, config: Config, account: AccountApi) {
     storage: await certificateStorage(env),
     runs,
     csrs: await knownCsrs(env, started.now),
+    learnDirectory,
   }
   const close = async () => {
     await Promise.all(reports)
@@ -168,15 +236,16 @@ async function withinRunTimeout<T>(run: Promise<T>): Promise<T> {
   }
 }
 
-async function runMessage(session: Session, body: JobMessage): Promise<MessageOutcome> {
+/** One message's run; `deliveries` is the queue's delivery count of the message (1 for the first). */
+async function runMessage(session: Session, body: JobMessage, deliveries: number): Promise<MessageOutcome> {
   try {
-    return await (body.kind === 'renew' ? renew(session, body) : issue(session, body))
+    return await (body.kind === 'renew' ? renew(session, body) : issue(session, body, deliveries))
   } finally {
     for (const [key, name] of session.runs) if (name === body.name) session.runs.delete(key)
   }
 }
 
-async function issue(session: Session, body: JobMessage): Promise<MessageOutcome> {
+async function issue(session: Session, body: JobMessage, deliveries: number): Promise<MessageOutcome> {
   const { env, config, account, client, ring, storage } = session
   const reissue = body.kind === 'issue' && body.reissue === true
   // Delegated dns-01: no order before the customer's CNAME is in place; the next cron pass checks again.
@@ -197,6 +266,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
     return ACK
   }
   try {
+    await session.learnDirectory()
     const solvers = await solversFor(env, config, job.challenge)
     // Bring your own CSR (delivery/csr.ts): finalized with the customer's request, no key kept.
     const csr = await jobCsr(env, job, session.csrs)
@@ -225,7 +295,7 @@ async function issue(session: Session, body: JobMessage): Promise<MessageOutcome
     })
     return ACK
   } catch (error) {
-    return failed(session, run, job, epoch, error)
+    return failed(session, run, job, epoch, error, deliveries)
   }
 }
 
@@ -236,10 +306,17 @@ async function failed(
   job: JobRecord,
   epoch: number,
   error: unknown,
+  deliveries: number,
 ): Promise<MessageOutcome> {
   // Superseded (deleted, or taken over after the lease ran out): the job is someone else's now.
   if (isAcmeError(error, 'ERR_STORAGE_CONFLICT') && error.key === `jobs/${job.name}`) return ACK
   const note = errorNote(error)
+  // The CA did not answer: not the job's failure, so it does not count against the job's attempts (an outage
+  // longer than the backoff of `maxAttempts` would otherwise fail every job in the queue).
+  if (caDidNotAnswer(error)) {
+    await account.finish(job.name, epoch, { status: 'retry', error: note, attempt: false })
+    return whenTheCaAnswers(error, deliveries)
+  }
   // A 429 on newOrder reached the account object through the gate already (jobs paused, the limit learned); the
   // queue retries this run no earlier than its Retry-After.
   const outcome = messageOutcome(error, job.attempts + 1)

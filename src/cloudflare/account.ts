@@ -109,7 +109,15 @@ export type JobResult =
   | { status: 'valid'; certificate: JobCertificate }
   | { status: 'failed'; error: ErrorNote }
   /** It will be retried (by the queue): the order and key are kept for the next run. */
-  | { status: 'retry'; error: ErrorNote }
+  | {
+      status: 'retry'
+      error: ErrorNote
+      /**
+       * `false` when the run never got an answer from the CA (it was down or its circuit breaker open): the job was
+       * not at fault, so {@link JobRecord.attempts} stays as it is (default `true`: a failed attempt).
+       */
+      attempt?: boolean
+    }
   /**
    * Nothing issued: a renewal that was not due after all, or one that failed and will be tried again by schedule
    * (`error`). The renewal schedule may have moved.
@@ -473,7 +481,7 @@ export class AcmeAccountCore {
           next = {
             ...job,
             status: job.certificate ? 'valid' : 'pending',
-            attempts: job.attempts + 1,
+            attempts: result.attempt === false ? job.attempts : job.attempts + 1,
             error: result.error,
             updatedAt: at,
           }

@@ -227,6 +227,23 @@ describe('defaults, renewals, dead letters', () => {
 })
 
 describe('budget in the account object', () => {
+  it("counts a failed run against the job's attempts, unless the CA never answered it (attempt: false)", async () => {
+    const a = account()
+    await a.createJob({ name: 'r', identifiers: ['r.test'], challenge: 'http-01' })
+    const error = { code: 'ERR_CA_UNAVAILABLE', message: 'the CA did not answer', at: 'y' }
+    for (const attempt of [true, false, undefined, false]) {
+      const run = await a.begin('r', issue('r'))
+      if (!('run' in run)) throw new Error(JSON.stringify(run))
+      await a.finish('r', run.run.epoch, {
+        status: 'retry',
+        error,
+        ...(attempt !== undefined && { attempt }),
+      })
+    }
+    // Two counted (true and the default), two not.
+    expect(await a.getJob('r')).toMatchObject({ status: 'pending', attempts: 2, error })
+  })
+
   it('makes jobs wait for pending authorizations and wakes them, in order, as runs finish', async () => {
     const a = account()
     await a.setNow(T)
