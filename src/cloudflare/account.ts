@@ -554,6 +554,22 @@ export class AcmeAccountCore {
     await this.#budgetChanged()
   }
 
+  /** Every job, in name order, read a page of 1,000 at a time. */
+  async *#allJobs(): AsyncGenerator<JobRecord> {
+    let cursor: string | undefined
+    do {
+      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
+      yield* page.jobs
+      cursor = page.cursor
+    } while (cursor !== undefined)
+  }
+
+  /** Whether a live run holds job `name` (its lease has not run out at `now`). */
+  #runHolds(name: string, now: number): boolean {
+    const lease = this.#leases.get(name)
+    return lease !== undefined && lease.until > now
+  }
+
   /**
    * Names of the jobs that are not done and that nothing in this object's memory is taking care of: no live run,
    * not waiting in the budget's line. After a restart (memory lost) that is every job not done. A cron pass
@@ -563,18 +579,12 @@ export class AcmeAccountCore {
     const now = this.#now()
     const waiting = new Set(this.#budget.waiting)
     const names: string[] = []
-    let cursor: string | undefined
-    for (;;) {
-      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
-      for (const job of page.jobs) {
-        if (job.status !== 'pending' && job.status !== 'processing') continue
-        const lease = this.#leases.get(job.name)
-        if ((lease && lease.until > now) || waiting.has(job.name)) continue
-        names.push(job.name)
-      }
-      if (page.cursor === undefined) return names
-      cursor = page.cursor
+    for await (const job of this.#allJobs()) {
+      if (job.status !== 'pending' && job.status !== 'processing') continue
+      if (this.#runHolds(job.name, now) || waiting.has(job.name)) continue
+      names.push(job.name)
     }
+    return names
   }
 
   /**
@@ -584,21 +594,14 @@ export class AcmeAccountCore {
   async dueForRenewal(asOf: number): Promise<string[]> {
     const now = this.#now()
     const names: string[] = []
-    let cursor: string | undefined
-    for (;;) {
-      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
-      for (const { name, certificate } of page.jobs) {
-        if (!certificate) continue
-        const lease = this.#leases.get(name)
-        if (lease && lease.until > now) continue
-        const due =
-          Date.parse(certificate.renewAt) <= asOf ||
-          (certificate.checkAt !== undefined && Date.parse(certificate.checkAt) <= asOf)
-        if (due) names.push(name)
-      }
-      if (page.cursor === undefined) return names
-      cursor = page.cursor
+    for await (const { name, certificate } of this.#allJobs()) {
+      if (!certificate || this.#runHolds(name, now)) continue
+      const due =
+        Date.parse(certificate.renewAt) <= asOf ||
+        (certificate.checkAt !== undefined && Date.parse(certificate.checkAt) <= asOf)
+      if (due) names.push(name)
     }
+    return names
   }
 
   /**
@@ -609,18 +612,11 @@ export class AcmeAccountCore {
   async issuedElsewhere(directoryUrl: string): Promise<string[]> {
     const now = this.#now()
     const names: string[] = []
-    let cursor: string | undefined
-    for (;;) {
-      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
-      for (const { name, certificate } of page.jobs) {
-        if (certificate?.directoryUrl === undefined || certificate.directoryUrl === directoryUrl) continue
-        const lease = this.#leases.get(name)
-        if (lease && lease.until > now) continue
-        names.push(name)
-      }
-      if (page.cursor === undefined) return names
-      cursor = page.cursor
+    for await (const { name, certificate } of this.#allJobs()) {
+      if (certificate?.directoryUrl === undefined || certificate.directoryUrl === directoryUrl) continue
+      if (!this.#runHolds(name, now)) names.push(name)
     }
+    return names
   }
 
   /**
@@ -636,15 +632,9 @@ export class AcmeAccountCore {
   }> {
     const jobs: Record<JobStatus, number> = { pending: 0, processing: 0, valid: 0, failed: 0 }
     let presented = 0
-    let cursor: string | undefined
-    for (;;) {
-      const page = await this.listJobs({ limit: 1000, ...(cursor !== undefined && { cursor }) })
-      for (const job of page.jobs) {
-        jobs[job.status]++
-        presented += job.presented.length
-      }
-      if (page.cursor === undefined) break
-      cursor = page.cursor
+    for await (const job of this.#allJobs()) {
+      jobs[job.status]++
+      presented += job.presented.length
     }
     return {
       jobs,
