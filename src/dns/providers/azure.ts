@@ -20,7 +20,14 @@ import type { DnsAdapter, DnsCallOptions } from '../adapter.ts'
 import { DnsProviderError } from '../errors.ts'
 import { keyedQueue } from '../queue.ts'
 import { canonicalName, relativeName, zoneFinder } from '../zone.ts'
-import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import {
+  codeForStatus,
+  jsonBody,
+  type ProviderResponse,
+  providerClient,
+  rereadOnConflict,
+  responseError,
+} from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
 
 /** Options of {@link azureDnsAdapter}. */
@@ -206,8 +213,8 @@ export function azureDnsAdapter(options: AzureDnsAdapterOptions): DnsAdapter {
     const url = recordUrl(zone, fqdn)
     await queue(
       fqdn,
-      async () => {
-        for (let attempt = 0; ; attempt++) {
+      () =>
+        rereadOnConflict(async () => {
           const current = await readSet(url, signal)
           const next = edit(current?.values ?? [])
           if (!next) return
@@ -216,31 +223,24 @@ export function azureDnsAdapter(options: AzureDnsAdapterOptions): DnsAdapter {
             : current
               ? {}
               : { 'if-none-match': '*' }
-          try {
-            if (next.length === 0) {
-              await http.request({ method: 'DELETE', url, headers: condition, signal })
-            } else {
-              const body = {
-                properties: {
-                  TTL: current?.ttl ?? ttl,
-                  TXTRecords: next.map((text) => ({ value: split(text) })),
-                },
-              }
-              await http.request({
-                method: 'PUT',
-                url,
-                headers: { ...condition, 'content-type': 'application/json' },
-                body: JSON.stringify(body),
-                signal,
-              })
-            }
+          if (next.length === 0) {
+            await http.request({ method: 'DELETE', url, headers: condition, signal })
             return
-          } catch (err) {
-            if (attempt >= 2 || !(err instanceof DnsProviderError) || err.code !== 'ERR_DNS_CONFLICT')
-              throw err
           }
-        }
-      },
+          const body = {
+            properties: {
+              TTL: current?.ttl ?? ttl,
+              TXTRecords: next.map((text) => ({ value: split(text) })),
+            },
+          }
+          await http.request({
+            method: 'PUT',
+            url,
+            headers: { ...condition, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+            signal,
+          })
+        }),
       signal,
     )
   }

@@ -21,7 +21,14 @@ import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, toFqdn, zoneFinder } from '../zone.ts'
 import { type GoogleServiceAccount, parseServiceAccount, serviceAccountTokenSource } from './google-jwt.ts'
-import { codeForStatus, jsonBody, type ProviderResponse, providerClient, responseError } from './http.ts'
+import {
+  codeForStatus,
+  jsonBody,
+  type ProviderResponse,
+  providerClient,
+  rereadOnConflict,
+  responseError,
+} from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
 
 export type { GoogleServiceAccount } from './google-jwt.ts'
@@ -142,8 +149,8 @@ export function googleCloudDnsAdapter(options: GoogleCloudDnsAdapterOptions): Dn
     const zone = await findZone(canonicalName(name), signal)
     return queue(
       fqdn,
-      async () => {
-        for (let attempt = 0; ; attempt++) {
+      () =>
+        rereadOnConflict(async () => {
           const current = await readSet(zone, fqdn, signal)
           const next = edit(current, fqdn)
           if (next === undefined) return undefined // nothing to change
@@ -152,18 +159,12 @@ export function googleCloudDnsAdapter(options: GoogleCloudDnsAdapterOptions): Dn
             ...(next && { additions: [next] }),
             ...(current && { deletions: [current] }),
           }
-          try {
-            const change = await http.json(
-              { method: 'POST', url: `${base}/managedZones/${encodeURIComponent(zone)}/changes`, json: body },
-              changeSchema,
-            )
-            return { zone, id: change.id }
-          } catch (err) {
-            if (attempt >= 2 || !(err instanceof DnsProviderError) || err.code !== 'ERR_DNS_CONFLICT')
-              throw err
-          }
-        }
-      },
+          const change = await http.json(
+            { method: 'POST', url: `${base}/managedZones/${encodeURIComponent(zone)}/changes`, json: body },
+            changeSchema,
+          )
+          return { zone, id: change.id }
+        }),
       signal,
     )
   }

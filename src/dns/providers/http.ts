@@ -161,6 +161,21 @@ export function parseBody<T>(
   })
 }
 
+/**
+ * A read-modify-write of a record set, run again from the read when the provider answers that the set changed since
+ * it was read (`ERR_DNS_CONFLICT`: a failed `If-Match`, a change built on an old set), at most `retries` more times.
+ */
+export async function rereadOnConflict<T>(step: () => Promise<T>, retries = 2): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step()
+    } catch (err) {
+      if (attempt >= retries || !(err instanceof DnsProviderError) || err.code !== 'ERR_DNS_CONFLICT')
+        throw err
+    }
+  }
+}
+
 /** The code an HTTP status maps to when the provider's body says nothing more specific. */
 export function codeForStatus(status: number): DnsErrorCode {
   if (status === 401 || status === 403) return 'ERR_DNS_AUTH'

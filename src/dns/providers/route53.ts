@@ -19,7 +19,13 @@ import { keyedQueue } from '../queue.ts'
 import { parseTxt, quoteTxt } from '../txt.ts'
 import { canonicalName, toFqdn, zoneFinder } from '../zone.ts'
 import { type AwsCredentials, signAwsRequest } from './aws-sigv4.ts'
-import { codeForStatus, type ProviderResponse, providerClient, responseError } from './http.ts'
+import {
+  codeForStatus,
+  type ProviderResponse,
+  providerClient,
+  rereadOnConflict,
+  responseError,
+} from './http.ts'
 import type { ProviderHttpOptions } from './options.ts'
 import { children, escapeXml, parseXml, textAt, type XmlElement } from './xml.ts'
 
@@ -185,18 +191,11 @@ export function route53Adapter(options: Route53AdapterOptions): DnsAdapter {
     const zoneId = await findZone(canonicalName(name), signal)
     return queue(
       fqdn,
-      async () => {
-        for (let attempt = 0; ; attempt++) {
+      () =>
+        rereadOnConflict(async () => {
           const next = edit(await readSet(zoneId, fqdn, signal), fqdn)
-          if (!next) return undefined
-          try {
-            return await change(zoneId, next.action, fqdn, next.set)
-          } catch (err) {
-            if (attempt >= 2 || !(err instanceof DnsProviderError) || err.code !== 'ERR_DNS_CONFLICT')
-              throw err
-          }
-        }
-      },
+          return next ? change(zoneId, next.action, fqdn, next.set) : undefined
+        }),
       signal,
     )
   }
