@@ -114,7 +114,7 @@ async function create(request: Request, env: Env, config: Config): Promise<Respo
   const body = read.json
   const input = body as { identifiers?: unknown; challenge?: unknown; name?: unknown; csr?: unknown }
   // Bring your own CSR: the identifiers come from the request.
-  const fromCsr = input?.csr !== undefined ? readCsrInput(input.csr) : undefined
+  const fromCsr = input?.csr !== undefined ? await readCsrInput(input.csr) : undefined
   if (fromCsr instanceof Response) return fromCsr
   if (fromCsr) {
     if (input.identifiers !== undefined) {

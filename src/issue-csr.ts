@@ -15,7 +15,7 @@ import {
   type IssueHooks,
   runIssuance,
 } from './issue.ts'
-import { type ParsedCsr, parseCsr } from './pkix/csr-parse.ts'
+import { type ParsedCsr, parseCsr, verifyCsrSignature } from './pkix/csr-parse.ts'
 import type { Identifier } from './protocol/resources.ts'
 
 /** Input of {@link issueCertificateForCsr}. */
@@ -44,8 +44,9 @@ export interface IssuedCertificateForCsr extends Omit<IssuedCertificate, 'certif
  * SubjectPublicKeyInfo, byte for byte) and exactly the ordered identifiers (`ERR_INVALID_RESPONSE` otherwise).
  * A resumed order (`orderUrl`) that is already finalized needs nothing more: the request is the caller's.
  *
- * @throws {InvalidArgumentError} When the request cannot be read, names no identifier, or names other identifiers
- *   than `identifiers`; and as {@link issueCertificate}.
+ * @throws {InvalidArgumentError} When the request cannot be read, names no identifier, names other identifiers
+ *   than `identifiers`, or its signature does not verify with its own public key ({@link verifyCsrSignature});
+ *   each before any request. And as {@link issueCertificate}.
  * @example
  * ```ts
  * import { AcmeClient, directories, generateKeyPair, http01Solver, issueCertificateForCsr } from 'webacme'
@@ -69,6 +70,13 @@ export async function issueCertificateForCsr(
   const csr = parseCsr(options.csr)
   if (csr.identifiers.length === 0) {
     throw new InvalidArgumentError('the certificate request names no DNS name or IP address')
+  }
+  // RFC 2986 §4.2: Let's Encrypt refuses it at finalization (badCSR "invalid signature on CSR"), after the order and
+  // its validations; Pebble 2.4 does not check and issues. Refused here, before any request.
+  if ((await verifyCsrSignature(csr)) === false) {
+    throw new InvalidArgumentError(
+      "the certificate request's signature does not verify with its own public key: it was altered or signed with another key",
+    )
   }
   const { csr: _, ...rest } = options
   const flowOptions: IssueCertificateOptions = {

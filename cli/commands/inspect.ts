@@ -14,6 +14,7 @@ import {
   parseCertificate,
   parseCertificateRecord,
   parseCsr,
+  verifyCsrSignature,
 } from 'webacme'
 import { clientOptions, DIRECTORY_OPTION } from '../account.ts'
 import { type OptionSpecs, parse, str, usageText } from '../args.ts'
@@ -102,12 +103,16 @@ async function run(argv: string[], base: Omit<Context, 'values' | 'positionals'>
   if (blocks.every((b) => b.label.endsWith('CERTIFICATE REQUEST'))) {
     const parsed = parseCsr(text)
     const names = parsed.identifiers.map((i) => i.value)
+    // RFC 2986 §4.2: whether the request is signed by the key it carries (a CA refuses it otherwise).
+    const verified = await verifyCsrSignature(parsed)
+    const signature = verified === undefined ? 'not checked' : verified ? 'valid' : 'invalid'
     return {
-      json: { kind: 'csr', names, ...(parsed.commonName && { commonName: parsed.commonName }) },
+      json: { kind: 'csr', names, ...(parsed.commonName && { commonName: parsed.commonName }), signature },
       text: [
         'certificate request',
         `  names      ${names.join(', ')}`,
         ...(parsed.commonName ? [`  CN         ${parsed.commonName}`] : []),
+        `  signature  ${signature}${verified === false ? ' (altered, or signed with another key: a CA refuses it)' : ''}`,
       ],
     }
   }

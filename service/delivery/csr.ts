@@ -18,6 +18,7 @@ import {
   type Storage,
   storageKeys,
   toIdentifier,
+  verifyCsrSignature,
 } from 'webacme'
 import type { JobRecord } from 'webacme/cloudflare'
 import type { Env } from '../env.ts'
@@ -40,7 +41,9 @@ const csrKey = (name: string) => `csr/${name}`
 const sameSet = (a: string[], b: string[]) => [...a].sort().join('\n') === [...b].sort().join('\n')
 
 /** A request from the API, checked as any other input: a 400 answer, or the request and its identifiers. */
-export function readCsrInput(value: unknown): Response | { pem: string; identifiers: string[] } {
+export async function readCsrInput(
+  value: unknown,
+): Promise<Response | { pem: string; identifiers: string[] }> {
   if (typeof value !== 'string' || value.length > MAX_CSR_LENGTH) {
     return problem(
       400,
@@ -52,6 +55,15 @@ export function readCsrInput(value: unknown): Response | { pem: string; identifi
   try {
     const parsed = parseCsr(value)
     identifiers = [...new Set(parsed.identifiers.map((i) => toIdentifier(i).value))]
+    // RFC 2986 §4.2: a request altered or signed with another key is refused here, not after its order and
+    // validations (Let's Encrypt answers badCSR at finalization; Pebble does not check and would issue).
+    if ((await verifyCsrSignature(parsed)) === false) {
+      return problem(
+        400,
+        'ERR_INVALID_CSR',
+        'csr: its signature does not verify with its own public key (altered, or signed with another key)',
+      )
+    }
   } catch (error) {
     return problem(400, 'ERR_INVALID_CSR', `csr: ${(error as Error).message}`)
   }
@@ -137,7 +149,7 @@ export async function replaceCsr(
   body: unknown,
 ): Promise<Response> {
   if (!job) return problem(404, 'ERR_NOT_FOUND', `no certificate ${name}`)
-  const input = readCsrInput((body as { csr?: unknown } | null)?.csr)
+  const input = await readCsrInput((body as { csr?: unknown } | null)?.csr)
   if (input instanceof Response) return input
   if ((await jobCsr(env, job)) === undefined) {
     return problem(409, 'ERR_NOT_CSR_JOB', `${name} is managed with a key the service holds, not with a CSR`)

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemBinary } from '../../test/harness/system.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { createCsr, csrToPem } from './csr.ts'
-import { parseCsr } from './csr-parse.ts'
+import { parseCsr, verifyCsrSignature } from './csr-parse.ts'
+import { DerTag, readChildren, readDer } from './der.ts'
 import { decodePem, encodePem } from './pem.ts'
 
 let dir = ''
@@ -150,5 +151,76 @@ describe('parseCsr', () => {
     }
     const err = await rejection(() => parseCsr(Uint8Array.of(0x30, 0x03, 1, 2, 3)))
     expect((err as Error).message).toMatch(/^not a DER PKCS#10 certificate request/)
+  })
+})
+
+describe('verifyCsrSignature', () => {
+  /** openssl's request for `name` with a new key made by `genpkey ...keyArgs`, signed with `reqArgs`. */
+  const opensslRequest = (file: string, keyArgs: string[], ...reqArgs: string[]) => {
+    openssl('genpkey', ...keyArgs, '-out', `${file}.key`)
+    openssl(
+      'req',
+      '-config',
+      'o.cnf',
+      '-new',
+      '-key',
+      `${file}.key`,
+      '-subj',
+      '/CN=v.example',
+      '-out',
+      file,
+      ...reqArgs,
+    )
+    return parseCsr(read(file))
+  }
+
+  it.each([
+    ['P-256, SHA-256', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['-sha256']],
+    ['P-384, SHA-384', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'], ['-sha384']],
+    ['P-521, SHA-512', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-521'], ['-sha512']],
+    ['RSA 2048, SHA-256', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ['-sha256']],
+    ['RSA 2048, SHA-384', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ['-sha384']],
+    ['Ed25519', ['-algorithm', 'ED25519'], []],
+  ])(
+    '%s: an openssl request verifies, and fails once a byte it signs is changed',
+    async (label, keyArgs, reqArgs) => {
+      const csr = opensslRequest(`v-${label.replace(/\W+/g, '-')}.csr`, keyArgs, ...reqArgs)
+      expect(await verifyCsrSignature(csr)).toBe(true)
+      // Same length, still a well-formed request: v.example becomes w.example inside certificationRequestInfo.
+      const der = csr.der.slice()
+      const at = Buffer.from(der).indexOf('v.example')
+      der[at] = 'w'.charCodeAt(0)
+      const altered = parseCsr(der)
+      expect(altered.identifiers).toEqual([{ type: 'dns', value: 'w.example' }])
+      expect(await verifyCsrSignature(altered)).toBe(false)
+    },
+  )
+
+  it('fails a request carrying another key than the one that signed it, and one whose ECDSA signature is no Ecdsa-Sig-Value', async () => {
+    const signer = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])
+    const other = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])
+    const good = parseCsr(await createCsr({ keys: signer, identifiers: ['k.example'] }))
+    expect(await verifyCsrSignature(good)).toBe(true)
+    const otherSpki = new Uint8Array(await crypto.subtle.exportKey('spki', other.publicKey))
+    expect(await verifyCsrSignature({ ...good, subjectPublicKeyInfo: otherSpki })).toBe(false)
+    // The signature BIT STRING ends the request: its bits (after the unused-bits octet) become zeros.
+    const der = good.der.slice()
+    const signature = readChildren(readDer(der, DerTag.SEQUENCE).value)[2]!
+    der.fill(0, der.length - signature.value.length + 1)
+    expect(await verifyCsrSignature(parseCsr(der))).toBe(false)
+  })
+
+  it('leaves to the CA what WebCrypto cannot check: RSASSA-PSS and SHA-1', async () => {
+    const rsa = ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']
+    const pss = opensslRequest('pss.csr', rsa, '-sha256', '-sigopt', 'rsa_padding_mode:pss')
+    expect(await verifyCsrSignature(pss)).toBeUndefined()
+    const sha1 = opensslRequest('sha1.csr', rsa, '-sha1')
+    expect(await verifyCsrSignature(sha1)).toBeUndefined()
   })
 })

@@ -11,10 +11,13 @@ import { CertificationRequest } from '@peculiar/asn1-csr'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { type AttributeValue, Extensions, type Name, SubjectAlternativeName } from '@peculiar/asn1-x509'
 import { InvalidArgumentError } from '../errors.ts'
+import { toArrayBuffer } from '../lib/bytes.ts'
+import type { CryptoKey } from '../lib/web-types.ts'
 import { formatIpAddress, tryParseIpAddress } from '../protocol/identifiers.ts'
 import type { CsrIdentifier } from './csr.ts'
-import { DerTag, readChildren, readDer } from './der.ts'
+import { DerTag, decodeBitString, decodeOid, ecdsaDerToRaw, readChildren, readDer } from './der.ts'
 import { decodePemAll } from './pem.ts'
+import { importAlgorithm, type RsaHash } from './private-key.ts'
 
 /** What {@link parseCsr} reads from a certificate request. */
 export interface ParsedCsr {
@@ -132,4 +135,67 @@ function directoryString(value: AttributeValue): string | undefined {
     value.universalString ??
     value.teletexString
   )
+}
+
+/** The signature algorithms a request is checked with (RFC 4055 §5, RFC 5758 §3.2, RFC 8410 §3): OID → scheme. */
+const SIGNATURES: Record<string, { name: 'RSASSA-PKCS1-v1_5' | 'ECDSA' | 'Ed25519'; hash: RsaHash }> = {
+  '1.2.840.113549.1.1.11': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  '1.2.840.113549.1.1.12': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
+  '1.2.840.113549.1.1.13': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
+  '1.2.840.10045.4.3.2': { name: 'ECDSA', hash: 'SHA-256' },
+  '1.2.840.10045.4.3.3': { name: 'ECDSA', hash: 'SHA-384' },
+  '1.2.840.10045.4.3.4': { name: 'ECDSA', hash: 'SHA-512' },
+  '1.3.101.112': { name: 'Ed25519', hash: 'SHA-256' },
+}
+/** Bytes of one ECDSA signature coordinate per curve (IEEE P1363, the form WebCrypto verifies). */
+const COORDINATE_LENGTH: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 }
+
+/**
+ * Checks a certificate request's signature with the public key it carries: the requester's proof that it holds the
+ * private key (RFC 2986 §3, §4.2). Let's Encrypt refuses a request whose signature fails (`badCSR`, RFC 8555 §7.4)
+ * only at finalization, after the order was placed and its authorizations validated; Pebble 2.4 does not check it at
+ * all and issues. Checking first spares those. Uses WebCrypto only, over the request's bytes as they are (as Go's
+ * `CheckSignature`, which Boulder uses, does).
+ *
+ * @returns `true` or `false`; `undefined` when the request's algorithm or key is one this runtime's WebCrypto
+ *   cannot check (RSASSA-PSS, SHA-1, a curve other than P-256/384/521, Ed25519 where it is missing): the CA decides.
+ * @example
+ * ```ts
+ * import { parseCsr, verifyCsrSignature } from 'webacme'
+ *
+ * declare const csrPem: string
+ * if ((await verifyCsrSignature(parseCsr(csrPem))) === false) throw new Error('the request was altered')
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc2986#section-4.2
+ */
+export async function verifyCsrSignature(csr: ParsedCsr): Promise<boolean | undefined> {
+  // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING }
+  const [info, algorithm, signature] = readChildren(readDer(csr.der, DerTag.SEQUENCE).value)
+  const [oid] = readChildren(algorithm?.value ?? new Uint8Array())
+  if (!info || signature?.tag !== DerTag.BIT_STRING || oid?.tag !== DerTag.OID) return false
+  const scheme = SIGNATURES[decodeOid(oid.value)]
+  if (!scheme) return undefined
+  const [keyAlgorithm] = readChildren(readDer(csr.subjectPublicKeyInfo, DerTag.SEQUENCE).value)
+  let key: CryptoKey
+  try {
+    const imported = importAlgorithm(keyAlgorithm!, scheme.hash)
+    // A key of another kind than the signature says (an RSA key under ecdsa-with-SHA256): the request is wrong.
+    if (imported.name !== scheme.name) return false
+    key = await crypto.subtle.importKey('spki', toArrayBuffer(csr.subjectPublicKeyInfo), imported, false, [
+      'verify',
+    ])
+  } catch {
+    return undefined // a key type or curve this runtime does not import
+  }
+  let bytes = decodeBitString(signature.value)
+  if (scheme.name === 'ECDSA') {
+    const curve = (key.algorithm as { namedCurve?: string }).namedCurve ?? ''
+    try {
+      bytes = ecdsaDerToRaw(bytes, COORDINATE_LENGTH[curve] ?? 0)
+    } catch {
+      return false // not an Ecdsa-Sig-Value
+    }
+  }
+  const params = scheme.name === 'ECDSA' ? { name: 'ECDSA', hash: scheme.hash } : { name: scheme.name }
+  return crypto.subtle.verify(params, key, toArrayBuffer(bytes), toArrayBuffer(info.raw))
 }

@@ -241,7 +241,7 @@ function privateKeyInfo(algorithmIdentifier: Uint8Array, privateKey: Uint8Array)
 }
 
 /** WebCrypto import parameters for an AlgorithmIdentifier of PKCS#8 or SubjectPublicKeyInfo. */
-function importAlgorithm(algorithmId: Tlv, hash: RsaHash): KeyImportAlgorithm {
+export function importAlgorithm(algorithmId: Tlv, hash: RsaHash): KeyImportAlgorithm {
   if (algorithmId.tag !== DerTag.SEQUENCE) throw new InvalidArgumentError('malformed AlgorithmIdentifier')
   const [oidTlv, parameters] = readChildren(algorithmId.value)
   if (oidTlv?.tag !== DerTag.OID) throw new InvalidArgumentError('malformed AlgorithmIdentifier')

@@ -5,7 +5,7 @@
  * record of the certificate (Pebble's management API).
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -639,7 +639,24 @@ export function cliSuite(runtime: CliRuntime): void {
         modulus(['rsa', '-noout', '-modulus', '-in', keyPath]),
       )
       const inspected = await cli.run(['inspect', csrPath, '--json'])
-      expect(expectOk(inspected)).toMatchObject({ kind: 'csr', names: [`csr.${name}`, '192.0.2.7'] })
+      expect(expectOk(inspected)).toMatchObject({
+        kind: 'csr',
+        names: [`csr.${name}`, '192.0.2.7'],
+        signature: 'valid',
+      })
+      // The same request with one letter of its name changed after signing: inspect says the signature fails.
+      const der = Buffer.from(readFileSync(csrPath, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64')
+      for (let at = 0; (at = der.indexOf(`csr.${name}`, at)) >= 0; ) der[at] = 'x'.charCodeAt(0)
+      const alteredPath = `${csrPath}.altered`
+      writeFileSync(
+        alteredPath,
+        `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`,
+      )
+      expect(expectOk(await cli.run(['inspect', alteredPath, '--json']))).toMatchObject({
+        kind: 'csr',
+        names: [`xsr.${name}`, '192.0.2.7'],
+        signature: 'invalid',
+      })
     })
 
     it('account create, show, update, rollover, deactivate', async () => {

@@ -1,7 +1,7 @@
 /**
  * issueCertificateForCsr against Pebble: a request made by openssl (its key never given to webacme) is finalized as
  * it is; the certificate carries the request's public key and names; a request that names other identifiers than the
- * ones asked for is refused; resuming a finalized order needs no key.
+ * ones asked for is refused, and so is an altered one, before any request; resuming a finalized order needs no key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChallengeSolver } from '../../src/challenges/solver.ts'
@@ -54,6 +54,31 @@ describe('issueCertificateForCsr', () => {
     // The order is valid: resumed by URL, it is completed without any key.
     const again = await issueCertificateForCsr({ client, csr: pem, solvers: [http01], orderUrl: orders[0]! })
     expect(parseCertificate(again.certificate).serialNumber).toBe(leaf.serialNumber)
+  })
+
+  it('refuses an altered request before any request to the CA (its signature no longer verifies)', async () => {
+    const name = `e-${RUN}.webacme.test`
+    const { csrDer } = await opensslCsr([name])
+    // One letter of the name (CN and SAN) inside the signed part changes: the request still parses, for another name.
+    const altered = new Uint8Array(csrDer)
+    for (let at = 0; (at = Buffer.from(altered).indexOf(`e-${RUN}`, at)) >= 0; )
+      altered[at] = 'f'.charCodeAt(0)
+    expect(parseCsr(altered).identifiers).toEqual([{ type: 'dns', value: `f-${RUN}.webacme.test` }])
+    const requests: string[] = []
+    const counting = new AcmeClient({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: await generateKeyPair('ES256'),
+      onHttp: (e) => requests.push(`${e.method} ${e.url}`),
+    })
+    await expect(
+      issueCertificateForCsr({
+        client: counting,
+        account: { termsOfServiceAgreed: true },
+        csr: altered,
+        solvers: [http01],
+      }),
+    ).rejects.toThrow(/signature does not verify with its own public key/)
+    expect(requests).toEqual([])
   })
 
   it('refuses a request for other names than the ones asked for, and what is not a request', async () => {

@@ -101,6 +101,16 @@ describe('bring your own CSR', () => {
 
     await expectError(await post({ csr: 'not a request' }), 400, 'ERR_INVALID_CSR')
     await expectError(await post({ csr: first.pem, identifiers: names }), 400, 'ERR_INVALID_IDENTIFIERS')
+    // A request altered after it was signed (one letter of a name): refused before any job or order exists.
+    const altered = await opensslCsr([`alt-${RUN}.webacme.test`])
+    const der = Buffer.from(altered.csrDer)
+    for (let at = 0; (at = der.indexOf(`alt-${RUN}`, at)) >= 0; ) der[at] = 'b'.charCodeAt(0)
+    const alteredPem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`
+    const refused = (await expectError(await post({ csr: alteredPem }), 400, 'ERR_INVALID_CSR')) as {
+      error: { message: string }
+    }
+    expect(refused.error.message).toMatch(/signature does not verify/)
+    await expectError(await service.api(`/api/certificates/blt-${RUN}.webacme.test`), 404, 'ERR_NOT_FOUND')
     const created = await post({ csr: first.pem, name })
     expect(created.status).toBe(202)
     const [view] = await allValid(service, [name], { deadline: Date.now() + 60_000 })
