@@ -1,5 +1,12 @@
 /** Certificates end to end: revocation (§7.6), alternate chains (§7.4.2), order listing (§7.1.2.1), nonces. */
-import { AcmeClient, generateKeyPair } from '../../../src/index.ts'
+import {
+  AcmeClient,
+  createCsr,
+  generateKeyPair,
+  issueCertificateForCsr,
+  parseCsr,
+  verifyCsrSignature,
+} from '../../../src/index.ts'
 import { parseCertificate } from '../../../src/pkix/certificate.ts'
 import { selectPreferredChain, splitPemChain } from '../../../src/pkix/chain.ts'
 import { assert, equal, rejectsWith } from '../assert.ts'
@@ -8,6 +15,60 @@ import { issue } from '../flow.ts'
 import { newAccount } from './issuance.ts'
 
 export const certificateScenarios: Scenario[] = [
+  {
+    name: 'a request made elsewhere is checked against its own key (ECDSA, RSA, Ed25519); an altered one is refused before any request',
+    server: 'counting',
+    async run(ctx) {
+      const name = `csr-check.${ctx.domain}`
+      const kinds: Array<[string, RsaHashedKeyGenParams | EcKeyGenParams | Algorithm]> = [
+        ['P-256', { name: 'ECDSA', namedCurve: 'P-256' }],
+        [
+          'RSA',
+          {
+            name: 'RSASSA-PKCS1-v1_5',
+            modulusLength: 2048,
+            publicExponent: new Uint8Array([1, 0, 1]),
+            hash: 'SHA-256',
+          },
+        ],
+        ['Ed25519', { name: 'Ed25519' }],
+      ]
+      let altered: Uint8Array | undefined
+      for (const [label, params] of kinds) {
+        const keys = (await crypto.subtle.generateKey(params, false, ['sign', 'verify'])) as CryptoKeyPair
+        const der = await createCsr({ keys, identifiers: [name] })
+        equal(await verifyCsrSignature(parseCsr(der)), true, `${label}: the request verifies`)
+        // One letter of the name (CN and SAN, inside the signed part) changed after signing.
+        altered = der.slice()
+        const bytes = new TextEncoder().encode('csr-check')
+        for (let i = 0; i + bytes.length <= altered.length; i++) {
+          if (bytes.every((b, j) => altered![i + j] === b)) altered[i] = 'x'.charCodeAt(0)
+        }
+        equal(parseCsr(altered).identifiers[0]?.value, `xsr-check.${ctx.domain}`, `${label}: still a request`)
+        equal(await verifyCsrSignature(parseCsr(altered)), false, `${label}: the altered request fails`)
+      }
+      let requests = 0
+      const client = new AcmeClient({
+        directoryUrl: ctx.directoryUrl,
+        accountKey: await generateKeyPair(),
+        fetch: (input, init) => {
+          requests++
+          return ctx.fetch(input, init)
+        },
+      })
+      await rejectsWith(
+        issueCertificateForCsr({
+          client,
+          account: { termsOfServiceAgreed: true },
+          csr: altered!,
+          solvers: [],
+        }),
+        'ERR_INVALID_ARGUMENT',
+        'issueCertificateForCsr with the altered request',
+      )
+      equal(requests, 0, 'requests sent to the CA')
+    },
+  },
   {
     name: 'revocation by the account key, with a reason, confirmed by Pebble',
     server: 'default',
