@@ -45,7 +45,7 @@ export interface ImportKeyOptions {
 /** PEM encodings {@link exportPrivateKeyPem} can write. */
 export type PrivateKeyFormat = 'pkcs8' | 'pkcs1' | 'sec1'
 
-type KeyImportAlgorithm = Algorithm | AlgorithmLike | AlgorithmLike
+type KeyImportAlgorithm = AlgorithmLike
 
 const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'
