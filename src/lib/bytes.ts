@@ -29,9 +29,14 @@ export function toHex(bytes: Uint8Array): string {
   return out
 }
 
-/** A fresh `ArrayBuffer`-backed copy: WebCrypto and `fetch` bodies reject views on shared buffers in some runtimes. */
+/**
+ * A fresh `ArrayBuffer` holding exactly `bytes`: WebCrypto and `fetch` bodies reject views on shared buffers in some
+ * runtimes. Not `bytes.slice().buffer`: a Node `Buffer`'s `slice` is a view into its pool (8 KiB of other data).
+ */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer
+  const copy = new Uint8Array(bytes.byteLength)
+  copy.set(bytes)
+  return copy.buffer
 }
 
 export const utf8: { encode(text: string): Uint8Array<ArrayBuffer>; decode(bytes: Uint8Array): string } = {

@@ -186,6 +186,10 @@ describe('verifyCsrSignature', () => {
     async (label, keyArgs, reqArgs) => {
       const csr = opensslRequest(`v-${label.replace(/\W+/g, '-')}.csr`, keyArgs, ...reqArgs)
       expect(await verifyCsrSignature(csr)).toBe(true)
+      // Given as a Node Buffer: a small one is a view into Node's shared 8 KiB pool, and still verifies.
+      const pooled = Buffer.from(csr.der)
+      expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength)
+      expect(await verifyCsrSignature(parseCsr(pooled))).toBe(true)
       // Same length, still a well-formed request: v.example becomes w.example inside certificationRequestInfo.
       const der = csr.der.slice()
       const at = Buffer.from(der).indexOf('v.example')

@@ -646,7 +646,8 @@ export function cliSuite(runtime: CliRuntime): void {
       })
       // The same request with one letter of its name changed after signing: inspect says the signature fails.
       const der = Buffer.from(readFileSync(csrPath, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64')
-      for (let at = 0; (at = der.indexOf(`csr.${name}`, at)) >= 0; ) der[at] = 'x'.charCodeAt(0)
+      for (let at = der.indexOf(`csr.${name}`); at >= 0; at = der.indexOf(`csr.${name}`, at + 1))
+        der[at] = 0x78 // x
       const alteredPath = `${csrPath}.altered`
       writeFileSync(
         alteredPath,

@@ -195,18 +195,18 @@ describe('bad input (HOSTNAME_POLICY=local, for Pebble)', () => {
     const chunk = ' '.repeat(16 * 1024)
     const chunks = Array.from({ length: 5 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`)
     expect(await rawStatus(['Transfer-Encoding: chunked'], chunks)).toBe(413)
-    // Just under the cap: read and answered on its content. (Before the oversized fetch below: the service closes
-    // that connection after its 413, and fetch could otherwise pick the closing socket from its pool and see a reset.)
+    // Just under the cap: read and answered on its content.
     const under = JSON.stringify({ identifiers: 'not a list' }).padEnd(64 * 1024 - 10, ' ')
     await expectError(await post(under), 400, 'ERR_INVALID_IDENTIFIERS')
-    // And through fetch, a declared 70,000-byte body sent whole.
+    // And a declared 70,000-byte body sent whole, on a connection of its own: through fetch, the socket the service
+    // closes after its 413 went back to fetch's pool, and the next test's first request failed on it (ECONNRESET).
     const big = JSON.stringify({ identifiers: [a], pad: 'x'.repeat(70_000) })
-    try {
-      await expectError(await post(big), 413, 'ERR_BODY_TOO_LARGE')
-    } catch (error) {
-      // The service may close the connection after its answer, before the client has sent the rest.
-      expect(String((error as Error).cause ?? error)).toMatch(/ECONNRESET|EPIPE|other side closed/)
-    }
+    const whole = await rawStatus([`Content-Length: ${Buffer.byteLength(big)}`], [big]).catch(
+      (error: Error) => error,
+    )
+    // The service may close the connection after its answer, before the client has sent the rest.
+    if (typeof whole === 'number') expect(whole).toBe(413)
+    else expect(whole.message).toMatch(/ECONNRESET|EPIPE|closed without an answer/)
   })
 
   it('takes names and hostnames of 253 characters, refuses 254', async () => {
