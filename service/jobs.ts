@@ -12,6 +12,7 @@ import {
   isAcmeError,
   lifetimeRenewalTime,
   type NoncePool,
+  readCertificateRecord,
   readRenewalState,
   renewDue,
   type Storage,
@@ -328,6 +329,40 @@ async function failed(
   return outcome
 }
 
+/**
+ * A renewal run that stored its new certificate and then stopped (a crash, a lost Durable Object call) before the
+ * job recorded it: the job still names the certificate before, and the stored one is newer. Does what that run did
+ * not (its `renewed` event, the edge, the job) and reports true; renewing again would be a second certificate, and
+ * judging the stored one "not due" would leave the job, the event and the edge behind until the next renewal.
+ */
+async function finishInterruptedRenewal(session: Session, job: JobRecord, epoch: number): Promise<boolean> {
+  const { env, account, client, storage } = session
+  const stored = await readCertificateRecord(storage, await storageName(job.name))
+  const recorded = job.certificate
+  if (
+    !stored ||
+    !recorded ||
+    stored.serialNumber === recorded.serialNumber ||
+    Date.parse(stored.notAfter) <= Date.parse(recorded.notAfter)
+  ) {
+    return false
+  }
+  await notify(env, 'certificate.renewed', job, stored)
+  await deliverToEdge(env, job, stored)
+  await account.finish(job.name, epoch, {
+    status: 'valid',
+    certificate: {
+      serialNumber: stored.serialNumber,
+      notBefore: stored.notBefore,
+      notAfter: stored.notAfter,
+      renewAt: lifetimeRenewalTime(Date.parse(stored.notBefore), Date.parse(stored.notAfter)).toISOString(),
+      // The run that stored it used the service's CA, as this one does.
+      directoryUrl: client.transport.directoryUrl,
+    },
+  })
+  return true
+}
+
 async function renew(
   session: Session,
   body: Extract<JobMessage, { kind: 'renew' }>,
@@ -337,6 +372,7 @@ async function renew(
   if (!('run' in begun)) return ACK
   const { job, epoch } = begun.run
   session.runs.set(identifierSetKey(job.identifiers), job.name)
+  if (await finishInterruptedRenewal(session, job, epoch)) return ACK
   const csr = await jobCsr(env, job, session.csrs)
   if (csr !== undefined) {
     const solvers = await solversFor(env, config, job.challenge)

@@ -22,6 +22,7 @@ let pebble: Pebble
 let service: ServiceProcess
 let fixture: CloudflareFixture
 let persist: string
+let options: Parameters<typeof startService>[0]
 
 interface EdgeView {
   status: string
@@ -36,7 +37,7 @@ beforeAll(async () => {
   const port = await freePort()
   persist = await mkdtemp(join(tmpdir(), 'webacme-service-edge-'))
   pebble = await startPebble({ http01: 'self', httpPort: port, authzReusePercent: 0 })
-  service = await startService({
+  options = {
     port,
     persist,
     directory: pebble.directoryUrl,
@@ -49,7 +50,8 @@ beforeAll(async () => {
       CLOUDFLARE_API_TOKEN: TOKEN,
       CLOUDFLARE_API_BASE: fixture.baseUrl,
     },
-  })
+  }
+  service = await startService(options)
 }, 120_000)
 
 afterAll(async () => {
@@ -159,5 +161,55 @@ describe('Cloudflare edge delivery', () => {
     )
     // Only the first test's own wrong token was refused: the service always sent its token.
     expect(fixture.requests.filter((r) => !r.authorized)).toHaveLength(1)
+  }, 240_000)
+
+  it('finishes a renewal the runtime was killed in after it stored the new certificate, without a second one', async () => {
+    const name = `killed-${RUN}.webacme.test`
+    await service.api('/api/certificates', { method: 'POST', body: JSON.stringify({ identifiers: [name] }) })
+    await allValid(service, [name], { deadline: Date.now() + 60_000 })
+    await edgeUntil(name, (v) => v?.status === 'active')
+    const view = async () =>
+      (await (await service.api(`/api/certificates/${name}`)).json()) as {
+        notAfter: string
+        renewals: number
+      }
+    const before = await view()
+    const first = await bundleSerial(name)
+
+    // The renewal stores its certificate, writes its event, then installs it at the edge, which never answers: the
+    // run is inside that request, before the job records the new certificate. The runtime is killed right there.
+    const held = fixture.holdNext(name)
+    await service.cron(Date.parse(before.notAfter))
+    await held
+    const stored = await bundleSerial(name)
+    expect(normal(stored)).not.toBe(normal(first))
+    await service.kill()
+    service = await startService(options)
+    expect((await view()).notAfter).toBe(before.notAfter) // the job still names the first certificate
+
+    // The next pass as of the same time finds the job due again: it finishes what the killed run did not.
+    await service.cron(Date.parse(before.notAfter))
+    const deadline = Date.now() + 60_000
+    let after = await view()
+    while (after.notAfter === before.notAfter && (await bundleSerial(name)) === stored) {
+      if (Date.now() > deadline)
+        throw new Error(`${name}: ${JSON.stringify(after)}\n${service.output().slice(-3000)}`)
+      await new Promise((r) => setTimeout(r, 250))
+      after = await view()
+    }
+    // The stored certificate stays (no second renewal), and the job, the edge and the count now say so.
+    expect(await bundleSerial(name)).toBe(stored)
+    expect(after.renewals).toBe(before.renewals + 1)
+    const { notAfter: storedNotAfter } = (await (
+      await service.api(`/api/certificates/${name}/bundle`)
+    ).json()) as {
+      notAfter: string
+    }
+    expect(after.notAfter).toBe(storedNotAfter)
+    const installed = await edgeUntil(
+      name,
+      (v) => v?.status === 'active' && normal(v.serial) === normal(stored),
+    )
+    expect(normal(fixture.hostnames.get(installed.customHostnameId!)!.ssl.serial)).toBe(normal(stored))
   }, 240_000)
 })
