@@ -10,7 +10,6 @@ import {
   CircuitBreaker,
   FirstReadPacer,
   isAcmeError,
-  lifetimeRenewalTime,
   type NoncePool,
   readCertificateRecord,
   readRenewalState,
@@ -43,7 +42,7 @@ import { type Config, type Env, type JobMessage, readConfig } from './env.ts'
 import { readRefusal } from './limits.ts'
 import { storageName } from './names.ts'
 import { solversFor } from './solvers.ts'
-import { ACCOUNT_ID, certificateStorage, keyRingOf } from './storage.ts'
+import { ACCOUNT_ID, certificateStorage, jobCertificate, keyRingOf } from './storage.ts'
 
 /** What the runs of one batch share: the account object, one client (its nonces and pacer), the storage. */
 interface Session {
@@ -285,13 +284,9 @@ async function issue(session: Session, body: JobMessage, deliveries: number): Pr
     await run.finish(job.name, epoch, {
       status: 'valid',
       certificate: {
-        serialNumber: record.serialNumber,
-        notBefore: record.notBefore,
-        notAfter: record.notAfter,
-        renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
+        ...jobCertificate(record, client.transport.directoryUrl),
         // RFC 9773 §4.3: ask the CA's renewal information right away.
         ...(directory.renewalInfo && { checkAt: new Date().toISOString() }),
-        directoryUrl: client.transport.directoryUrl,
       },
     })
     return ACK
@@ -351,14 +346,8 @@ async function finishInterruptedRenewal(session: Session, job: JobRecord, epoch:
   await deliverToEdge(env, job, stored)
   await account.finish(job.name, epoch, {
     status: 'valid',
-    certificate: {
-      serialNumber: stored.serialNumber,
-      notBefore: stored.notBefore,
-      notAfter: stored.notAfter,
-      renewAt: lifetimeRenewalTime(Date.parse(stored.notBefore), Date.parse(stored.notAfter)).toISOString(),
-      // The run that stored it used the service's CA, as this one does.
-      directoryUrl: client.transport.directoryUrl,
-    },
+    // The run that stored it used the service's CA, as this one does.
+    certificate: jobCertificate(stored, client.transport.directoryUrl),
   })
   return true
 }

@@ -1,6 +1,6 @@
 /** Where certificates live (sealed records in R2, as `renewDue` reads them) and the key ring that seals them. */
-import type { Storage } from 'webacme'
-import { type KeyRing, keyRing, R2Storage, sealedStorage } from 'webacme/cloudflare'
+import { type CertificateRecord, lifetimeRenewalTime, type Storage } from 'webacme'
+import { type JobCertificate, type KeyRing, keyRing, R2Storage, sealedStorage } from 'webacme/cloudflare'
 import type { Env } from './env.ts'
 
 let cached: { secrets: string; ring: Promise<KeyRing> } | undefined
@@ -23,3 +23,20 @@ export async function certificateStorage(env: Env): Promise<Storage> {
 
 /** The account id under which certificate records name their account (renewDue gets the client directly). */
 export const ACCOUNT_ID = 'main'
+
+/**
+ * What a job records of a stored certificate: its serial and validity, when to renew it by the lifetime rule, and
+ * the CA that issued it (after a change of CA the cron pass re-issues it from the new one, service/renewal.ts).
+ */
+export function jobCertificate(
+  record: Pick<CertificateRecord, 'serialNumber' | 'notBefore' | 'notAfter'>,
+  directoryUrl: string,
+): JobCertificate {
+  return {
+    serialNumber: record.serialNumber,
+    notBefore: record.notBefore,
+    notAfter: record.notAfter,
+    renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
+    directoryUrl,
+  }
+}

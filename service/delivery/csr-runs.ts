@@ -3,12 +3,12 @@
  * `runIssueJob` and the same account-object records as every other run (order URL, presented challenges), so a
  * crashed run resumes its order by URL; there is no key to record.
  */
-import { type AcmeClient, type ChallengeSolver, lifetimeRenewalTime, type Storage } from 'webacme'
+import type { AcmeClient, ChallengeSolver, Storage } from 'webacme'
 import { type JobRecord, type KeyRing, type MessageOutcome, runIssueJob } from 'webacme/cloudflare'
 import type { AccountApi } from '../account-object.ts'
 import type { Env } from '../env.ts'
 import { storageName } from '../names.ts'
-import { ACCOUNT_ID } from '../storage.ts'
+import { ACCOUNT_ID, jobCertificate } from '../storage.ts'
 import { csrRenewal, saveCsrCertificate } from './csr.ts'
 import { notify } from './webhooks.ts'
 
@@ -53,14 +53,7 @@ export async function issueCsrJob(
   await notify(env, job.certificate ? 'certificate.renewed' : 'certificate.issued', job, record)
   await account.finish(job.name, epoch, {
     status: 'valid',
-    certificate: {
-      serialNumber: record.serialNumber,
-      notBefore: record.notBefore,
-      notAfter: record.notAfter,
-      renewAt: lifetimeRenewalTime(Date.parse(record.notBefore), Date.parse(record.notAfter)).toISOString(),
-      // Which CA issued it: after a change of CA the cron pass re-issues it from the new one (service/renewal.ts).
-      directoryUrl: client.transport.directoryUrl,
-    },
+    certificate: jobCertificate(record, client.transport.directoryUrl),
   })
   return ACK
 }
