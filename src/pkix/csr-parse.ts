@@ -17,7 +17,7 @@ import { formatIpAddress, tryParseIpAddress } from '../protocol/identifiers.ts'
 import type { CsrIdentifier } from './csr.ts'
 import { DerTag, decodeBitString, decodeOid, ecdsaDerToRaw, readChildren, readDer } from './der.ts'
 import { decodePemAll } from './pem.ts'
-import { importAlgorithm, type RsaHash } from './private-key.ts'
+import { coordinateLength, importAlgorithm, type RsaHash } from './private-key.ts'
 
 /** What {@link parseCsr} reads from a certificate request. */
 export interface ParsedCsr {
@@ -147,8 +147,6 @@ const SIGNATURES: Record<string, { name: 'RSASSA-PKCS1-v1_5' | 'ECDSA' | 'Ed2551
   '1.2.840.10045.4.3.4': { name: 'ECDSA', hash: 'SHA-512' },
   '1.3.101.112': { name: 'Ed25519', hash: 'SHA-256' },
 }
-/** Bytes of one ECDSA signature coordinate per curve (IEEE P1363, the form WebCrypto verifies). */
-const COORDINATE_LENGTH: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 }
 
 /**
  * Checks a certificate request's signature with the public key it carries: the requester's proof that it holds the
@@ -177,8 +175,9 @@ export async function verifyCsrSignature(csr: ParsedCsr): Promise<boolean | unde
   if (!scheme) return undefined
   const [keyAlgorithm] = readChildren(readDer(csr.subjectPublicKeyInfo, DerTag.SEQUENCE).value)
   let key: CryptoKey
+  let imported: ReturnType<typeof importAlgorithm>
   try {
-    const imported = importAlgorithm(keyAlgorithm!, scheme.hash)
+    imported = importAlgorithm(keyAlgorithm!, scheme.hash)
     // A key of another kind than the signature says (an RSA key under ecdsa-with-SHA256): the request is wrong.
     if (imported.name !== scheme.name) return false
     key = await crypto.subtle.importKey('spki', toArrayBuffer(csr.subjectPublicKeyInfo), imported, false, [
@@ -189,9 +188,8 @@ export async function verifyCsrSignature(csr: ParsedCsr): Promise<boolean | unde
   }
   let bytes = decodeBitString(signature.value)
   if (scheme.name === 'ECDSA') {
-    const curve = (key.algorithm as { namedCurve?: string }).namedCurve ?? ''
     try {
-      bytes = ecdsaDerToRaw(bytes, COORDINATE_LENGTH[curve] ?? 0)
+      bytes = ecdsaDerToRaw(bytes, coordinateLength(imported.namedCurve ?? '') ?? 0)
     } catch {
       return false // not an Ecdsa-Sig-Value
     }

@@ -58,6 +58,11 @@ const CURVES = [
   { name: 'P-521', oid: '1.3.132.0.35', size: 66 },
 ] as const
 
+/** Bytes of one coordinate of a named curve's points, and of `r` and `s` in its ECDSA signatures (IEEE P1363). */
+export function coordinateLength(namedCurve: string): number | undefined {
+  return CURVES.find((curve) => curve.name === namedCurve)?.size
+}
+
 const UNSUPPORTED_OIDS: Record<string, string> = {
   '1.2.840.113549.1.1.10': 'RSASSA-PSS keys',
   '1.3.101.110': 'X25519 keys (not a signature algorithm)',
