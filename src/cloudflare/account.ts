@@ -372,8 +372,7 @@ export class AcmeAccountCore {
       const job = await this.#job(name)
       if (!job) return { skip: 'missing' }
       const now = this.#now()
-      const lease = this.#leases.get(name)
-      if (lease && lease.until > now) return { skip: 'busy' }
+      if (this.#runHolds(name, now)) return { skip: 'busy' }
       if (request.kind === 'issue' && job.status === 'valid' && !(request.reissue && job.certificate))
         return { skip: 'done' }
       if (request.kind === 'issue' && job.status === 'failed') return { skip: 'failed' }
